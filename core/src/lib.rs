@@ -1,6 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod jurisdiction;
 pub mod plate;
 pub mod rules;
 pub mod uscc;
-pub mod jurisdiction;

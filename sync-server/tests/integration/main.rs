@@ -1,0 +1,3 @@
+//! Integration tests of zhichao-server: one binary, one module per area.
+
+mod cli;

@@ -1,0 +1,1 @@
+//! zhichao-e2e: end-to-end tests of zhichao.
