@@ -1,0 +1,10 @@
+//! Identifiers, one concept per file: newtypes that parse, validate and display themselves, so a
+//! document id, a case number or an officer's enforcement ID is a type, not a `String`.
+
+mod case_number;
+mod document_id;
+mod names;
+
+pub use case_number::{CaseNumber, CaseNumberError, DevicePrefix};
+pub use document_id::{DocumentId, DocumentIdError};
+pub use names::{EnforcementId, NameError, PrincipalId, StorageId, TeamId};
