@@ -237,13 +237,13 @@ impl AdminCode {
     /// prefecture, otherwise county); a 9-digit code is a township and a 12-digit code a
     /// village unless its trailing groups are zeros.
     pub fn level(&self) -> AdminLevel {
-        if self.padded % 1_000 != 0 {
+        if !self.padded.is_multiple_of(1_000) {
             AdminLevel::Village
-        } else if self.prefix(9) % 1_000 != 0 {
+        } else if !self.prefix(9).is_multiple_of(1_000) {
             AdminLevel::Township
-        } else if self.prefix(6) % 100 != 0 {
+        } else if !self.prefix(6).is_multiple_of(100) {
             AdminLevel::County
-        } else if self.prefix(4) % 100 != 0 {
+        } else if !self.prefix(4).is_multiple_of(100) {
             AdminLevel::Prefecture
         } else {
             AdminLevel::Province

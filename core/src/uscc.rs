@@ -18,6 +18,11 @@ use serde::{Deserialize, Serialize};
 /// character's value is its position, 0–30. The letters I, O, Z, S and V are not used.
 pub const ALPHABET: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
 
+/// Registration authority codes, the first character (GB 32100-2015 Table 1): 1 机构编制,
+/// 2 外交, 3 司法行政, 4 文化, 5 民政, 6 旅游, 7 宗教, 8 工会, 9 工商 (market regulation),
+/// A 中央军委改革和编制办公室, N 农业, Y 其他.
+pub const REGISTRATION_AUTHORITIES: &str = "123456789ANY";
+
 /// Number of characters in a code (GB 32100-2015 §4).
 pub const LEN: usize = 18;
 
@@ -82,6 +87,12 @@ pub enum UsccError {
         ch: char,
         /// 1-based position of the character.
         position: usize,
+    },
+    /// The first character is not a registration authority code of GB 32100-2015 Table 1.
+    #[error("unknown registration authority code {ch:?} (GB 32100-2015 uses 1-9, A, N and Y)")]
+    UnknownAuthority {
+        /// The first character.
+        ch: char,
     },
     /// The 18th character is not the check character computed from the first 17.
     #[error("check character mismatch: expected {expected:?}, found {found:?}")]
@@ -177,8 +188,8 @@ impl Uscc {
     ///
     /// # Errors
     ///
-    /// [`UsccError::WrongLength`], [`UsccError::InvalidChar`] or [`UsccError::CheckMismatch`],
-    /// checked in that order.
+    /// [`UsccError::WrongLength`], [`UsccError::InvalidChar`], [`UsccError::CheckMismatch`] or
+    /// [`UsccError::UnknownAuthority`], checked in that order.
     pub fn parse(input: &str) -> Result<Self, UsccError> {
         Self::from_normalised(normalise(input))
     }
@@ -189,6 +200,10 @@ impl Uscc {
         let found = code.chars().last().unwrap_or(' ');
         if found != expected {
             return Err(UsccError::CheckMismatch { expected, found });
+        }
+        let authority = code.chars().next().unwrap_or('0');
+        if !REGISTRATION_AUTHORITIES.contains(authority) {
+            return Err(UsccError::UnknownAuthority { ch: authority });
         }
         Ok(Self(code))
     }
@@ -346,6 +361,25 @@ mod tests {
         assert_eq!(code.as_str(), "9144030071526726XG");
         assert_eq!(code.to_string(), "9144030071526726XG");
         assert_eq!(String::from(code), "9144030071526726XG");
+    }
+
+    #[test]
+    fn all_zeros_and_unknown_authorities_are_refused() {
+        // Checksum-valid, but no registration authority 0 or B exists.
+        let zeros = format!(
+            "00000000000000000{}",
+            check_char("00000000000000000").unwrap()
+        );
+        assert_eq!(
+            Uscc::parse(&zeros),
+            Err(UsccError::UnknownAuthority { ch: '0' })
+        );
+        let body = "B1000000MA0K1234X";
+        let code = format!("{body}{}", check_char(body).unwrap());
+        assert!(matches!(
+            Uscc::parse(&code),
+            Err(UsccError::UnknownAuthority { ch: 'B' })
+        ));
     }
 
     #[test]
@@ -534,8 +568,11 @@ mod tests {
     }
 
     fn body17() -> impl Strategy<Value = String> {
-        proptest::collection::vec(proptest::sample::select(ALPHABET.as_bytes()), 17)
-            .prop_map(|bytes| bytes.into_iter().map(char::from).collect())
+        (
+            proptest::sample::select(REGISTRATION_AUTHORITIES.as_bytes()),
+            proptest::collection::vec(proptest::sample::select(ALPHABET.as_bytes()), 16),
+        )
+            .prop_map(|(first, rest)| std::iter::once(first).chain(rest).map(char::from).collect())
     }
 
     proptest! {

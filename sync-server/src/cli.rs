@@ -11,17 +11,20 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 use zhichao_core::plate::Plate;
 use zhichao_core::rules::{
-    self, BodyType, Classification, DriveAxleTyres, Measurement, RulesConfig, Suspension,
-    VehicleConfiguration,
+    self, BodyType, Classification, Detail, Dimension, DriveAxleTyres, Measurement, RulesConfig,
+    Suspension, VehicleConfiguration,
 };
 
 /// Exit code for input that was understood but is invalid (a bad plate, an impossible
 /// configuration, an unreadable rules file). clap uses the same code for usage errors.
 pub const EXIT_INVALID_INPUT: u8 = 2;
 
+/// Exit code when the output cannot be written (closed pipe, full disk).
+pub const EXIT_OUTPUT_FAILED: u8 = 1;
+
 /// zhichao — source-side technology overload control of road freight (源头科技治超).
 #[derive(Debug, Parser)]
-#[command(name = "zhichao", version, about, long_about = None)]
+#[command(name = "zhichao", version)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -33,10 +36,40 @@ pub struct Cli {
 pub enum Command {
     /// Classify a measurement: gross mass limit (交通运输部令2016年第62号 Art. 3), over-limit
     /// (超限) verdict, 超限率, Art. 43 penalty estimate, and over rated payload (超载).
+    #[command(after_long_help = CLASSIFY_AFTER_HELP)]
     Classify(ClassifyArgs),
     /// Normalise a licence plate (GA 36-2018) and print its kind, or say what is wrong.
     Plate(PlateArgs),
 }
+
+const CLASSIFY_AFTER_HELP: &str = "\
+Unknown details:
+  Every detail except --axles and --gross-kg may be omitted. An omitted detail is unknown: it
+  takes the value that gives the HIGHER limit, so an over-limit verdict holds whatever the true
+  configuration. The verdict then says 'configuration assumed', names the details that could
+  lower the limit and the lowest possible limit: check those on the vehicle.
+  Which details matter: --kind always (a 3-axle truck may weigh 25 t, a 3-axle combination
+  27 t); --drive-tyres and --suspension on 3/4-axle trucks (+1 000 kg when dual-tyred with air
+  suspension) and 4-axle articulated vehicles (37 t); --drive-axles on 5-axle articulated
+  vehicles (42 t with one) and combinations of 6+ axles (46 t with one);
+  --single-tyre-axles / --wide-base-axles on every vehicle with axles behind the drive axle(s).
+
+Output:
+  The 超限率 is exact internally; it is shown rounded down to 0.01 % (and in --json as
+  rate_bp, basis points = 1/100 %, rounded down, beside the exact fraction `rate`). Exactly at
+  the limit is compliant; 1 kg over is over-limit.
+
+Rules file (--rules FILE, TOML; every field optional, defaults shown):
+  id = \"national-2016\"          # rules version recorded on cases
+  tolerance_kg = 0                # deducted from the gross before comparing (max 5000)
+  part_tonne_rounding = \"up\"      # up | down: part-tonnes of excess for the ¥500/t fine
+  subjects = [\"vehicle\", \"driver\", \"transport_company\", \"source_unit\"]  # 一超四罚
+  # source_unit_release_fine_yuan = 5000   # optional, per released over-limit truck
+
+Examples:
+  zhichao classify --kind articulated --axles 6 --drive-axles 2 --single-tyre-axles 0 --gross-kg 52300
+  zhichao classify --axles 3 --gross-kg 26500 --json
+";
 
 /// Body type on the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -109,7 +142,8 @@ pub struct ClassifyArgs {
     /// Of those single-tyre axles, how many have approved wide-base tyres (no reduction).
     #[arg(long)]
     pub wide_base_axles: Option<u8>,
-    /// Total mass on the registration (行驶证), kg: the limit of --kind registration-limited.
+    /// Total mass on the registration (行驶证总质量), kg: the limit of --kind
+    /// registration-limited, and for any vehicle the maximum permitted total mass for 超载.
     #[arg(long)]
     pub registration_kg: Option<u32>,
     /// Measured gross mass of vehicle and load (车货总质量), kg.
@@ -130,8 +164,8 @@ pub struct ClassifyArgs {
     /// Curb mass on the registration (整备质量), kg.
     #[arg(long, requires = "rated_payload_kg")]
     pub curb_kg: Option<u32>,
-    /// A RulesConfig TOML file (tolerance, part-tonne rounding, 一超四罚 subjects); defaults
-    /// per REFERENCE.md when omitted.
+    /// A rules TOML file (tolerance, part-tonne rounding, 一超四罚 subjects); see the end of
+    /// `--help` for its fields. Default: the national rules, no tolerance.
     #[arg(long, value_name = "FILE")]
     pub rules: Option<PathBuf>,
     /// Print one JSON object instead of the table.
@@ -161,10 +195,12 @@ where
         Ok(cli) => cli,
         Err(e) => {
             let code = u8::try_from(e.exit_code()).unwrap_or(EXIT_INVALID_INPUT);
-            let rendered = e.render();
+            // Plain text: the writers may be pipes or files, not terminals.
+            let rendered = e.render().to_string();
             let target: &mut dyn Write = if e.use_stderr() { err } else { out };
-            // Ignore write errors (a closed pipe): the exit code still tells.
-            let _ = write!(target, "{}", rendered.ansi());
+            if write!(target, "{rendered}").is_err() && code == 0 {
+                return ExitCode::from(EXIT_OUTPUT_FAILED);
+            }
             return ExitCode::from(code);
         }
     };
@@ -174,18 +210,39 @@ where
     };
     match result {
         Ok(code) => code,
-        Err(message) => {
+        Err(CliError::Invalid(message)) => {
             let _ = writeln!(err, "error: {message}");
             ExitCode::from(EXIT_INVALID_INPUT)
+        }
+        Err(CliError::Output(e)) => {
+            let _ = writeln!(err, "error: cannot write the output: {e}");
+            ExitCode::from(EXIT_OUTPUT_FAILED)
         }
     }
 }
 
-type CmdResult = Result<ExitCode, String>;
+/// Why a command failed: the input (exit 2) or the output (exit 1).
+#[derive(Debug)]
+enum CliError {
+    Invalid(String),
+    Output(std::io::Error),
+}
+
+impl From<std::io::Error> for CliError {
+    fn from(e: std::io::Error) -> Self {
+        CliError::Output(e)
+    }
+}
+
+type CmdResult = Result<ExitCode, CliError>;
+
+fn invalid(e: impl std::fmt::Display) -> CliError {
+    CliError::Invalid(e.to_string())
+}
 
 fn classify(args: &ClassifyArgs, out: &mut dyn Write) -> CmdResult {
     let rules = match &args.rules {
-        Some(path) => RulesConfig::load(path).map_err(|e| e.to_string())?,
+        Some(path) => RulesConfig::load(path).map_err(invalid)?,
         None => RulesConfig::default(),
     };
     let config = VehicleConfiguration {
@@ -212,18 +269,20 @@ fn classify(args: &ClassifyArgs, out: &mut dyn Write) -> CmdResult {
         rated_payload_kg: args.rated_payload_kg,
         curb_kg: args.curb_kg,
     };
-    let verdict = rules::classify(&config, &measurement, &rules).map_err(|e| e.to_string())?;
+    let verdict = rules::classify(&config, &measurement, &rules).map_err(invalid)?;
     if args.json {
         write_json(out, &verdict)?;
     } else {
-        write_classification(out, &verdict).map_err(|e| e.to_string())?;
+        write_classification(out, &verdict)?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn write_json<T: Serialize>(out: &mut dyn Write, value: &T) -> Result<(), String> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
-    writeln!(out, "{text}").map_err(|e| e.to_string())
+fn write_json<T: Serialize>(out: &mut dyn Write, value: &T) -> Result<(), CliError> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| CliError::Output(std::io::Error::other(e)))?;
+    writeln!(out, "{text}")?;
+    Ok(())
 }
 
 /// Thousands with a thin space, the way weights are printed on Chinese forms: `49 000`.
@@ -276,11 +335,18 @@ fn write_classification(out: &mut dyn Write, v: &Classification) -> std::io::Res
         row(out, "", format_args!("{line}"))?;
     }
     if v.configuration_assumed {
+        let flags: Vec<&str> = v
+            .limit
+            .unknown_details
+            .iter()
+            .map(|d| detail_flag(*d))
+            .collect();
         row(
             out,
             "",
             format_args!(
-                "configuration assumed: unknown details could lower the limit to {} kg; check the vehicle",
+                "configuration assumed: unknown {} could lower the limit to {} kg; check the vehicle",
+                flags.join(", "),
                 kg(v.limit.lowest_possible_limit_kg)
             ),
         )?;
@@ -290,11 +356,25 @@ fn write_classification(out: &mut dyn Write, v: &Classification) -> std::io::Res
         "excess 超限质量",
         format_args!("{} kg", kg(v.excess_kg)),
     )?;
-    row(out, "rate 超限率", format_args!("{}", v.rate))?;
+    row(
+        out,
+        "rate 超限率",
+        format_args!(
+            "{} ({} / {}, shown rounded down)",
+            v.rate,
+            kg(v.rate.numerator()),
+            kg(v.rate.denominator())
+        ),
+    )?;
     for d in &v.dimension_excesses {
+        let label = format!(
+            "{} {}",
+            dimension_name(d.dimension),
+            d.dimension.chinese_name()
+        );
         row(
             out,
-            d.dimension.chinese_name(),
+            &label,
             format_args!(
                 "{} mm, {} mm over the {} mm limit",
                 kg(d.measured_mm),
@@ -308,13 +388,13 @@ fn write_classification(out: &mut dyn Write, v: &Classification) -> std::io::Res
         row(
             out,
             "penalty 处罚",
-            format_args!("warning (警告): excess ≤ 1 000 kg, Art. 43 (3)"),
+            format_args!("warning (警告): excess ≤ 1 000 kg, Art. 43 (2)"),
         )?;
     } else if p.mass_fine_yuan > 0 {
         row(
             out,
             "penalty 处罚",
-            format_args!("¥{} for the mass, Art. 43 (3)", kg(p.mass_fine_yuan)),
+            format_args!("¥{} for the mass, Art. 43 (2)", kg(p.mass_fine_yuan)),
         )?;
     }
     if p.dimension_fine_max_yuan > 0 {
@@ -322,18 +402,20 @@ fn write_classification(out: &mut dyn Write, v: &Classification) -> std::io::Res
             out,
             "",
             format_args!(
-                "¥{}–{} for the dimensions, Art. 43 (2)",
+                "¥{}–{} for the dimensions, Art. 43 (1)",
                 kg(p.dimension_fine_min_yuan),
                 kg(p.dimension_fine_max_yuan)
             ),
         )?;
     }
     if v.over_limit {
-        row(
-            out,
-            "up to 最高罚款",
-            format_args!("¥{}", kg(v.penalty_yuan_max)),
-        )?;
+        if v.penalty_yuan_max > 0 {
+            row(
+                out,
+                "up to 最高罚款",
+                format_args!("¥{}", kg(v.penalty_yuan_max)),
+            )?;
+        }
         let subjects: Vec<&str> = v.subjects.iter().map(|s| s.chinese_name()).collect();
         row(
             out,
@@ -342,15 +424,18 @@ fn write_classification(out: &mut dyn Write, v: &Classification) -> std::io::Res
         )?;
     }
     if let Some(o) = &v.overload {
+        let payload = match (o.rated_payload_kg, o.payload_rate) {
+            (Some(rated), Some(rate)) => format!("; {rate} of the rated payload {} kg", kg(rated)),
+            _ => String::new(),
+        };
         if o.overloaded {
             row(
                 out,
                 "overload 超载",
                 format_args!(
-                    "yes: load {} kg, {} kg over the rated {} kg ({}); {} licence points (police)",
-                    kg(o.load_kg),
+                    "yes: {} kg over the maximum total mass {} kg ({}{payload}); {} licence point(s) (police)",
                     kg(o.excess_kg),
-                    kg(o.rated_payload_kg),
+                    kg(o.max_total_kg),
                     o.rate,
                     o.licence_points
                 ),
@@ -360,14 +445,33 @@ fn write_classification(out: &mut dyn Write, v: &Classification) -> std::io::Res
                 out,
                 "overload 超载",
                 format_args!(
-                    "no: load {} kg within the rated {} kg",
-                    kg(o.load_kg),
-                    kg(o.rated_payload_kg)
+                    "no: within the maximum total mass {} kg",
+                    kg(o.max_total_kg)
                 ),
             )?;
         }
     }
     row(out, "rules 规则版本", format_args!("{}", v.rules_id))
+}
+
+/// The command-line flag of a configuration detail.
+fn detail_flag(detail: Detail) -> &'static str {
+    match detail {
+        Detail::Kind => "--kind",
+        Detail::DriveAxles => "--drive-axles",
+        Detail::DriveAxleTyres => "--drive-tyres",
+        Detail::Suspension => "--suspension",
+        Detail::SingleTyreAxles => "--single-tyre-axles",
+        Detail::WideBaseTyreAxles => "--wide-base-axles",
+    }
+}
+
+fn dimension_name(dimension: Dimension) -> &'static str {
+    match dimension {
+        Dimension::Height => "height",
+        Dimension::Width => "width",
+        Dimension::Length => "length",
+    }
 }
 
 fn verdict_text(v: &Classification) -> &'static str {
@@ -393,10 +497,16 @@ struct PlateOutput<'a> {
 }
 
 fn plate(args: &PlateArgs, out: &mut dyn Write) -> CmdResult {
-    let plate: Plate = args
-        .text
-        .parse()
-        .map_err(|e| format!("invalid plate {:?}: {e}", args.text))?;
+    let plate: Plate = args.text.parse().map_err(|e| {
+        // Echo a bounded prefix of the input: it may be pasted garbage.
+        let shown: String = args.text.chars().take(40).collect();
+        let more = if args.text.chars().count() > 40 {
+            "…"
+        } else {
+            ""
+        };
+        invalid(format_args!("invalid plate {shown:?}{more}: {e}"))
+    })?;
     let output = PlateOutput {
         input: &args.text,
         plate: plate.to_string(),
@@ -410,16 +520,12 @@ fn plate(args: &PlateArgs, out: &mut dyn Write) -> CmdResult {
     if args.json {
         write_json(out, &output)?;
     } else {
-        let write = |out: &mut dyn Write| -> std::io::Result<()> {
-            writeln!(out, "{}", output.plate)?;
-            writeln!(out, "printed  {}", output.printed)?;
-            writeln!(out, "kind     {}", output.kind)?;
-            if let Some(c) = &output.default_colour {
-                writeln!(out, "colour   {c}")?;
-            }
-            Ok(())
-        };
-        write(out).map_err(|e| e.to_string())?;
+        writeln!(out, "plate    {}", output.plate)?;
+        writeln!(out, "printed  {}", output.printed)?;
+        writeln!(out, "kind     {}", output.kind)?;
+        if let Some(c) = &output.default_colour {
+            writeln!(out, "colour   {c} (usual for this kind)")?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

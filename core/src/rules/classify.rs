@@ -13,21 +13,42 @@ use serde::{Deserialize, Serialize};
 use super::config::{PartTonneRounding, PenaltySubject, RulesConfig};
 use super::vehicle::{ConfigurationError, Dimension, LimitDetermination, VehicleConfiguration};
 
-/// Excess up to which Art. 43 (3) gives a warning only, kg.
+/// The largest gross mass accepted, kg; more is an input error, not a vehicle.
+pub const MAX_GROSS_KG: u32 = 1_000_000;
+
+/// Why a measurement cannot be classified.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClassifyError {
+    /// The vehicle configuration has no limit.
+    #[error(transparent)]
+    Configuration(#[from] ConfigurationError),
+    /// A gross mass of 0 kg: nothing was weighed.
+    #[error("gross mass must be greater than 0 kg")]
+    ZeroGross,
+    /// A gross mass above [`MAX_GROSS_KG`].
+    #[error("gross mass {0} kg is above the plausible maximum of {MAX_GROSS_KG} kg")]
+    ImplausibleGross(u32),
+    /// A rated payload of 0 kg.
+    #[error("rated payload must be greater than 0 kg")]
+    ZeroRatedPayload,
+}
+
+/// Excess up to which Art. 43 (2) gives a warning only, kg.
 pub const WARNING_UP_TO_KG: u64 = 1_000;
-/// Fine per 1 000 kg over, yuan (62号令 Art. 43 (3)).
+/// Fine per 1 000 kg over, yuan (62号令 Art. 43 (2)).
 pub const FINE_PER_TONNE_YUAN: u64 = 500;
-/// Cap of the mass fine, yuan (62号令 Art. 43 (3)).
+/// Cap of the mass fine, yuan (62号令 Art. 43 (2)).
 pub const FINE_CAP_YUAN: u64 = 30_000;
 
-/// A dimension fine band of 62号令 Art. 43 (2): vehicles whose height, width and length are all
+/// A dimension fine band of 62号令 Art. 43 (1): vehicles whose height, width and length are all
 /// within ("未超过") the ceilings, mm, may be fined within the range, yuan.
 struct DimensionBand {
     ceilings_mm: [u32; 3],
     fine_yuan: (u32, u32),
 }
 
-/// The Art. 43 (2) bands in order; beyond the last: ¥1 000–3 000.
+/// The Art. 43 (1) bands in order; beyond the last: ¥1 000–3 000.
 const DIMENSION_BANDS: [DimensionBand; 2] = [
     DimensionBand {
         ceilings_mm: [4_200, 3_000, 20_000],
@@ -64,23 +85,65 @@ pub struct Measurement {
 }
 
 /// An exact ratio `numerator / denominator` (the 超限率 or 超载率), never rounded until shown.
+/// The denominator is never 0 (checked on construction and deserialisation).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "RateRepr", into = "RateRepr")]
 pub struct Rate {
-    /// Excess, kg.
-    pub numerator: u64,
-    /// Limit (or rated payload), kg; never 0.
-    pub denominator: u64,
+    numerator: u64,
+    denominator: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RateRepr {
+    numerator: u64,
+    denominator: u64,
+}
+
+impl TryFrom<RateRepr> for Rate {
+    type Error = &'static str;
+    fn try_from(r: RateRepr) -> Result<Self, Self::Error> {
+        Rate::new(r.numerator, r.denominator).ok_or("rate denominator must not be 0")
+    }
+}
+
+impl From<Rate> for RateRepr {
+    fn from(r: Rate) -> Self {
+        RateRepr {
+            numerator: r.numerator,
+            denominator: r.denominator,
+        }
+    }
 }
 
 impl Rate {
+    /// `numerator / denominator`; `None` when the denominator is 0.
+    pub fn new(numerator: u64, denominator: u64) -> Option<Self> {
+        (denominator > 0).then_some(Rate {
+            numerator,
+            denominator,
+        })
+    }
+
+    /// The excess, kg.
+    pub fn numerator(self) -> u64 {
+        self.numerator
+    }
+
+    /// The base (limit or rated payload), kg; never 0.
+    pub fn denominator(self) -> u64 {
+        self.denominator
+    }
+
     /// The rate in basis points (1/100 of a percent), rounded down: 10.005 % → 1000.
     pub fn basis_points(self) -> u64 {
-        self.numerator * 10_000 / self.denominator
+        let bp = u128::from(self.numerator) * 10_000 / u128::from(self.denominator);
+        u64::try_from(bp).unwrap_or(u64::MAX)
     }
 
     /// Compares the exact rate with `percent` %.
     pub fn cmp_percent(self, percent: u64) -> Ordering {
-        (self.numerator * 100).cmp(&(percent * self.denominator))
+        (u128::from(self.numerator) * 100)
+            .cmp(&(u128::from(percent) * u128::from(self.denominator)))
     }
 }
 
@@ -121,12 +184,12 @@ pub struct DimensionExcess {
 /// The penalty the transport authority may impose under 62号令 Art. 43, as an estimate to show.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PenaltyEstimate {
-    /// True when the mass excess is over 0 and at most 1 000 kg: Art. 43 (3) gives a warning.
+    /// True when the mass excess is over 0 and at most 1 000 kg: Art. 43 (2) gives a warning.
     pub mass_warning_only: bool,
     /// Mass fine, yuan: ¥500 per 1 000 kg over (part-tonnes per [`RulesConfig`]), capped at
-    /// ¥30 000 (Art. 43 (3)); 0 when compliant or warning only.
+    /// ¥30 000 (Art. 43 (2)); 0 when compliant or warning only.
     pub mass_fine_yuan: u32,
-    /// Lowest dimension fine of the band, yuan (Art. 43 (2)); 0 without dimension excess.
+    /// Lowest dimension fine of the band, yuan (Art. 43 (1)); 0 without dimension excess.
     pub dimension_fine_min_yuan: u32,
     /// Highest dimension fine of the band, yuan.
     pub dimension_fine_max_yuan: u32,
@@ -144,24 +207,34 @@ impl PenaltyEstimate {
     }
 }
 
-/// Over rated payload (超载): load above the payload on the registration. A police matter
+/// Over rated payload (超载): more load than the registration allows. A police matter
 /// (道路交通安全法 Art. 48/92), recorded beside — never instead of — the 超限 verdict.
+///
+/// The licence points of 公安部令第163号 (2022) are tiered by how far the vehicle exceeds its
+/// maximum permitted total mass (最大允许总质量, the 行驶证 total mass): ≥ 50 % → 6, 30 % to
+/// < 50 % → 3, below 30 % → 1. REFERENCE.md §2 lists the tiers without naming the base; the
+/// base here is the total mass, and the payload-based 超载率 is given beside it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Overload {
-    /// Load = gross − curb mass, kg (0 when the gross is below the curb mass).
-    pub load_kg: u32,
-    /// Rated payload, kg.
-    pub rated_payload_kg: u32,
-    /// `load_kg − rated_payload_kg`, 0 when not overloaded.
+    /// Maximum permitted total mass, kg: the registration total mass when given, else curb mass
+    /// + rated payload.
+    pub max_total_kg: u32,
+    /// Load = gross − curb mass, kg (0 when the gross is below the curb mass), when the curb
+    /// mass is known.
+    pub load_kg: Option<u32>,
+    /// Rated payload (核定载质量), kg, when known.
+    pub rated_payload_kg: Option<u32>,
+    /// `gross − max_total_kg`, kg (equal to load − rated payload), 0 when not overloaded.
     pub excess_kg: u32,
-    /// True when `load_kg > rated_payload_kg`.
+    /// True when the gross exceeds the maximum permitted total mass.
     pub overloaded: bool,
-    /// Exact 超载率 = excess / rated payload.
+    /// Exact excess / maximum permitted total mass: the base of the licence points.
     pub rate: Rate,
-    /// 超载率 in basis points, rounded down.
+    /// `rate` in basis points, rounded down.
     pub rate_bp: u64,
-    /// Licence points tier of the police (REFERENCE.md §2): ≥ 50 % → 6, 30 % to < 50 % → 3,
-    /// > 0 and < 30 % → 1; 0 when not overloaded.
+    /// Exact excess / rated payload (超载率 of the payload), when the rated payload is known.
+    pub payload_rate: Option<Rate>,
+    /// Licence points tier (公安部令第163号): 6, 3 or 1; 0 when not overloaded.
     pub licence_points: u8,
 }
 
@@ -205,25 +278,36 @@ pub struct Classification {
 /// Classifies a measurement of a vehicle configuration under `rules`.
 ///
 /// Over-limit (超限) when gross − tolerance > limit (62号令 Art. 3: strictly greater), or any
-/// dimension is strictly over its limit. Penalty per Art. 43 (2) and (3). 超载 when load
-/// (gross − curb) > rated payload.
+/// dimension is strictly over its limit. Penalty per Art. 43 (1) (dimensions) and (2) (mass).
+/// 超载 when the gross exceeds the maximum permitted total mass (see [`Overload`]).
 ///
 /// # Errors
-/// [`ConfigurationError`] when the configuration has no limit (see
-/// [`VehicleConfiguration::gross_limit`]).
+/// [`ClassifyError::Configuration`] when the configuration has no limit (see
+/// [`VehicleConfiguration::gross_limit`]); the other variants for implausible measurements.
 pub fn classify(
     config: &VehicleConfiguration,
     measurement: &Measurement,
     rules: &RulesConfig,
-) -> Result<Classification, ConfigurationError> {
+) -> Result<Classification, ClassifyError> {
+    match measurement.gross_kg {
+        0 => return Err(ClassifyError::ZeroGross),
+        g if g > MAX_GROSS_KG => return Err(ClassifyError::ImplausibleGross(g)),
+        _ => {}
+    }
+    if measurement.rated_payload_kg == Some(0) {
+        return Err(ClassifyError::ZeroRatedPayload);
+    }
     let limit = config.gross_limit()?;
     let effective = measurement.gross_kg.saturating_sub(rules.tolerance_kg);
     let excess_kg = effective.saturating_sub(limit.limit_kg);
     let mass_over_limit = excess_kg > 0;
-    let rate = Rate {
-        numerator: u64::from(excess_kg),
-        denominator: u64::from(limit.limit_kg.max(1)),
-    };
+    // A limit is never 0 (`gross_limit` refuses such configurations).
+    let rate = Rate::new(u64::from(excess_kg), u64::from(limit.limit_kg)).ok_or(
+        ConfigurationError::NoPositiveLimit {
+            base_kg: 0,
+            reduction_kg: 0,
+        },
+    )?;
 
     let dimension_excesses: Vec<DimensionExcess> = [
         (Dimension::Height, measurement.height_mm),
@@ -234,11 +318,12 @@ pub fn classify(
     .filter_map(|(dimension, measured)| {
         let measured_mm = measured?;
         let limit_mm = dimension.limit_mm();
-        (measured_mm > limit_mm).then_some(DimensionExcess {
+        let excess_mm = measured_mm.checked_sub(limit_mm).filter(|e| *e > 0)?;
+        Some(DimensionExcess {
             dimension,
             measured_mm,
             limit_mm,
-            excess_mm: measured_mm - limit_mm,
+            excess_mm,
         })
     })
     .collect();
@@ -275,11 +360,11 @@ pub fn classify(
         } else {
             Vec::new()
         },
-        overload: overload(measurement),
+        overload: overload(measurement, config.registration_kg),
     })
 }
 
-/// Art. 43 (3): warning up to 1 000 kg; above, ¥500 per 1 000 kg, capped at ¥30 000.
+/// Art. 43 (2): warning up to 1 000 kg; above, ¥500 per 1 000 kg, capped at ¥30 000.
 fn mass_fine_yuan(excess_kg: u32, rounding: PartTonneRounding) -> u32 {
     let excess = u64::from(excess_kg);
     if excess <= WARNING_UP_TO_KG {
@@ -293,7 +378,7 @@ fn mass_fine_yuan(excess_kg: u32, rounding: PartTonneRounding) -> u32 {
     u32::try_from(fine).unwrap_or(u32::MAX)
 }
 
-/// Art. 43 (2) band: the first band whose ceilings ("未超过") hold all measured dimensions.
+/// Art. 43 (1) band: the first band whose ceilings ("未超过") hold all measured dimensions.
 fn dimension_band(m: &Measurement) -> (u32, u32) {
     let within = |value: Option<u32>, ceiling: u32| value.is_none_or(|v| v <= ceiling);
     let [height, width, length] = [m.height_mm, m.width_mm, m.length_mm];
@@ -306,15 +391,14 @@ fn dimension_band(m: &Measurement) -> (u32, u32) {
         .map_or(DIMENSION_TOP_BAND_YUAN, |band| band.fine_yuan)
 }
 
-fn overload(m: &Measurement) -> Option<Overload> {
-    let rated = m.rated_payload_kg.filter(|r| *r > 0)?;
-    let curb = m.curb_kg?;
-    let load_kg = m.gross_kg.saturating_sub(curb);
-    let excess_kg = load_kg.saturating_sub(rated);
-    let rate = Rate {
-        numerator: u64::from(excess_kg),
-        denominator: u64::from(rated),
+fn overload(m: &Measurement, registration_kg: Option<u32>) -> Option<Overload> {
+    let from_parts = match (m.curb_kg, m.rated_payload_kg) {
+        (Some(curb), Some(rated)) => curb.checked_add(rated),
+        _ => None,
     };
+    let max_total_kg = registration_kg.or(from_parts).filter(|t| *t > 0)?;
+    let excess_kg = m.gross_kg.saturating_sub(max_total_kg);
+    let rate = Rate::new(u64::from(excess_kg), u64::from(max_total_kg))?;
     let licence_points = if excess_kg == 0 {
         0
     } else if rate.cmp_percent(50) != Ordering::Less {
@@ -325,12 +409,16 @@ fn overload(m: &Measurement) -> Option<Overload> {
         1
     };
     Some(Overload {
-        load_kg,
-        rated_payload_kg: rated,
+        max_total_kg,
+        load_kg: m.curb_kg.map(|curb| m.gross_kg.saturating_sub(curb)),
+        rated_payload_kg: m.rated_payload_kg,
         excess_kg,
         overloaded: excess_kg > 0,
         rate,
         rate_bp: rate.basis_points(),
+        payload_rate: m
+            .rated_payload_kg
+            .and_then(|r| Rate::new(u64::from(excess_kg), u64::from(r))),
         licence_points,
     })
 }
@@ -432,6 +520,7 @@ mod tests {
         assert_eq!(mass_fine_yuan(59_001, up), 30_000);
         assert_eq!(mass_fine_yuan(59_000, up), 29_500);
         assert_eq!(mass_fine_yuan(u32::MAX, up), 30_000);
+        assert_eq!(mass_fine_yuan(u32::MAX, down), 30_000);
         let rules = RulesConfig {
             part_tonne_rounding: down,
             ..RulesConfig::default()
@@ -518,16 +607,20 @@ mod tests {
         let v = classify_default(&c, &m(45_000, 30_000, 15_000));
         let o = v.overload.unwrap();
         assert!(!o.overloaded && !v.over_limit);
-        assert_eq!((o.load_kg, o.licence_points), (30_000, 0));
+        assert_eq!((o.load_kg, o.licence_points), (Some(30_000), 0));
         // Over rated payload but within the 超限 limit: 超载 only.
         let v = classify_default(&c, &m(45_000, 20_000, 15_000));
         let o = v.overload.unwrap();
         assert!(o.overloaded && !v.over_limit);
+        // 10 t over a 35 t maximum total (28.57 %) → 1 point; 50 % of the rated payload.
         assert_eq!(
-            (o.excess_kg, o.rate_bp, o.licence_points),
-            (10_000, 5_000, 6)
+            (o.max_total_kg, o.excess_kg, o.rate_bp, o.licence_points),
+            (35_000, 10_000, 2_857, 1)
         );
-        // Tier boundaries, exact: 29.99…% → 1, 30 % → 3, 49.99…% → 3, 50 % → 6.
+        assert_eq!(o.payload_rate.map(Rate::basis_points), Some(5_000));
+        assert_eq!(o.load_kg, Some(30_000));
+        // Tier boundaries on a 20 t maximum total, exact: 29.99…% → 1, 30 % → 3,
+        // 49.99…% → 3, 50 % → 6.
         let points = |load: u32| {
             classify_default(&c, &m(10_000 + load, 10_000, 10_000))
                 .overload
@@ -536,10 +629,22 @@ mod tests {
         };
         assert_eq!(points(10_000), 0);
         assert_eq!(points(10_001), 1);
-        assert_eq!(points(12_999), 1);
-        assert_eq!(points(13_000), 3);
-        assert_eq!(points(14_999), 3);
-        assert_eq!(points(15_000), 6);
+        assert_eq!(points(15_999), 1);
+        assert_eq!(points(16_000), 3);
+        assert_eq!(points(19_999), 3);
+        assert_eq!(points(20_000), 6);
+        // The registration total mass, when given, is the maximum permitted total mass.
+        let mut registered = c.clone();
+        registered.registration_kg = Some(40_000);
+        let o = classify(&registered, &weigh(46_000), &RulesConfig::default())
+            .unwrap()
+            .overload
+            .unwrap();
+        assert_eq!(
+            (o.max_total_kg, o.excess_kg, o.licence_points),
+            (40_000, 6_000, 1)
+        );
+        assert_eq!((o.load_kg, o.payload_rate), (None, None));
         // Missing either registration figure: no 超载 verdict.
         let mut only_rated = weigh(45_000);
         only_rated.rated_payload_kg = Some(20_000);
@@ -557,17 +662,60 @@ mod tests {
 
     #[test]
     fn rates_compare_exactly() {
-        let a = Rate {
-            numerator: 1,
-            denominator: 3,
-        };
-        let b = Rate {
-            numerator: 333_333,
-            denominator: 1_000_000,
-        };
+        let a = Rate::new(1, 3).unwrap();
+        let b = Rate::new(333_333, 1_000_000).unwrap();
         assert!(a > b);
         assert_eq!(a.cmp_percent(33), Ordering::Greater);
         assert_eq!(a.cmp_percent(34), Ordering::Less);
+        assert_eq!(Rate::new(1, 0), None);
+        let huge = Rate::new(u64::MAX, 1).unwrap();
+        assert_eq!(huge.basis_points(), u64::MAX);
+        assert_eq!(huge.cmp_percent(u64::MAX), Ordering::Greater);
+        assert!(!huge.to_string().is_empty());
+        // A zero denominator in JSON is a deserialisation error, not a later panic.
+        assert!(serde_json::from_str::<Rate>(r#"{"numerator":5,"denominator":0}"#).is_err());
+        let r: Rate = serde_json::from_str(r#"{"numerator":5,"denominator":7}"#).unwrap();
+        assert_eq!(r, Rate::new(5, 7).unwrap());
+    }
+
+    #[test]
+    fn dimensions_under_their_limits_are_no_excess() {
+        let m = Measurement {
+            gross_kg: 10_000,
+            height_mm: Some(3_999),
+            width_mm: Some(1),
+            length_mm: Some(0),
+            ..Default::default()
+        };
+        let v = classify_default(&six_axle(), &m);
+        assert!(!v.over_limit && v.dimension_excesses.is_empty());
+        assert_eq!(v.penalty_yuan_max, 0);
+    }
+
+    #[test]
+    fn implausible_measurements_are_refused() {
+        let rules = RulesConfig::default();
+        assert_eq!(
+            classify(&six_axle(), &weigh(0), &rules),
+            Err(ClassifyError::ZeroGross)
+        );
+        assert_eq!(
+            classify(&six_axle(), &weigh(u32::MAX), &rules),
+            Err(ClassifyError::ImplausibleGross(u32::MAX))
+        );
+        let mut m = weigh(30_000);
+        m.rated_payload_kg = Some(0);
+        m.curb_kg = Some(10_000);
+        assert_eq!(
+            classify(&six_axle(), &m, &rules),
+            Err(ClassifyError::ZeroRatedPayload)
+        );
+        // An empty truck weighed a little under its registered curb mass is not an error.
+        let mut m = weigh(9_900);
+        m.rated_payload_kg = Some(20_000);
+        m.curb_kg = Some(10_000);
+        let o = classify(&six_axle(), &m, &rules).unwrap().overload.unwrap();
+        assert_eq!((o.load_kg, o.overloaded), (Some(0), false));
     }
 
     proptest! {
@@ -577,8 +725,8 @@ mod tests {
             kind in proptest::option::of(proptest::sample::select(BodyType::ALL.to_vec())),
             registration_kg in 1u32..60_000,
             tolerance_kg in 0u32..2_000,
-            a in 0u32..120_000,
-            b in 0u32..120_000,
+            a in 1u32..120_000,
+            b in 1u32..120_000,
         ) {
             let mut config = VehicleConfiguration { kind, axles, ..Default::default() };
             config.registration_kg = Some(registration_kg);

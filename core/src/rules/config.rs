@@ -19,9 +19,15 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 /// Largest tolerance accepted, kg: a larger value is a typo, not a policy.
-pub const MAX_TOLERANCE_KG: u32 = 10_000;
+pub const MAX_TOLERANCE_KG: u32 = 5_000;
 
-/// How a part-tonne of excess mass counts for the fine of 62号令 Art. 43 (3) ("每超1000千克罚款
+/// Largest per-vehicle fine on a source unit accepted, yuan.
+pub const MAX_RELEASE_FINE_YUAN: u32 = 1_000_000;
+
+/// Largest rules file read, bytes: a rules file is a few lines.
+pub const MAX_RULES_FILE_BYTES: u64 = 64 * 1024;
+
+/// How a part-tonne of excess mass counts for the fine of 62号令 Art. 43 (2) ("每超1000千克罚款
 /// 500元"). No text defines it (REFERENCE.md §2: configurable, default round up).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -74,7 +80,7 @@ pub struct RulesConfig {
     /// Measurement tolerance, kg, deducted from the measured gross mass in the party's favour
     /// before comparing with the limit. Default 0: none found in national law.
     pub tolerance_kg: u32,
-    /// Rounding of part-tonnes for the Art. 43 (3) fine. Default [`PartTonneRounding::Up`].
+    /// Rounding of part-tonnes for the Art. 43 (2) fine. Default [`PartTonneRounding::Up`].
     pub part_tonne_rounding: PartTonneRounding,
     /// The "一超四罚" subjects, in display order; at least one, no repeats.
     pub subjects: Vec<PenaltySubject>,
@@ -139,10 +145,31 @@ impl RulesConfig {
     /// # Errors
     /// [`RulesConfigError::Read`] when the file cannot be read, else as `from_toml_str`.
     pub fn load(path: &Path) -> Result<Self, RulesConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| RulesConfigError::Read {
+        use std::io::Read;
+        let read_error = |source| RulesConfigError::Read {
             path: path.display().to_string(),
             source,
-        })?;
+        };
+        // Checked before opening: opening a FIFO for reading would block.
+        let meta = std::fs::metadata(path).map_err(read_error)?;
+        if !meta.is_file() {
+            return Err(RulesConfigError::Invalid(format!(
+                "{} is not a regular file",
+                path.display()
+            )));
+        }
+        let file = std::fs::File::open(path).map_err(read_error)?;
+        // Bounded even if the file grows while being read.
+        let mut text = String::new();
+        file.take(MAX_RULES_FILE_BYTES + 1)
+            .read_to_string(&mut text)
+            .map_err(read_error)?;
+        if text.len() as u64 > MAX_RULES_FILE_BYTES {
+            return Err(RulesConfigError::Invalid(format!(
+                "{} is larger than {MAX_RULES_FILE_BYTES} bytes",
+                path.display()
+            )));
+        }
         Self::from_toml_str(&text)
     }
 
@@ -167,6 +194,13 @@ impl RulesConfig {
             return Err(RulesConfigError::Invalid(format!(
                 "tolerance_kg {} is above the maximum of {MAX_TOLERANCE_KG}",
                 self.tolerance_kg
+            )));
+        }
+        if let Some(fine) = self.source_unit_release_fine_yuan
+            && !(1..=MAX_RELEASE_FINE_YUAN).contains(&fine)
+        {
+            return Err(RulesConfigError::Invalid(format!(
+                "source_unit_release_fine_yuan {fine} must be 1 to {MAX_RELEASE_FINE_YUAN} (omit it for none)"
             )));
         }
         if self.subjects.is_empty() {
@@ -236,6 +270,9 @@ mod tests {
             ("tolerance = 5", "unknown field"),
             ("tolerance_kg = -1", "invalid"),
             ("tolerance_kg = 20000", "tolerance_kg 20000"),
+            ("tolerance_kg = 99999999999", "invalid"),
+            ("source_unit_release_fine_yuan = 0", "must be 1"),
+            ("source_unit_release_fine_yuan = 4294967295", "must be 1"),
             ("part_tonne_rounding = \"nearest\"", "unknown variant"),
             ("subjects = []", "at least one"),
             ("subjects = [\"vehicle\", \"vehicle\"]", "listed twice"),
@@ -248,6 +285,20 @@ mod tests {
             let err = RulesConfig::from_toml_str(text).unwrap_err().to_string();
             assert!(err.contains(needle), "{text:?}: {err}");
         }
+    }
+
+    #[test]
+    fn directories_and_huge_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = RulesConfig::load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
+        let big = dir.path().join("big.toml");
+        std::fs::write(&big, "#".repeat(100_000)).unwrap();
+        let err = RulesConfig::load(&big).unwrap_err().to_string();
+        assert!(err.contains("larger than"), "{err}");
+        let binary = dir.path().join("bin.toml");
+        std::fs::write(&binary, [0xff, 0xfe, 0x00, 0x01]).unwrap();
+        assert!(RulesConfig::load(&binary).is_err());
     }
 
     #[test]

@@ -19,10 +19,11 @@ pub mod config;
 pub mod vehicle;
 
 pub use classify::{
-    Classification, DimensionExcess, Measurement, Overload, PenaltyEstimate, Rate, classify,
+    Classification, ClassifyError, DimensionExcess, Measurement, Overload, PenaltyEstimate, Rate,
+    classify,
 };
 pub use config::{PartTonneRounding, PenaltySubject, RulesConfig, RulesConfigError};
 pub use vehicle::{
-    BodyType, ConfigurationError, Dimension, DriveAxleTyres, LimitDetermination, Suspension,
-    VehicleConfiguration,
+    BodyType, ConfigurationError, Detail, Dimension, DriveAxleTyres, LimitDetermination,
+    Suspension, VehicleConfiguration,
 };

@@ -33,6 +33,9 @@ pub const AIR_SUSPENSION_BONUS_KG: u32 = 1_000;
 /// The largest axle count accepted; more is treated as an input error, not a vehicle.
 pub const MAX_AXLES: u8 = 20;
 
+/// The largest registration total mass accepted, kg; more is treated as an input error.
+pub const MAX_REGISTRATION_KG: u32 = 100_000;
+
 /// Body type of the vehicle or combination (车辆类型), as the 124号 table distinguishes them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -177,12 +180,25 @@ pub enum ConfigurationError {
     },
     /// A registration-limited vehicle without its registration mass.
     #[error(
-        "a tractor, farm or low-speed vehicle needs its registration total mass (registration_kg)"
+        "a tractor, farm or low-speed vehicle needs its registration total mass (行驶证总质量)"
     )]
     MissingRegistrationMass,
     /// A registration mass of zero.
     #[error("registration total mass must be greater than 0 kg")]
     ZeroRegistrationMass,
+    /// A registration mass above [`MAX_REGISTRATION_KG`]: a typo, not a vehicle.
+    #[error(
+        "registration total mass {0} kg is above the plausible maximum of {MAX_REGISTRATION_KG} kg"
+    )]
+    ImplausibleRegistrationMass(u32),
+    /// The single-tyre reductions use up the whole limit.
+    #[error("single-tyre reductions of {reduction_kg} kg leave no limit of the {base_kg} kg base")]
+    NoPositiveLimit {
+        /// The limit before reductions, kg.
+        base_kg: u32,
+        /// The total reduction, kg.
+        reduction_kg: u32,
+    },
 }
 
 fn kind_name(kind: BodyType) -> &'static str {
@@ -212,6 +228,27 @@ pub struct LimitDetermination {
     /// The table row and adjustments that gave `limit_kg`, for display, e.g.
     /// `"62号令 Art. 3: 六轴及以上汽车列车 49000 kg"`.
     pub basis: Vec<String>,
+    /// The unknown details that could change the limit (empty unless `configuration_assumed`):
+    /// what to check on the vehicle.
+    pub unknown_details: Vec<Detail>,
+}
+
+/// A detail of a [`VehicleConfiguration`] that may be unknown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Detail {
+    /// [`VehicleConfiguration::kind`].
+    Kind,
+    /// [`VehicleConfiguration::drive_axles`].
+    DriveAxles,
+    /// [`VehicleConfiguration::drive_axle_tyres`].
+    DriveAxleTyres,
+    /// [`VehicleConfiguration::suspension`].
+    Suspension,
+    /// [`VehicleConfiguration::single_tyre_axles`].
+    SingleTyreAxles,
+    /// [`VehicleConfiguration::wide_base_tyre_axles`].
+    WideBaseTyreAxles,
 }
 
 /// One fully known configuration, used internally to evaluate the table.
@@ -253,6 +290,91 @@ impl VehicleConfiguration {
     /// 5-axle rigid truck, 7 drive axles on 3 axles, a registration-limited vehicle without its
     /// registration mass …).
     pub fn gross_limit(&self) -> Result<LimitDetermination, ConfigurationError> {
+        let mut determination = self.determine()?;
+        if determination.configuration_assumed {
+            determination.unknown_details = self.unknowns_that_matter(&determination);
+        }
+        Ok(determination)
+    }
+
+    /// The unknown details whose value changes the limit range: fixing each in turn to each of
+    /// its values (the extremes for counts) and comparing the range with `whole`.
+    fn unknowns_that_matter(&self, whole: &LimitDetermination) -> Vec<Detail> {
+        let range = |c: VehicleConfiguration| {
+            c.determine()
+                .ok()
+                .map(|d| (d.limit_kg, d.lowest_possible_limit_kg))
+        };
+        let whole_range = (whole.limit_kg, whole.lowest_possible_limit_kg);
+        // Variants that are impossible (an error) say nothing about the others.
+        let varies = |variants: Vec<VehicleConfiguration>| {
+            variants
+                .into_iter()
+                .filter_map(range)
+                .any(|r| r != whole_range)
+        };
+        let with = |f: &dyn Fn(&mut VehicleConfiguration)| {
+            let mut c = self.clone();
+            f(&mut c);
+            c
+        };
+        let max_count = self.axles.saturating_sub(2);
+        let mut out = Vec::new();
+        if self.kind.is_none()
+            && varies(
+                BodyType::ALL
+                    .into_iter()
+                    .map(|k| with(&|c| c.kind = Some(k)))
+                    .collect(),
+            )
+        {
+            out.push(Detail::Kind);
+        }
+        if self.drive_axles.is_none()
+            && varies(vec![
+                with(&|c| c.drive_axles = Some(1)),
+                with(&|c| c.drive_axles = Some(2)),
+            ])
+        {
+            out.push(Detail::DriveAxles);
+        }
+        if self.drive_axle_tyres.is_none()
+            && varies(vec![
+                with(&|c| c.drive_axle_tyres = Some(DriveAxleTyres::Single)),
+                with(&|c| c.drive_axle_tyres = Some(DriveAxleTyres::Dual)),
+            ])
+        {
+            out.push(Detail::DriveAxleTyres);
+        }
+        if self.suspension.is_none()
+            && varies(vec![
+                with(&|c| c.suspension = Some(Suspension::Air)),
+                with(&|c| c.suspension = Some(Suspension::Other)),
+            ])
+        {
+            out.push(Detail::Suspension);
+        }
+        if self.single_tyre_axles.is_none()
+            && varies(vec![
+                with(&|c| c.single_tyre_axles = Some(0)),
+                with(&|c| c.single_tyre_axles = Some(max_count)),
+            ])
+        {
+            out.push(Detail::SingleTyreAxles);
+        }
+        if self.wide_base_tyre_axles.is_none()
+            && varies(vec![
+                with(&|c| c.wide_base_tyre_axles = Some(0)),
+                with(&|c| c.wide_base_tyre_axles = Some(max_count)),
+            ])
+        {
+            out.push(Detail::WideBaseTyreAxles);
+        }
+        out
+    }
+
+    /// The limit range over every configuration consistent with the known details.
+    fn determine(&self) -> Result<LimitDetermination, ConfigurationError> {
         let axles = self.axles;
         if !(2..=MAX_AXLES).contains(&axles) {
             return Err(ConfigurationError::AxleCount(axles));
@@ -282,6 +404,9 @@ impl VehicleConfiguration {
             ([BodyType::RegistrationLimited], Some(0)) => {
                 return Err(ConfigurationError::ZeroRegistrationMass);
             }
+            (_, Some(r)) if r > MAX_REGISTRATION_KG => {
+                return Err(ConfigurationError::ImplausibleRegistrationMass(r));
+            }
             (_, r) => r.unwrap_or(0),
         };
         let drive_choices: Vec<u8> = match self.drive_axles {
@@ -295,35 +420,36 @@ impl VehicleConfiguration {
         let suspension_choices =
             option_or_all(self.suspension, &[Suspension::Air, Suspension::Other]);
 
-        let mut best: Option<(u32, Vec<String>, BodyType)> = None;
-        let mut lowest = u32::MAX;
+        // Every configuration consistent with the known details; an unknown detail ranges over
+        // its values (for counts, the extremes suffice: the limit is monotonic in them).
+        let mut candidates: Vec<Result<(u32, Vec<String>, BodyType), ConfigurationError>> =
+            Vec::new();
         for &kind in &kinds {
             for &drive_axles in &drive_choices {
                 // Axles behind the steering axle that are not drive axles.
                 let max_single = axles - 1 - drive_axles;
                 let single_choices = match self.single_tyre_axles {
-                    Some(s) if s > max_single => {
-                        // Only an error when no drive-axle choice admits the count.
-                        if self.drive_axles.is_some() || drive_axles == 1 {
-                            return Err(ConfigurationError::SingleTyreAxles {
-                                single: s,
-                                max: max_single,
-                            });
-                        }
-                        continue;
-                    }
                     Some(s) => vec![s],
-                    None => vec![0, max_single],
+                    None => vec![self.wide_base_tyre_axles.unwrap_or(0), max_single],
                 };
                 for &single in &single_choices {
+                    if single > max_single {
+                        candidates.push(Err(ConfigurationError::SingleTyreAxles {
+                            single,
+                            max: max_single,
+                        }));
+                        continue;
+                    }
                     let wide_choices = match self.wide_base_tyre_axles {
-                        Some(w) if w > single => {
-                            return Err(ConfigurationError::WideBaseAxles { wide: w, single });
-                        }
                         Some(w) => vec![w],
                         None => vec![0, single],
                     };
                     for &wide in &wide_choices {
+                        if wide > single {
+                            candidates
+                                .push(Err(ConfigurationError::WideBaseAxles { wide, single }));
+                            continue;
+                        }
                         for &tyres in &tyre_choices {
                             for &suspension in &suspension_choices {
                                 let resolved = Resolved {
@@ -336,27 +462,40 @@ impl VehicleConfiguration {
                                     wide_base_tyre_axles: wide,
                                     registration_kg,
                                 };
-                                let (limit, basis) = resolved.limit();
-                                lowest = lowest.min(limit);
-                                if best.as_ref().is_none_or(|(b, _, _)| limit > *b) {
-                                    best = Some((limit, basis, kind));
-                                }
+                                candidates.push(resolved.limit().map(|(l, b)| (l, b, kind)));
                             }
                         }
                     }
                 }
             }
         }
-        let (limit_kg, basis, kind) = best.ok_or(ConfigurationError::NotInTable {
-            kind: self.kind.unwrap_or(BodyType::Truck),
-            axles,
-        })?;
+        let mut best: Option<(u32, Vec<String>, BodyType)> = None;
+        let mut lowest = u32::MAX;
+        let mut first_error = None;
+        for candidate in candidates {
+            match candidate {
+                Ok((limit, basis, kind)) => {
+                    lowest = lowest.min(limit);
+                    if best.as_ref().is_none_or(|(b, _, _)| limit > *b) {
+                        best = Some((limit, basis, kind));
+                    }
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        // No consistent configuration: report why the first one failed.
+        let Some((limit_kg, basis, kind)) = best else {
+            return Err(first_error.unwrap_or(ConfigurationError::AxleCount(axles)));
+        };
         Ok(LimitDetermination {
             limit_kg,
             lowest_possible_limit_kg: lowest,
             configuration_assumed: lowest < limit_kg,
             kind,
             basis,
+            unknown_details: Vec::new(),
         })
     }
 }
@@ -379,7 +518,7 @@ fn table_has(kind: BodyType, axles: u8) -> bool {
 
 impl Resolved {
     /// The limit of a fully known configuration, with the rows and adjustments that gave it.
-    fn limit(&self) -> (u32, Vec<String>) {
+    fn limit(&self) -> Result<(u32, Vec<String>), ConfigurationError> {
         const ART3: &str = "62号令 Art. 3";
         let mut basis = Vec::new();
         let single_drive = self.drive_axles == 1;
@@ -391,7 +530,7 @@ impl Resolved {
                     self.registration_kg
                 ));
                 // No tyre adjustment applies to a registration mass.
-                return (self.registration_kg, basis);
+                return Ok((self.registration_kg, basis));
             }
             (BodyType::Truck, 2) => row(&mut basis, "二轴货车", 18_000),
             (BodyType::Truck, 3) => row(&mut basis, "三轴货车", 25_000),
@@ -437,12 +576,18 @@ impl Resolved {
             .saturating_sub(self.wide_base_tyre_axles);
         if reduced_axles > 0 {
             let reduction = SINGLE_TYRE_AXLE_REDUCTION_KG * u32::from(reduced_axles);
-            limit = limit.saturating_sub(reduction);
+            if reduction >= limit {
+                return Err(ConfigurationError::NoPositiveLimit {
+                    base_kg: limit,
+                    reduction_kg: reduction,
+                });
+            }
+            limit -= reduction;
             basis.push(format!(
                 "{ART3} ¶2: {reduced_axles} single-tyre axle(s) without wide-base tyres −{reduction} kg"
             ));
         }
-        (limit, basis)
+        Ok((limit, basis))
     }
 }
 
@@ -690,6 +835,82 @@ mod tests {
             msg,
             "a truck (货车) with 5 axles is not in the Art. 3 table"
         );
+    }
+
+    #[test]
+    fn wide_base_tyres_imply_single_tyre_axles_when_those_are_unknown() {
+        let mut c = VehicleConfiguration::new(Articulated, 6);
+        c.wide_base_tyre_axles = Some(1);
+        let d = c.gross_limit().unwrap();
+        assert_eq!(d.limit_kg, 49_000);
+        // At least one single-tyre axle (the wide-base one) exists; up to four behind one drive axle.
+        assert_eq!(d.lowest_possible_limit_kg, 46_000 - 3 * 3_000);
+        c.wide_base_tyre_axles = Some(5);
+        assert!(matches!(
+            c.gross_limit(),
+            Err(ConfigurationError::SingleTyreAxles { single: 5, .. })
+        ));
+    }
+
+    #[test]
+    fn reductions_never_reach_zero() {
+        let mut c = known(FullTrailer, 20, 1, Dual, Other);
+        c.single_tyre_axles = Some(18);
+        assert_eq!(
+            c.gross_limit(),
+            Err(ConfigurationError::NoPositiveLimit {
+                base_kg: 46_000,
+                reduction_kg: 54_000
+            })
+        );
+        // Unknown single-tyre axles: the impossible extreme is skipped, not reported as 0 kg.
+        let mut c = VehicleConfiguration::new(FullTrailer, 20);
+        c.drive_axles = Some(1);
+        let d = c.gross_limit().unwrap();
+        assert_eq!(d.limit_kg, 46_000);
+        assert!(d.lowest_possible_limit_kg > 0);
+    }
+
+    #[test]
+    fn implausible_registration_mass_is_refused() {
+        let mut c = VehicleConfiguration::new(RegistrationLimited, 2);
+        c.registration_kg = Some(u32::MAX);
+        assert_eq!(
+            c.gross_limit(),
+            Err(ConfigurationError::ImplausibleRegistrationMass(u32::MAX))
+        );
+    }
+
+    #[test]
+    fn names_the_unknown_details_that_matter() {
+        // 6-axle articulated, drive axles known: only the single-tyre/wide-base axles matter.
+        let mut c = VehicleConfiguration::new(Articulated, 6);
+        c.drive_axles = Some(2);
+        let d = c.gross_limit().unwrap();
+        assert_eq!(d.unknown_details, [Detail::SingleTyreAxles]);
+        // Once single-tyre axles are known, whether they have wide-base tyres matters.
+        c.single_tyre_axles = Some(2);
+        let d = c.gross_limit().unwrap();
+        assert_eq!(d.unknown_details, [Detail::WideBaseTyreAxles]);
+        assert_eq!((d.limit_kg, d.lowest_possible_limit_kg), (49_000, 43_000));
+        c.single_tyre_axles = Some(0);
+        let d = c.gross_limit().unwrap();
+        assert!(!d.configuration_assumed);
+        assert!(d.unknown_details.is_empty());
+        // Suspension and tyres matter on a 3-axle truck; drive axles do not.
+        let mut c = known(Truck, 3, 2, Dual, Air);
+        c.suspension = None;
+        c.drive_axle_tyres = None;
+        c.drive_axles = None;
+        c.single_tyre_axles = Some(0);
+        let d = c.gross_limit().unwrap();
+        assert_eq!(
+            d.unknown_details,
+            [Detail::DriveAxleTyres, Detail::Suspension]
+        );
+        // Only the axle count: the kind matters.
+        let d = VehicleConfiguration::axles_only(4).gross_limit().unwrap();
+        assert!(d.unknown_details.contains(&Detail::Kind));
     }
 
     #[test]

@@ -111,10 +111,11 @@ fn classify_table_output_names_limit_excess_and_penalty() {
         "26 000 kg",
         "4 000 kg",
         "15.38%",
-        "¥2 000 for the mass",
-        "¥200–1 000 for the dimensions",
-        "yes: load 20 000 kg, 5 000 kg over the rated 15 000 kg (33.33%)",
-        "3 licence points",
+        "¥2 000 for the mass, Art. 43 (2)",
+        "¥200–1 000 for the dimensions, Art. 43 (1)",
+        "height 车货总高度     4 300 mm, 300 mm over the 4 000 mm limit",
+        "yes: 5 000 kg over the maximum total mass 25 000 kg (20.00%; 33.33% of the rated payload 15 000 kg); 1 licence point(s)",
+        "up to 最高罚款        ¥3 000",
         "一超四罚",
     ] {
         assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
@@ -240,7 +241,11 @@ fn plate_normalises_and_reports_the_kind() {
     assert_eq!(v["input"], "晋e·１２３４５");
     let o = zhichao(&["plate", "晋E 1234挂"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).starts_with("晋E1234挂\n"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).starts_with("plate    晋E1234挂\n"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]
@@ -251,4 +256,113 @@ fn plate_invalid_exits_2_with_the_reason() {
     let o = zhichao(&["plate", "X12345"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("province"), "{}", stderr(&o));
+}
+
+#[test]
+fn classify_names_the_unknown_details_to_check() {
+    let o = zhichao(&[
+        "classify",
+        "--kind",
+        "articulated",
+        "--axles",
+        "6",
+        "--drive-axles",
+        "2",
+        "--gross-kg",
+        "52300",
+    ]);
+    let text = stdout(&o);
+    assert!(
+        text.contains("unknown --single-tyre-axles could lower the limit to 40 000 kg"),
+        "{text}"
+    );
+    let v = json(&[
+        "classify",
+        "--kind",
+        "articulated",
+        "--axles",
+        "6",
+        "--drive-axles",
+        "2",
+        "--single-tyre-axles",
+        "0",
+        "--gross-kg",
+        "52300",
+        "--json",
+    ]);
+    assert_eq!(v["configuration_assumed"], false);
+    assert_eq!(v["limit"]["unknown_details"], serde_json::json!([]));
+}
+
+#[test]
+fn classify_warning_only_shows_no_fine() {
+    let o = zhichao(&[
+        "classify",
+        "--kind",
+        "truck",
+        "--axles",
+        "2",
+        "--gross-kg",
+        "18500",
+    ]);
+    let text = stdout(&o);
+    assert!(text.contains("warning (警告)"), "{text}");
+    assert!(!text.contains("最高罚款"), "{text}");
+}
+
+#[test]
+fn classify_refuses_fifos_and_directories_as_rules_without_blocking() {
+    let dir = std::env::temp_dir().join(format!("zhichao-fifo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("rules.fifo");
+    let made = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .map(|s| s.success());
+    let targets = if made.is_ok_and(|ok| ok) {
+        vec![dir.clone(), fifo]
+    } else {
+        vec![dir.clone()]
+    };
+    for target in targets {
+        let o = zhichao(&[
+            "classify",
+            "--axles",
+            "2",
+            "--gross-kg",
+            "1",
+            "--rules",
+            target.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains("not a regular file"), "{}", stderr(&o));
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn output_failure_exits_1_not_2() {
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full");
+    let Ok(full) = full else {
+        eprintln!("skipped: /dev/full is not available");
+        return;
+    };
+    let status = Command::new(env!("CARGO_BIN_EXE_zhichao"))
+        .args(["plate", "晋E12345"])
+        .stdout(full)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(1));
+}
+
+#[test]
+fn usage_errors_are_plain_text() {
+    let o = zhichao(&["classify", "--axles", "x", "--gross-kg", "1"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        !stderr(&o).contains('\u{1b}'),
+        "ANSI escapes in {:?}",
+        stderr(&o)
+    );
 }
