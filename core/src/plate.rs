@@ -494,12 +494,11 @@ fn suffix_at(chars: &[(char, usize)], index: usize) -> Option<(PlateKind, usize)
 /// Splits a suffix that ends the plate off the serial.
 fn split_suffix(rest: &[(char, usize)]) -> (&[(char, usize)], Option<PlateKind>) {
     for len in [2, 1] {
-        if let Some(start) = rest.len().checked_sub(len) {
-            if let Some((kind, found_len)) = suffix_at(rest, start) {
-                if found_len == len {
-                    return (rest.get(..start).unwrap_or_default(), Some(kind));
-                }
-            }
+        if let Some(start) = rest.len().checked_sub(len)
+            && let Some((kind, found_len)) = suffix_at(rest, start)
+            && found_len == len
+        {
+            return (rest.get(..start).unwrap_or_default(), Some(kind));
         }
     }
     (rest, None)

@@ -251,6 +251,13 @@ pub enum Detail {
     WideBaseTyreAxles,
 }
 
+/// The limit of one fully known configuration, with how it was found.
+struct Candidate {
+    limit_kg: u32,
+    basis: Vec<String>,
+    kind: BodyType,
+}
+
 /// One fully known configuration, used internally to evaluate the table.
 #[derive(Clone, Copy, Debug)]
 struct Resolved {
@@ -422,8 +429,7 @@ impl VehicleConfiguration {
 
         // Every configuration consistent with the known details; an unknown detail ranges over
         // its values (for counts, the extremes suffice: the limit is monotonic in them).
-        let mut candidates: Vec<Result<(u32, Vec<String>, BodyType), ConfigurationError>> =
-            Vec::new();
+        let mut candidates: Vec<Result<Candidate, ConfigurationError>> = Vec::new();
         for &kind in &kinds {
             for &drive_axles in &drive_choices {
                 // Axles behind the steering axle that are not drive axles.
@@ -462,22 +468,28 @@ impl VehicleConfiguration {
                                     wide_base_tyre_axles: wide,
                                     registration_kg,
                                 };
-                                candidates.push(resolved.limit().map(|(l, b)| (l, b, kind)));
+                                candidates.push(resolved.limit().map(|(limit_kg, basis)| {
+                                    Candidate {
+                                        limit_kg,
+                                        basis,
+                                        kind,
+                                    }
+                                }));
                             }
                         }
                     }
                 }
             }
         }
-        let mut best: Option<(u32, Vec<String>, BodyType)> = None;
+        let mut best: Option<Candidate> = None;
         let mut lowest = u32::MAX;
         let mut first_error = None;
         for candidate in candidates {
             match candidate {
-                Ok((limit, basis, kind)) => {
-                    lowest = lowest.min(limit);
-                    if best.as_ref().is_none_or(|(b, _, _)| limit > *b) {
-                        best = Some((limit, basis, kind));
+                Ok(c) => {
+                    lowest = lowest.min(c.limit_kg);
+                    if best.as_ref().is_none_or(|b| c.limit_kg > b.limit_kg) {
+                        best = Some(c);
                     }
                 }
                 Err(e) => {
@@ -486,7 +498,12 @@ impl VehicleConfiguration {
             }
         }
         // No consistent configuration: report why the first one failed.
-        let Some((limit_kg, basis, kind)) = best else {
+        let Some(Candidate {
+            limit_kg,
+            basis,
+            kind,
+        }) = best
+        else {
             return Err(first_error.unwrap_or(ConfigurationError::AxleCount(axles)));
         };
         Ok(LimitDetermination {
