@@ -1,8 +1,10 @@
 #![doc = include_str!("../README.md")]
 
+pub mod docs;
 pub mod ids;
 pub mod jurisdiction;
 pub mod plate;
 pub mod rules;
+pub mod scope;
 pub mod store;
 pub mod uscc;

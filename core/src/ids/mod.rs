@@ -3,8 +3,10 @@
 
 mod case_number;
 mod document_id;
+mod evidence_id;
 mod names;
 
 pub use case_number::{CaseNumber, CaseNumberError, DevicePrefix};
 pub use document_id::{DocumentId, DocumentIdError};
+pub use evidence_id::{EvidenceId, EvidenceIdError};
 pub use names::{EnforcementId, NameError, PrincipalId, StorageId, TeamId};

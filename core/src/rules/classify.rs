@@ -8,6 +8,7 @@
 use std::cmp::Ordering;
 use std::fmt;
 
+use autosurgeon::{Hydrate, Reconcile};
 use serde::{Deserialize, Serialize};
 
 use super::config::{PartTonneRounding, PenaltySubject, RulesConfig};
@@ -62,7 +63,7 @@ const DIMENSION_BANDS: [DimensionBand; 2] = [
 const DIMENSION_TOP_BAND_YUAN: (u32, u32) = (1_000, 3_000);
 
 /// What was measured at a weighbridge or a roadside check.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, Hydrate, Reconcile)]
 #[serde(deny_unknown_fields)]
 pub struct Measurement {
     /// Gross mass of vehicle and load (车货总质量), kg.

@@ -16,6 +16,7 @@
 
 use std::path::Path;
 
+use autosurgeon::{Hydrate, Reconcile};
 use serde::{Deserialize, Serialize};
 
 /// Largest tolerance accepted, kg: a larger value is a typo, not a policy.
@@ -42,7 +43,20 @@ pub enum PartTonneRounding {
 /// A party that an over-limit finding may lead to action against ("一超四罚"). The usual four are
 /// vehicle, driver, transport company and source unit; law does not fix them (Shanxi press,
 /// 2023), so the list is configuration.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    Hydrate,
+    Reconcile,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum PenaltySubject {
     /// The vehicle (车辆): operating certificate, Art. 66 count.

@@ -13,6 +13,7 @@
 //! combination at 35 t, a 5-axle articulated vehicle whose tractor has a single drive axle at 42 t,
 //! a 4-axle articulated vehicle with dual-tyred, air-suspended drive axle at 37 t).
 
+use autosurgeon::{Hydrate, Reconcile};
 use serde::{Deserialize, Serialize};
 
 /// Height limit incl. load, mm (62号令 Art. 3 (1)): over-limit when strictly greater.
@@ -37,7 +38,7 @@ pub const MAX_AXLES: u8 = 20;
 pub const MAX_REGISTRATION_KG: u32 = 100_000;
 
 /// Body type of the vehicle or combination (车辆类型), as the 124号 table distinguishes them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Hydrate, Reconcile)]
 #[serde(rename_all = "kebab-case")]
 pub enum BodyType {
     /// Rigid truck (货车, 载货汽车): 2 to 4 axles.
@@ -84,7 +85,7 @@ impl BodyType {
 }
 
 /// Tyres on the drive axle(s), per side (每轴每侧单/双轮胎).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Hydrate, Reconcile)]
 #[serde(rename_all = "kebab-case")]
 pub enum DriveAxleTyres {
     /// One tyre per side.
@@ -94,7 +95,7 @@ pub enum DriveAxleTyres {
 }
 
 /// Suspension of the drive axle(s).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Hydrate, Reconcile)]
 #[serde(rename_all = "kebab-case")]
 pub enum Suspension {
     /// Air suspension (空气悬架).
@@ -107,7 +108,7 @@ pub enum Suspension {
 ///
 /// The axle count is always known (every weighbridge reports it). For a combination, the drive
 /// axles, their tyres and suspension are those of the towing vehicle (tractor).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, Hydrate, Reconcile)]
 #[serde(deny_unknown_fields)]
 pub struct VehicleConfiguration {
     /// Body type; unknown when a weighbridge reports only the axle count.
