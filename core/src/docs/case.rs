@@ -8,6 +8,7 @@ use crate::plate::{Plate, PlateColour};
 use crate::rules::{
     Classification, ClassifyError, Measurement, PenaltySubject, RulesConfig, VehicleConfiguration,
 };
+use crate::uscc::Uscc;
 
 use super::common::{GeoPoint, Officer, TextField, has_two_officers};
 use super::typed::{DocBody, DocError, DocKind, Header, check_header_fields};
@@ -229,6 +230,10 @@ pub struct Case {
     pub case_number: CaseNumber,
     /// Roadside check or site inspection.
     pub kind: CaseKind,
+    /// The source unit concerned: the one inspected, or the one found to have loaded the truck.
+    /// (Added in schema 2; absent in older documents.)
+    #[autosurgeon(missing = "Option::default")]
+    pub source_unit: Option<Uscc>,
     /// Id of the [`RulesConfig`] the case is measured under.
     pub rules_id: String,
     /// The on-site record.
@@ -260,6 +265,7 @@ impl Case {
         Case {
             case_number,
             kind,
+            source_unit: None,
             rules_id: rules.id.clone(),
             onsite,
             vehicle: None,

@@ -2,7 +2,12 @@
 //!
 //! - Version 1: text fields (findings, place, notes, statements, comments) were plain strings,
 //!   which merge as last-writer-wins.
-//! - Version 2 (current): they are Automerge text objects, so concurrent edits merge.
+//! - Version 2 (current): they are Automerge text objects, so concurrent edits merge; a case
+//!   names its `source_unit`.
+//!
+//! Optional fields added in a version read as absent from older documents through
+//! `#[autosurgeon(missing = "Option::default")]`; only changes of representation need a step
+//! here.
 //!
 //! Migration runs when a document is opened and its `body_schema` is older: each step rewrites
 //! the body in the new shape in one change. Two replicas migrating concurrently write the same
