@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod docs;
+pub mod field;
 pub mod ids;
 pub mod jurisdiction;
 pub mod plate;

@@ -514,7 +514,10 @@ fn a_frozen_version_1_document_opens_and_merges_after_migration() {
     let case = a.body().unwrap();
     assert_eq!(case.findings.as_str(), "v1 findings 超限");
     assert_eq!(case.onsite.place.as_str(), "S329 K12");
-    assert_eq!(case.source_unit, None, "a field added in schema 2 reads as absent");
+    assert_eq!(
+        case.source_unit, None,
+        "a field added in schema 2 reads as absent"
+    );
     // After migration the texts are text objects: concurrent edits merge instead of one winning.
     let mut b = fork(&a, 4);
     a.update(&principal("officer:wang"), T0, |c| {

@@ -1,1 +1,269 @@
-//! placeholder
+//! The offline document store: every CRDT document a phone holds, kept so that nothing an
+//! officer saved is ever lost.
+//!
+//! Phones work for hours without signal and can die mid-write, so the store is built around
+//! three promises (issue 3, "Store"):
+//!
+//! - **Saved means durable.** [`DocStore::save`] returns only after the data reached the disk
+//!   (sled flushes on its own only every ~500 ms). [`DocStore::save_batch`] shares one flush
+//!   between many documents (group commit). A crash at any other moment loses at most the
+//!   edit that was not yet saved.
+//! - **Writes are small.** A document is a snapshot (automerge's compact `save()`) plus
+//!   incremental chunks (`save_after(saved heads)`): a one-field edit writes one chunk of about
+//!   a hundred bytes. When the chunks together outgrow the snapshot, the next save writes a
+//!   fresh snapshot and drops the chunks in the same atomic write (compaction), so the bytes
+//!   kept stay within twice the compact size and loading never replays a long tail.
+//! - **A damaged tail never makes a document unloadable.** Every chunk carries a length and a
+//!   checksum; a torn, truncated or corrupt chunk is skipped, every complete change before it
+//!   loads, and the loss is reported in [`LoadReport`]. The next save of the document repairs
+//!   it: it merges the stored document with the caller's, writes a fresh snapshot and moves the
+//!   unreadable bytes aside (never deletes them).
+//!
+//! Beside the documents the store keeps what a patrol needs without loading them: which
+//! documents have changes the server has not acknowledged ([`DocStore::pending`]), lookups by
+//! plate, status, source unit … ([`DocStore::find`], fed by the [`IndexEntry`] given on every
+//! save), the automerge sync state per (document, peer), and durable counters for case numbers
+//! ([`DocStore::next_sequence`]).
+//!
+//! The store does not know the document schema: the caller derives the [`IndexEntry`] from the
+//! document it saves. Two implementations pass one conformance suite
+//! (`core/tests/integration/store/`): [`SledStore`] on disk and [`MemoryStore`] for tests and
+//! simulations.
+
+mod codec;
+mod engine;
+mod error;
+mod memory;
+mod sled_store;
+
+use automerge::{Automerge, ChangeHash};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{DocumentId, StorageId};
+
+pub use codec::CHUNK_HEADER_LEN;
+pub use error::{Result, StoreError};
+pub use memory::MemoryStore;
+pub use sled_store::{DEFAULT_CACHE_BYTES, SledStore};
+
+/// The index under which every document is found by its [`IndexEntry::kind`]:
+/// `find(KIND_INDEX, "case")` lists all cases.
+pub const KIND_INDEX: &str = "kind";
+
+/// A store of automerge documents keyed by [`DocumentId`]; see the [module docs](self) for the
+/// durability contract.
+///
+/// Every method takes `&self`: a store is shared between threads (`Arc<dyn DocStore>`); writes
+/// to one store are serialised internally.
+pub trait DocStore: Send + Sync {
+    /// Persists the changes of `doc` that are not yet stored for `id`, together with its index
+    /// entry (which replaces the previous one atomically), and flushes before returning.
+    ///
+    /// The first save of a document writes a snapshot; later ones write an incremental chunk
+    /// of the new changes, or — when the chunks would outgrow the snapshot — a fresh snapshot
+    /// that replaces the chunks (compaction). A save with new changes marks the document
+    /// pending. `doc` may lack changes that were stored earlier (another copy of the document
+    /// was saved, or a damaged chunk was skipped on load): the store then merges the stored
+    /// document with `doc`, so nothing stored is lost. (With an `AutoCommit`, pass
+    /// `doc.document()`.)
+    ///
+    /// # Errors
+    /// [`StoreError::Sled`] on I/O failure (nothing was written then),
+    /// [`StoreError::Corrupt`] when the stored metadata cannot be read.
+    fn save(&self, id: &DocumentId, doc: &Automerge, index: &IndexEntry) -> Result<SaveReport>;
+
+    /// [`save`](Self::save) for many documents with a single flush (group commit). Each
+    /// document is written atomically; the reports come in the order of `docs`. A document may
+    /// appear more than once (its saves apply in order).
+    ///
+    /// # Errors
+    /// As [`save`](Self::save); the documents before the failing one are saved (and flushed)
+    /// nevertheless.
+    fn save_batch(&self, docs: &[(DocumentId, &Automerge, IndexEntry)]) -> Result<Vec<SaveReport>>;
+
+    /// Loads one document: snapshot and every intact chunk. A damaged (torn, truncated,
+    /// corrupt) chunk is skipped, the complete changes at its start are still loaded, and the
+    /// damage is reported in [`Loaded::report`]; `None` when the store has no such document.
+    ///
+    /// # Errors
+    /// [`StoreError::CorruptDocument`] when the snapshot itself cannot be loaded (sled checks
+    /// its own records, so this means damage outside the store's failure model).
+    fn load(&self, id: &DocumentId) -> Result<Option<Loaded>>;
+
+    /// The stored bytes of a document as one automerge byte string (snapshot followed by every
+    /// intact chunk), without loading it: `Automerge::load` of them gives what
+    /// [`load`](Self::load) gives, except changes salvaged from damaged chunks. For export and
+    /// for sending a whole document.
+    ///
+    /// # Errors
+    /// As [`load`](Self::load), except that the bytes are not checked by automerge.
+    fn load_bytes(&self, id: &DocumentId) -> Result<Option<StoredBytes>>;
+
+    /// Whether the store holds a document with this id.
+    ///
+    /// # Errors
+    /// [`StoreError::Sled`] on I/O failure.
+    fn contains(&self, id: &DocumentId) -> Result<bool>;
+
+    /// The ids of all stored documents, in byte order of the id.
+    ///
+    /// # Errors
+    /// [`StoreError::Sled`] on I/O failure, [`StoreError::Corrupt`] on a malformed key.
+    fn ids(&self) -> Result<Vec<DocumentId>>;
+
+    /// The index entry given with the last save of `id`.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] when the stored metadata cannot be read.
+    fn index_entry(&self, id: &DocumentId) -> Result<Option<IndexEntry>>;
+
+    /// The documents with saved changes the server has not acknowledged, in byte order of the
+    /// id, read from a small index (no document is loaded).
+    ///
+    /// # Errors
+    /// [`StoreError::Sled`] on I/O failure, [`StoreError::Corrupt`] on a malformed key.
+    fn pending(&self) -> Result<Vec<DocumentId>>;
+
+    /// The server acknowledged `heads` of `id` (typically the shared heads of a finished sync
+    /// round). Clears the pending mark when `heads` include every saved head, i.e. the server
+    /// has everything this store has; returns whether the document is now acknowledged (also
+    /// `true` for an unknown id, which has nothing pending). An acknowledgement for older
+    /// heads leaves the mark. Not flushed: a lost acknowledgement costs one more sync.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] when the stored metadata cannot be read.
+    fn acknowledge(&self, id: &DocumentId, heads: &[ChangeHash]) -> Result<bool>;
+
+    /// The sync state kept for (`id`, `peer`), decoded from automerge's encoding (which keeps
+    /// only the shared heads).
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] when the stored bytes do not decode.
+    fn sync_state(
+        &self,
+        id: &DocumentId,
+        peer: &StorageId,
+    ) -> Result<Option<automerge::sync::State>>;
+
+    /// Stores the sync state for (`id`, `peer`) in automerge's encoding. Not flushed: losing it
+    /// costs only bandwidth.
+    ///
+    /// # Errors
+    /// [`StoreError::Sled`] on I/O failure.
+    fn put_sync_state(
+        &self,
+        id: &DocumentId,
+        peer: &StorageId,
+        state: &automerge::sync::State,
+    ) -> Result<()>;
+
+    /// The documents whose current index entry holds the key `(index, value)`, e.g.
+    /// `("plate", "晋E12345")`, `("status", "investigating")`, `(KIND_INDEX, "case")`; in byte
+    /// order of the id.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] on a malformed key.
+    fn find(&self, index: &str, value: &str) -> Result<Vec<DocumentId>>;
+
+    /// The next value (≥ 1) of the durable counter `name`, e.g. a device's case-number
+    /// sequence. Flushed before returning, so a value is never handed out twice, even across a
+    /// crash (a crash may skip values).
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] when the stored counter is malformed,
+    /// [`StoreError::SequenceExhausted`] after `u64::MAX`.
+    fn next_sequence(&self, name: &str) -> Result<u64>;
+}
+
+/// What a document is found by: its kind (`case`, `notice`, …, indexed under [`KIND_INDEX`])
+/// and secondary keys `(index, value)`, e.g. `("plate", "晋E12345")`, `("unit", uscc)`,
+/// `("open_notice", "")`. Derived by the caller from the document; each save replaces the
+/// previous entry of the document atomically. Duplicate keys count once.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexEntry {
+    /// The document kind.
+    pub kind: String,
+    /// Secondary keys `(index name, value)`.
+    pub keys: Vec<(String, String)>,
+}
+
+impl IndexEntry {
+    /// An entry of `kind` without secondary keys.
+    pub fn new(kind: impl Into<String>) -> Self {
+        IndexEntry {
+            kind: kind.into(),
+            keys: Vec::new(),
+        }
+    }
+
+    /// Adds the key `(index, value)`.
+    #[must_use]
+    pub fn with(mut self, index: impl Into<String>, value: impl Into<String>) -> Self {
+        self.keys.push((index.into(), value.into()));
+        self
+    }
+
+    /// Every key the entry is found by, the kind included, without duplicates, sorted.
+    pub fn lookup_keys(&self) -> std::collections::BTreeSet<(String, String)> {
+        let mut keys: std::collections::BTreeSet<(String, String)> =
+            self.keys.iter().cloned().collect();
+        keys.insert((KIND_INDEX.to_owned(), self.kind.clone()));
+        keys
+    }
+}
+
+/// What one save wrote.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SaveReport {
+    /// Bytes of document data written: the chunk (automerge's incremental bytes plus a
+    /// [`CHUNK_HEADER_LEN`]-byte header), or the snapshot when the save compacted; 0 when
+    /// there was nothing new.
+    pub bytes_written: usize,
+    /// Bytes of bookkeeping written with it: the metadata record, index and pending keys.
+    pub overhead_bytes: usize,
+    /// The save wrote a fresh snapshot and dropped the chunks.
+    pub compacted: bool,
+    /// The save stored changes that were not stored before (the document is now pending).
+    pub new_changes: bool,
+}
+
+/// What a load found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoadReport {
+    /// Bytes handed to automerge (snapshot and intact chunks).
+    pub bytes_loaded: usize,
+    /// Intact chunks loaded after the snapshot.
+    pub chunks_loaded: usize,
+    /// Damaged chunks (torn, truncated, bad checksum, or rejected by automerge) skipped.
+    pub chunks_dropped: usize,
+    /// Bytes of the skipped chunks.
+    pub bytes_dropped: usize,
+    /// Complete changes recovered from the start of damaged chunks (automerge checks each
+    /// change's own checksum).
+    pub changes_salvaged: usize,
+}
+
+impl LoadReport {
+    /// Whether everything stored was loaded.
+    pub fn is_complete(&self) -> bool {
+        self.chunks_dropped == 0
+    }
+}
+
+/// A loaded document and what the load found.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The document.
+    pub doc: Automerge,
+    /// Chunks loaded and dropped.
+    pub report: LoadReport,
+}
+
+/// A document's stored bytes, see [`DocStore::load_bytes`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredBytes {
+    /// Snapshot followed by every intact chunk, in automerge's storage format.
+    pub bytes: Vec<u8>,
+    /// Chunks included and dropped (checked by length and checksum only).
+    pub report: LoadReport,
+}

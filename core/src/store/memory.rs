@@ -1,0 +1,225 @@
+//! [`MemoryStore`]: the in-memory [`DocStore`], for tests and simulations.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use automerge::{Automerge, ChangeHash};
+
+use super::codec::{self, Meta};
+use super::engine::{self, DocWrite, SavePlan, StoredParts};
+use super::error::{Result, StoreError};
+use super::{DocStore, IndexEntry, Loaded, SaveReport, StoredBytes};
+use crate::ids::{DocumentId, StorageId};
+
+/// A [`DocStore`] in memory: the same records, the same save and load logic and the same
+/// reports as [`SledStore`](super::SledStore), without a disk ("flushed" is trivially true).
+/// Passes the same conformance suite.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    meta: BTreeMap<DocumentId, Vec<u8>>,
+    snapshots: HashMap<DocumentId, Vec<u8>>,
+    chunks: BTreeMap<(DocumentId, u64), Vec<u8>>,
+    pending: BTreeSet<DocumentId>,
+    index: BTreeSet<Vec<u8>>,
+    sync: HashMap<(DocumentId, StorageId), Vec<u8>>,
+    sequences: HashMap<String, u64>,
+    quarantine: BTreeMap<Vec<u8>, Vec<u8>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The damaged chunks of `id` that a repairing save moved aside (kept, never deleted).
+    ///
+    /// # Errors
+    /// Never; `Result` for symmetry with [`SledStore::quarantined`](super::SledStore::quarantined).
+    pub fn quarantined(&self, id: &DocumentId) -> Result<Vec<Vec<u8>>> {
+        let inner = self.lock();
+        let prefix = codec::doc_key(id);
+        Ok(inner
+            .quarantine
+            .range(prefix.to_vec()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .map(|(_, v)| v.clone())
+            .collect())
+    }
+
+    // A panic in another thread cannot leave `Inner` half-updated (plans are applied by
+    // infallible code), so a poisoned lock is still safe to use.
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Inner {
+    fn read_meta(&self, id: &DocumentId) -> Result<Option<Meta>> {
+        self.meta.get(id).map(|b| Meta::decode(b)).transpose()
+    }
+
+    fn parts(&self, id: &DocumentId) -> StoredParts<&[u8]> {
+        StoredParts {
+            snapshot: self.snapshots.get(id).map(Vec::as_slice),
+            chunks: self
+                .chunks
+                .range((*id, 0)..=(*id, u64::MAX))
+                .map(|((_, seq), v)| (codec::chunk_key(id, *seq).to_vec(), v.as_slice()))
+                .collect(),
+        }
+    }
+
+    fn save(&mut self, id: &DocumentId, doc: &Automerge, index: &IndexEntry) -> Result<SaveReport> {
+        let prev = self.read_meta(id)?;
+        let plan = engine::plan_save(id, prev, doc, index, || Ok(self.parts(id)))?;
+        Ok(self.apply(id, plan))
+    }
+
+    fn apply(&mut self, id: &DocumentId, plan: SavePlan) -> SaveReport {
+        match plan.write {
+            DocWrite::Nothing => {}
+            DocWrite::Chunk { seq, framed } => {
+                self.chunks.insert((*id, seq), framed);
+            }
+            DocWrite::Snapshot { bytes, quarantine } => {
+                self.snapshots.insert(*id, bytes);
+                let seqs: Vec<u64> = self
+                    .chunks
+                    .range((*id, 0)..=(*id, u64::MAX))
+                    .map(|((_, seq), _)| *seq)
+                    .collect();
+                for seq in seqs {
+                    self.chunks.remove(&(*id, seq));
+                }
+                self.quarantine.extend(quarantine);
+            }
+        }
+        if let Some(meta) = plan.meta {
+            self.meta.insert(*id, meta);
+        }
+        for key in &plan.index_removed {
+            self.index.remove(key);
+        }
+        self.index.extend(plan.index_added);
+        if plan.mark_pending {
+            self.pending.insert(*id);
+        }
+        plan.report
+    }
+}
+
+impl DocStore for MemoryStore {
+    fn save(&self, id: &DocumentId, doc: &Automerge, index: &IndexEntry) -> Result<SaveReport> {
+        self.lock().save(id, doc, index)
+    }
+
+    fn save_batch(&self, docs: &[(DocumentId, &Automerge, IndexEntry)]) -> Result<Vec<SaveReport>> {
+        let mut inner = self.lock();
+        docs.iter()
+            .map(|(id, doc, index)| inner.save(id, doc, index))
+            .collect()
+    }
+
+    fn load(&self, id: &DocumentId) -> Result<Option<Loaded>> {
+        let assembled = {
+            let inner = self.lock();
+            if !inner.meta.contains_key(id) {
+                return Ok(None);
+            }
+            engine::assemble(&inner.parts(id))
+        };
+        let (doc, report, _) = engine::load_assembled(id, assembled)?;
+        Ok(Some(Loaded { doc, report }))
+    }
+
+    fn load_bytes(&self, id: &DocumentId) -> Result<Option<StoredBytes>> {
+        let inner = self.lock();
+        if !inner.meta.contains_key(id) {
+            return Ok(None);
+        }
+        let assembled = engine::assemble(&inner.parts(id));
+        Ok(Some(StoredBytes {
+            bytes: assembled.bytes,
+            report: assembled.report,
+        }))
+    }
+
+    fn contains(&self, id: &DocumentId) -> Result<bool> {
+        Ok(self.lock().meta.contains_key(id))
+    }
+
+    fn ids(&self) -> Result<Vec<DocumentId>> {
+        Ok(self.lock().meta.keys().copied().collect())
+    }
+
+    fn index_entry(&self, id: &DocumentId) -> Result<Option<IndexEntry>> {
+        Ok(self.lock().read_meta(id)?.map(|m| m.index))
+    }
+
+    fn pending(&self) -> Result<Vec<DocumentId>> {
+        Ok(self.lock().pending.iter().copied().collect())
+    }
+
+    fn acknowledge(&self, id: &DocumentId, heads: &[ChangeHash]) -> Result<bool> {
+        let mut inner = self.lock();
+        let Some(meta) = inner.read_meta(id)? else {
+            return Ok(true);
+        };
+        if engine::covers(heads, &meta.heads) {
+            inner.pending.remove(id);
+        }
+        Ok(!inner.pending.contains(id))
+    }
+
+    fn sync_state(
+        &self,
+        id: &DocumentId,
+        peer: &StorageId,
+    ) -> Result<Option<automerge::sync::State>> {
+        let inner = self.lock();
+        inner
+            .sync
+            .get(&(*id, peer.clone()))
+            .map(|b| {
+                automerge::sync::State::decode(b)
+                    .map_err(|e| StoreError::corrupt("sync state", e.to_string()))
+            })
+            .transpose()
+    }
+
+    fn put_sync_state(
+        &self,
+        id: &DocumentId,
+        peer: &StorageId,
+        state: &automerge::sync::State,
+    ) -> Result<()> {
+        self.lock().sync.insert((*id, peer.clone()), state.encode());
+        Ok(())
+    }
+
+    fn find(&self, index: &str, value: &str) -> Result<Vec<DocumentId>> {
+        let prefix = codec::index_prefix(index, value)?;
+        let inner = self.lock();
+        inner
+            .index
+            .range(prefix.clone()..)
+            .take_while(|k| k.starts_with(&prefix))
+            .map(|k| codec::id_from_index_key(k, prefix.len()))
+            .collect()
+    }
+
+    fn next_sequence(&self, name: &str) -> Result<u64> {
+        let mut inner = self.lock();
+        let counter = inner.sequences.entry(name.to_owned()).or_insert(0);
+        *counter = counter
+            .checked_add(1)
+            .ok_or(StoreError::SequenceExhausted)?;
+        Ok(*counter)
+    }
+}

@@ -1,0 +1,3 @@
+//! Integration tests of zhichao-core: one binary, one module per area.
+
+mod store;

@@ -1,0 +1,516 @@
+//! The conformance suite of [`DocStore`]: one `pub fn` per behaviour, generic over a
+//! [`Harness`], and a macro (after matrix-rust-sdk's `statestore_integration_tests!`) that turns
+//! them into `#[test]`s for one store. Run against [`MemoryStore`] and [`SledStore`]; a new
+//! store implementation adds one `doc_store_conformance!` line.
+
+use automerge::sync::State;
+use automerge::{Automerge, ChangeHash};
+use zhichao_core::ids::StorageId;
+use zhichao_core::store::{
+    CHUNK_HEADER_LEN, DocStore, IndexEntry, KIND_INDEX, MemoryStore, SledStore,
+};
+
+use super::{append, field, id, set, values};
+
+/// Makes, and for persistent stores reopens, the store under test.
+pub(crate) trait Harness: Sized {
+    type Store: DocStore + 'static;
+    fn new() -> Self;
+    fn store(&self) -> &Self::Store;
+    /// Closes the store and opens it again from what it persisted.
+    fn reopen(&mut self);
+}
+
+pub(crate) struct Memory(MemoryStore);
+
+impl Harness for Memory {
+    type Store = MemoryStore;
+    fn new() -> Self {
+        Memory(MemoryStore::new())
+    }
+    fn store(&self) -> &MemoryStore {
+        &self.0
+    }
+    fn reopen(&mut self) {}
+}
+
+pub(crate) struct Sled {
+    // Dropped before `dir`.
+    store: Option<SledStore>,
+    dir: tempfile::TempDir,
+}
+
+impl Harness for Sled {
+    type Store = SledStore;
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SledStore::open(dir.path()).expect("open store");
+        Sled {
+            store: Some(store),
+            dir,
+        }
+    }
+    fn store(&self) -> &SledStore {
+        self.store.as_ref().expect("store is open")
+    }
+    fn reopen(&mut self) {
+        self.store = None;
+        self.store = Some(SledStore::open(self.dir.path()).expect("reopen store"));
+    }
+}
+
+/// Runs every conformance test against the store of harness `$harness`.
+macro_rules! doc_store_conformance {
+    ($module:ident, $harness:ty) => {
+        mod $module {
+            use super::*;
+            doc_store_conformance!(@tests $harness;
+                save_then_load_round_trips,
+                unknown_ids_are_none,
+                an_empty_document_round_trips,
+                a_one_field_edit_writes_only_the_incremental_chunk,
+                compaction_keeps_the_content_and_bounds_the_stored_bytes,
+                index_entries_replace_and_find,
+                pending_until_the_server_acknowledges_every_saved_head,
+                sync_state_round_trips_per_peer,
+                sequences_strictly_increase_per_name,
+                batch_save_writes_every_document,
+                a_stale_copy_saved_later_loses_nothing,
+                reopening_keeps_everything,
+                concurrent_saves_from_threads_are_all_kept,
+            );
+        }
+    };
+    (@tests $harness:ty; $($test:ident),+ $(,)?) => {
+        $(
+            #[test]
+            fn $test() {
+                super::$test::<$harness>();
+            }
+        )+
+    };
+}
+
+doc_store_conformance!(memory, Memory);
+doc_store_conformance!(sled, Sled);
+
+fn case(plate: &str) -> IndexEntry {
+    IndexEntry::new("case").with("plate", plate)
+}
+
+pub(crate) fn save_then_load_round_trips<H: Harness>() {
+    let h = H::new();
+    let store = h.store();
+    let mut doc = Automerge::new();
+    set(&mut doc, "plate", "晋E·12345 超限 🚛👨‍👩‍👧🇨🇳");
+    append(&mut doc, 1);
+    append(&mut doc, 2);
+    let report = store.save(&id(1), &doc, &case("晋E12345")).unwrap();
+    assert!(report.new_changes && report.compacted, "{report:?}");
+    assert!(store.contains(&id(1)).unwrap());
+
+    let loaded = store.load(&id(1)).unwrap().unwrap();
+    assert!(loaded.report.is_complete());
+    assert_eq!(loaded.doc.get_heads(), doc.get_heads());
+    assert_eq!(values(&loaded.doc), vec![1, 2]);
+    assert_eq!(
+        field(&loaded.doc, "plate").as_deref(),
+        Some("晋E·12345 超限 🚛👨‍👩‍👧🇨🇳")
+    );
+
+    let bytes = store.load_bytes(&id(1)).unwrap().unwrap();
+    assert_eq!(
+        Automerge::load(&bytes.bytes).unwrap().get_heads(),
+        doc.get_heads()
+    );
+    assert_eq!(bytes.report, loaded.report);
+}
+
+pub(crate) fn unknown_ids_are_none<H: Harness>() {
+    let h = H::new();
+    let store = h.store();
+    store
+        .save(&id(1), &Automerge::new(), &IndexEntry::new("unit"))
+        .unwrap();
+    let unknown = id(2);
+    assert!(store.load(&unknown).unwrap().is_none());
+    assert!(store.load_bytes(&unknown).unwrap().is_none());
+    assert!(store.index_entry(&unknown).unwrap().is_none());
+    assert!(!store.contains(&unknown).unwrap());
+    let peer = StorageId::new("peer").unwrap();
+    assert!(store.sync_state(&unknown, &peer).unwrap().is_none());
+    assert!(store.sync_state(&id(1), &peer).unwrap().is_none());
+    assert!(store.find("plate", "nothing").unwrap().is_empty());
+    assert!(store.acknowledge(&unknown, &[]).unwrap());
+    assert_eq!(store.ids().unwrap(), vec![id(1)]);
+}
+
+pub(crate) fn an_empty_document_round_trips<H: Harness>() {
+    let h = H::new();
+    let store = h.store();
+    let doc = Automerge::new();
+    let report = store.save(&id(1), &doc, &IndexEntry::new("case")).unwrap();
+    assert!(!report.new_changes, "{report:?}");
+    assert!(store.pending().unwrap().is_empty());
+    let loaded = store.load(&id(1)).unwrap().unwrap();
+    assert!(loaded.doc.get_heads().is_empty());
+    assert_eq!(store.find(KIND_INDEX, "case").unwrap(), vec![id(1)]);
+}
+
+pub(crate) fn a_one_field_edit_writes_only_the_incremental_chunk<H: Harness>() {
+    let h = H::new();
+    let store = h.store();
+    let index = case("晋E12345");
+    let mut doc = Automerge::new();
+    for i in 0..200 {
+        set(&mut doc, "mass_kg", 49_000 + i);
+        append(&mut doc, i);
+    }
+    store.save(&id(1), &doc, &index).unwrap();
+
+    let before = doc.get_heads();
+    set(&mut doc, "findings", "超限 3 300 kg");
+    let incremental = doc.save_after(&before).len();
+    let report = store.save(&id(1), &doc, &index).unwrap();
+    assert!(report.new_changes && !report.compacted, "{report:?}");
+    assert_eq!(report.bytes_written, incremental + CHUNK_HEADER_LEN);
+    assert!(report.bytes_written < 250, "{report:?}");
+
+    // Nothing new: nothing written.
+    let report = store.save(&id(1), &doc, &index).unwrap();
+    assert_eq!(report.bytes_written, 0);
+    assert_eq!(report.overhead_bytes, 0);
+    assert!(!report.new_changes);
+
+    let loaded = store.load(&id(1)).unwrap().unwrap();
+    assert_eq!(loaded.report.chunks_loaded, 1);
+    assert_eq!(
+        field(&loaded.doc, "findings").as_deref(),
+        Some("超限 3 300 kg")
+    );
+}
+
+pub(crate) fn compaction_keeps_the_content_and_bounds_the_stored_bytes<H: Harness>() {
+    let h = H::new();
+    let store = h.store();
+    let index = IndexEntry::new("case");
+    let mut doc = Automerge::new();
+    let mut compactions = 0;
+    for i in 0..300 {
+        append(&mut doc, i);
+        let report = store.save(&id(1), &doc, &index).unwrap();
+        if report.compacted {
+            compactions += 1;
+        }
+        let snapshot = doc.save().len();
+        let stored = store.load_bytes(&id(1)).unwrap().unwrap().bytes.len();
+        // Snapshot plus chunks that never outgrow it (headers aside), so at most about twice
+        // the compact size.
+        assert!(
+            stored <= 2 * snapshot + 300,
+            "stored {stored} bytes for a {snapshot}-byte snapshot after save {i}"
+        );
+    }
+    assert!(compactions > 2, "only {compactions} compactions");
+    let loaded = store.load(&id(1)).unwrap().unwrap();
+    assert_eq!(values(&loaded.doc), (0..300).collect::<Vec<_>>());
+    assert_eq!(loaded.doc.get_heads(), doc.get_heads());
+}
+
+pub(crate) fn index_entries_replace_and_find<H: Harness>() {
+    let h = H::new();
+    let store = h.store();
+    let doc = Automerge::new();
+    let uscc = "91140522MA0K1234X5";
+    let a = IndexEntry::new("case")
+        .with("plate", "晋E12345")
+        .with("status", "investigating")
+        .with("unit", uscc);
+    let b = IndexEntry::new("case")
+        .with("plate", "晋E54321")
+        .with("status", "investigating");
+    let n = IndexEntry::new("notice")
+        .with("unit", uscc)
+        .with("open_notice", "");
+    store.save(&id(3), &doc, &a).unwrap();
+    store.save(&id(1), &doc, &b).unwrap();
+    store.save(&id(2), &doc, &n).unwrap();
+
+    assert_eq!(store.find("plate", "晋E12345").unwrap(), vec![id(3)]);
+    assert_eq!(
+        store.find("status", "investigating").unwrap(),
+        vec![id(1), id(3)]
+    );
+    assert_eq!(store.find("unit", uscc).unwrap(), vec![id(2), id(3)]);
+    assert_eq!(store.find("open_notice", "").unwrap(), vec![id(2)]);
+    assert_eq!(store.find(KIND_INDEX, "case").unwrap(), vec![id(1), id(3)]);
+    assert_eq!(store.find(KIND_INDEX, "notice").unwrap(), vec![id(2)]);
+    // Exact values only: no prefix matches.
+    assert!(store.find("plate", "晋E1234").unwrap().is_empty());
+    assert!(store.find("plat", "e晋E12345").unwrap().is_empty());
+    assert_eq!(store.index_entry(&id(3)).unwrap(), Some(a));
+
+    // A save replaces the whole entry.
+    let a2 = IndexEntry::new("case")
+        .with("plate", "晋E12345")
+        .with("status", "closed");
+    store.save(&id(3), &doc, &a2).unwrap();
+    assert_eq!(store.find("status", "investigating").unwrap(), vec![id(1)]);
+    assert_eq!(store.find("status", "closed").unwrap(), vec![id(3)]);
+    assert_eq!(store.find("unit", uscc).unwrap(), vec![id(2)]);
+    assert_eq!(store.index_entry(&id(3)).unwrap(), Some(a2));
+
+    // The notice is closed: its key goes, duplicates count once.
+    let n2 = IndexEntry::new("notice")
+        .with("unit", uscc)
+        .with("unit", uscc);
+    store.save(&id(2), &doc, &n2).unwrap();
+    assert!(store.find("open_notice", "").unwrap().is_empty());
+    assert_eq!(store.find("unit", uscc).unwrap(), vec![id(2)]);
+    // Names and values with separators and NULs do not collide.
+    let odd = IndexEntry::new("x").with("a\0b", "c").with("a", "b\0c");
+    store.save(&id(4), &doc, &odd).unwrap();
+    assert_eq!(store.find("a\0b", "c").unwrap(), vec![id(4)]);
+    assert_eq!(store.find("a", "b\0c").unwrap(), vec![id(4)]);
+    assert!(store.find("a", "b").unwrap().is_empty());
+}
+
+pub(crate) fn pending_until_the_server_acknowledges_every_saved_head<H: Harness>() {
+    let h = H::new();
+    let store = h.store();
+    let index = IndexEntry::new("case");
+    let mut doc = Automerge::new();
+    append(&mut doc, 1);
+    store.save(&id(1), &doc, &index).unwrap();
+    let mut other = Automerge::new();
+    append(&mut other, 1);
+    store.save(&id(2), &other, &index).unwrap();
+    assert_eq!(store.pending().unwrap(), vec![id(1), id(2)]);
+
+    let first = doc.get_heads();
+    append(&mut doc, 2);
+    store.save(&id(1), &doc, &index).unwrap();
+    // The server acknowledges what it had before the second save: still pending.
+    assert!(!store.acknowledge(&id(1), &first).unwrap());
+    assert!(!store.acknowledge(&id(1), &[]).unwrap());
+    assert_eq!(store.pending().unwrap(), vec![id(1), id(2)]);
+    // A fork the store never saw does not count.
+    let mut fork = doc.fork();
+    append(&mut fork, 3);
+    assert!(!store.acknowledge(&id(1), &fork.get_heads()).unwrap());
+    // The current heads (plus anything else) clear it.
+    let mut acked: Vec<ChangeHash> = doc.get_heads();
+    acked.extend(other.get_heads());
+    assert!(store.acknowledge(&id(1), &acked).unwrap());
+    assert_eq!(store.pending().unwrap(), vec![id(2)]);
+    // Saving without changes keeps it clear; new changes make it pending again.
+    store.save(&id(1), &doc, &index).unwrap();
+    store.save(&id(1), &doc, &case("晋E1")).unwrap();
+    assert_eq!(store.pending().unwrap(), vec![id(2)]);
+    append(&mut doc, 3);
+    store.save(&id(1), &doc, &index).unwrap();
+    assert_eq!(store.pending().unwrap(), vec![id(1), id(2)]);
+    assert!(store.acknowledge(&id(2), &other.get_heads()).unwrap());
+    assert!(store.acknowledge(&id(1), &doc.get_heads()).unwrap());
+    assert!(store.pending().unwrap().is_empty());
+}
+
+pub(crate) fn sync_state_round_trips_per_peer<H: Harness>() {
+    let h = H::new();
+    let store = h.store();
+    let mut doc = Automerge::new();
+    append(&mut doc, 1);
+    let phone = StorageId::new("3b9f0c2e-phone").unwrap();
+    let server = StorageId::new("server").unwrap();
+
+    let mut state = State::new();
+    state.shared_heads = doc.get_heads();
+    store.put_sync_state(&id(1), &phone, &state).unwrap();
+    let got = store.sync_state(&id(1), &phone).unwrap().unwrap();
+    assert_eq!(got.shared_heads, doc.get_heads());
+    assert!(store.sync_state(&id(1), &server).unwrap().is_none());
+    assert!(store.sync_state(&id(2), &phone).unwrap().is_none());
+
+    append(&mut doc, 2);
+    state.shared_heads = doc.get_heads();
+    store.put_sync_state(&id(1), &phone, &state).unwrap();
+    store
+        .put_sync_state(&id(1), &server, &State::new())
+        .unwrap();
+    assert_eq!(
+        store
+            .sync_state(&id(1), &phone)
+            .unwrap()
+            .unwrap()
+            .shared_heads,
+        doc.get_heads()
+    );
+    assert!(
+        store
+            .sync_state(&id(1), &server)
+            .unwrap()
+            .unwrap()
+            .shared_heads
+            .is_empty()
+    );
+    // Sync state is not a document.
+    assert!(!store.contains(&id(1)).unwrap());
+}
+
+pub(crate) fn sequences_strictly_increase_per_name<H: Harness>() {
+    let mut h = H::new();
+    let mut last = 0;
+    for _ in 0..20 {
+        let next = h.store().next_sequence("case:K7Q2").unwrap();
+        assert!(next > last);
+        last = next;
+    }
+    assert_eq!(last, 20);
+    assert_eq!(h.store().next_sequence("notice:K7Q2").unwrap(), 1);
+    h.reopen();
+    assert!(h.store().next_sequence("case:K7Q2").unwrap() > last);
+}
+
+pub(crate) fn batch_save_writes_every_document<H: Harness>() {
+    let h = H::new();
+    let store = h.store();
+    let mut docs: Vec<Automerge> = (0..5).map(|_| Automerge::new()).collect();
+    for (i, doc) in docs.iter_mut().enumerate() {
+        append(doc, i as i64);
+    }
+    let batch: Vec<_> = docs
+        .iter()
+        .enumerate()
+        .map(|(i, doc)| (id(i as u8), doc, case(&format!("晋E0000{i}"))))
+        .collect();
+    let reports = store.save_batch(&batch).unwrap();
+    assert_eq!(reports.len(), 5);
+    assert!(reports.iter().all(|r| r.new_changes && r.compacted));
+    assert_eq!(store.pending().unwrap().len(), 5);
+
+    // One document twice in a batch: its saves apply in order.
+    let before = docs[0].clone();
+    append(&mut docs[0], 100);
+    let batch = vec![
+        (id(0), &before, case("晋E00000")),
+        (id(0), &docs[0], case("晋E00000")),
+        (id(1), &docs[1], case("晋E00001")),
+    ];
+    let reports = store.save_batch(&batch).unwrap();
+    assert!(!reports[0].new_changes && reports[1].new_changes && !reports[2].new_changes);
+    for (i, doc) in docs.iter().enumerate() {
+        let loaded = store.load(&id(i as u8)).unwrap().unwrap();
+        assert_eq!(values(&loaded.doc), values(doc));
+        assert_eq!(
+            store.find("plate", &format!("晋E0000{i}")).unwrap(),
+            vec![id(i as u8)]
+        );
+    }
+    assert!(store.save_batch(&[]).unwrap().is_empty());
+}
+
+pub(crate) fn a_stale_copy_saved_later_loses_nothing<H: Harness>() {
+    let h = H::new();
+    let store = h.store();
+    let index = IndexEntry::new("case");
+    let mut first = Automerge::new();
+    append(&mut first, 1);
+    store.save(&id(1), &first, &index).unwrap();
+    // A second copy (e.g. the sync engine's) saves more changes.
+    let mut second = store.load(&id(1)).unwrap().unwrap().doc;
+    append(&mut second, 2);
+    store.save(&id(1), &second, &index).unwrap();
+    // The first copy, unaware, saves its own edit.
+    set(&mut first, "findings", "称重 52 300 kg");
+    let report = store.save(&id(1), &first, &index).unwrap();
+    assert!(report.new_changes, "{report:?}");
+
+    let loaded = store.load(&id(1)).unwrap().unwrap();
+    assert_eq!(values(&loaded.doc), vec![1, 2]);
+    assert_eq!(
+        field(&loaded.doc, "findings").as_deref(),
+        Some("称重 52 300 kg")
+    );
+    // The store's heads are the union: acknowledging the union clears pending.
+    let mut merged = first.clone();
+    merged.merge(&mut second.clone()).unwrap();
+    assert_eq!(loaded.doc.get_heads(), merged.get_heads());
+    assert!(store.acknowledge(&id(1), &merged.get_heads()).unwrap());
+    // Saving a copy that lacks nothing new changes nothing.
+    let report = store.save(&id(1), &second, &index).unwrap();
+    assert!(!report.new_changes, "{report:?}");
+    assert!(store.pending().unwrap().is_empty());
+}
+
+pub(crate) fn reopening_keeps_everything<H: Harness>() {
+    let mut h = H::new();
+    let mut doc = Automerge::new();
+    for i in 0..50 {
+        append(&mut doc, i);
+        h.store().save(&id(1), &doc, &case("晋E12345")).unwrap();
+    }
+    h.store()
+        .save(
+            &id(2),
+            &doc,
+            &IndexEntry::new("notice").with("open_notice", ""),
+        )
+        .unwrap();
+    h.store().acknowledge(&id(2), &doc.get_heads()).unwrap();
+    let peer = StorageId::new("server").unwrap();
+    let mut state = State::new();
+    state.shared_heads = doc.get_heads();
+    h.store().put_sync_state(&id(1), &peer, &state).unwrap();
+    let seq = h.store().next_sequence("case").unwrap();
+
+    h.reopen();
+    let store = h.store();
+    assert_eq!(store.ids().unwrap(), vec![id(1), id(2)]);
+    assert_eq!(
+        values(&store.load(&id(1)).unwrap().unwrap().doc),
+        (0..50).collect::<Vec<_>>()
+    );
+    assert_eq!(store.pending().unwrap(), vec![id(1)]);
+    assert_eq!(store.find("plate", "晋E12345").unwrap(), vec![id(1)]);
+    assert_eq!(store.find("open_notice", "").unwrap(), vec![id(2)]);
+    assert_eq!(store.index_entry(&id(1)).unwrap(), Some(case("晋E12345")));
+    // Sync state writes are not flushed but survive a clean close.
+    assert_eq!(
+        store
+            .sync_state(&id(1), &peer)
+            .unwrap()
+            .unwrap()
+            .shared_heads,
+        doc.get_heads()
+    );
+    assert!(store.next_sequence("case").unwrap() > seq);
+    // Saves continue incrementally from the reopened state.
+    append(&mut doc, 50);
+    let report = store.save(&id(1), &doc, &case("晋E12345")).unwrap();
+    assert!(report.new_changes);
+    assert!(report.bytes_written < 250, "{report:?}");
+}
+
+pub(crate) fn concurrent_saves_from_threads_are_all_kept<H: Harness>() {
+    let h = H::new();
+    std::thread::scope(|scope| {
+        for t in 0..4u8 {
+            // Through the trait object, as the app shares it (`Arc<dyn DocStore>`).
+            let store: &dyn DocStore = h.store();
+            scope.spawn(move || {
+                let mut doc = Automerge::new();
+                for i in 0..25 {
+                    append(&mut doc, i);
+                    store.save(&id(t), &doc, &IndexEntry::new("case")).unwrap();
+                    store.next_sequence("shared").unwrap();
+                }
+            });
+        }
+    });
+    let store = h.store();
+    for t in 0..4u8 {
+        let loaded = store.load(&id(t)).unwrap().unwrap();
+        assert_eq!(values(&loaded.doc), (0..25).collect::<Vec<_>>());
+    }
+    assert_eq!(store.next_sequence("shared").unwrap(), 101);
+}
