@@ -350,6 +350,16 @@ impl DocBody for Case {
         check_header_fields(header, true, false, false)
     }
 
+    fn check_created(&self, header: &Header) -> Result<(), DocError> {
+        // A roadside case with no source unit belongs to the whole county.
+        if self.source_unit.is_none() && header.scope.part().is_some() {
+            return Err(DocError::InvalidHeader(
+                "a case with no source unit is scoped to the county".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
     fn check(&self, before: Option<&Self>) -> Result<(), DocError> {
         if !has_two_officers(&self.onsite.officers) {
             return Err(DocError::Rule(

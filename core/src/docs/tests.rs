@@ -170,6 +170,14 @@ fn headers_must_fit_their_kind() {
         TypedDoc::create(doc_id(3), ActorId::random(), &h, &new_case()),
         Err(DocError::WrongKind { .. })
     ));
+    // A case with no source unit belongs to the county, not to a township.
+    let mut h = case_header();
+    h.scope = Scope::township(YANGCHENG_COUNTY, "140522100".parse().unwrap()).unwrap();
+    let err = TypedDoc::create(doc_id(3), ActorId::random(), &h, &new_case()).unwrap_err();
+    assert!(err.to_string().contains("scoped to the county"), "{err}");
+    let mut with_unit = new_case();
+    with_unit.source_unit = Some("914403001922038216".parse().unwrap());
+    TypedDoc::create(doc_id(3), ActorId::random(), &h, &with_unit).unwrap();
     // Opening as another kind is refused.
     let doc = create_case();
     let err = TypedDoc::<Review>::open(doc.id(), doc.automerge().clone()).unwrap_err();

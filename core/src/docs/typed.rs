@@ -131,6 +131,14 @@ pub trait DocBody: Hydrate + Reconcile + Clone {
     /// # Errors
     /// [`DocError::Rule`] saying which rule the edit breaks.
     fn check(&self, before: Option<&Self>) -> Result<(), DocError>;
+
+    /// Checks the initial body against the header at creation (default: nothing to check).
+    ///
+    /// # Errors
+    /// [`DocError::InvalidHeader`].
+    fn check_created(&self, _header: &Header) -> Result<(), DocError> {
+        Ok(())
+    }
 }
 
 fn require(ok: bool, what: &str) -> Result<(), DocError> {
@@ -198,6 +206,7 @@ impl<T: DocBody> TypedDoc<T> {
         }
         T::check_header(header)?;
         body.check(None)?;
+        body.check_created(header)?;
         let mut doc = Automerge::new().with_actor(actor);
         let options = commit_options(&header.created_by, header.created_at_ms);
         doc.transact_with(
