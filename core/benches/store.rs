@@ -5,7 +5,9 @@
 //! cargo bench -p zhichao-core --bench store
 //! ```
 //!
-//! 1. bytes persisted for a one-field edit, against automerge's own incremental chunk;
+//! 1. bytes persisted for a one-field edit — the store's chunk plus every other record the
+//!    save writes, and what sled actually wrote to its files for it — against automerge's own
+//!    incremental chunk;
 //! 2. loading a document of 20 000 changes through the store against a bare `Automerge::load`
 //!    of the same bytes (goal ≤ 1.2×);
 //! 3. opening a store of 10 000 documents and listing the pending ones (goal < 200 ms), after a
@@ -23,7 +25,7 @@ use std::time::{Duration, Instant};
 use automerge::transaction::Transactable;
 use automerge::{Automerge, ObjType, ROOT, ReadDoc};
 use zhichao_core::ids::DocumentId;
-use zhichao_core::store::{DocStore, IndexEntry, SledStore};
+use zhichao_core::store::{DocStore, IndexEntry, SaveReport, SledStore};
 
 const CHILD_ENV: &str = "ZHICHAO_STORE_BENCH_CHILD";
 const DOCS: usize = 10_000;
@@ -125,43 +127,118 @@ fn memory_kib() -> (u64, u64) {
     (field("VmHWM:"), field("VmRSS:"))
 }
 
+/// Bytes this process has handed to the kernel's `write` calls so far (`wchar` of
+/// `/proc/self/io`): around a save, what sled wrote to its files for it. `None` off Linux.
+fn bytes_written_by_process() -> Option<u64> {
+    std::fs::read_to_string("/proc/self/io")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("wchar:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// One save of a one-field edit, measured.
+struct EditSave {
+    report: SaveReport,
+    /// What sled wrote to its files during the save (flush included).
+    sled_bytes: Option<u64>,
+    latency: Duration,
+}
+
+fn save_one_field_edit(store: &SledStore, doc: &mut Automerge, value: i64) -> (EditSave, usize) {
+    let before = doc.get_heads();
+    let mut tx = doc.transaction();
+    tx.put(ROOT, "gross_kg", value).unwrap();
+    tx.commit();
+    let automerge_chunk = doc.save_after(&before).len();
+    let written_before = bytes_written_by_process();
+    let started = Instant::now();
+    let report = store.save(&doc_id(1), doc, &index(1)).unwrap();
+    let latency = started.elapsed();
+    let sled_bytes = written_before
+        .zip(bytes_written_by_process())
+        .map(|(a, b)| b - a);
+    let save = EditSave {
+        report,
+        sled_bytes,
+        latency,
+    };
+    (save, automerge_chunk)
+}
+
+fn median_of<T: Ord + Copy>(mut values: Vec<T>) -> Option<T> {
+    values.sort_unstable();
+    values.get(values.len() / 2).copied()
+}
+
 fn one_field_edit() {
     println!("\n## bytes persisted for a one-field edit");
     let dir = tempfile::tempdir().unwrap();
     let store = SledStore::open(dir.path()).unwrap();
     let mut doc = case_document(1, 400);
     let first = store.save(&doc_id(1), &doc, &index(1)).unwrap();
-    let before = doc.get_heads();
-    let mut tx = doc.transaction();
-    tx.put(ROOT, "gross_kg", 52_300).unwrap();
-    tx.commit();
-    let automerge_chunk = doc.save_after(&before).len();
-    let started = Instant::now();
-    let report = store.save(&doc_id(1), &doc, &index(1)).unwrap();
-    let save_time = started.elapsed();
-    let mut latencies = Vec::new();
-    for i in 0..50 {
-        let mut tx = doc.transaction();
-        tx.put(ROOT, "gross_kg", 52_300 + i).unwrap();
-        tx.commit();
-        let started = Instant::now();
-        store.save(&doc_id(1), &doc, &index(1)).unwrap();
-        latencies.push(started.elapsed());
-    }
     println!(
-        "document of 400 changes: snapshot {} B; one-field edit: automerge incremental chunk \
-         {automerge_chunk} B, store chunk {} B (+{} B header), metadata/index/pending {} B, \
-         compacted: {}",
-        first.bytes_written,
-        report.bytes_written,
-        zhichao_core::store::CHUNK_HEADER_LEN,
-        report.overhead_bytes,
-        report.compacted
+        "document of 400 changes, index entry of 3 keys; first save: snapshot {} B + {} B \
+         bookkeeping",
+        first.bytes_written, first.overhead_bytes
     );
+    // Edits right after an acknowledgement: the save also sets the pending mark.
+    let mut after_ack = Vec::new();
+    // Edits of a document already pending: the steady state while offline.
+    let mut steady = Vec::new();
+    let mut automerge_chunks = Vec::new();
+    let size_before = store.size_on_disk().unwrap();
+    const EDITS: i64 = 60;
+    for i in 0..EDITS {
+        if i % 10 == 0 {
+            assert!(store.acknowledge(&doc_id(1), &doc.get_heads()).unwrap());
+        }
+        let (save, automerge_chunk) = save_one_field_edit(&store, &mut doc, 52_300 + i);
+        if save.report.compacted {
+            continue;
+        }
+        automerge_chunks.push(automerge_chunk);
+        if i % 10 == 0 {
+            after_ack.push(save);
+        } else {
+            steady.push(save);
+        }
+    }
+    let size_growth = store.size_on_disk().unwrap() - size_before;
+    let summarise = |label: &str, saves: &[EditSave]| {
+        let chunk = median_of(saves.iter().map(|s| s.report.bytes_written).collect());
+        let overhead = median_of(saves.iter().map(|s| s.report.overhead_bytes).collect());
+        let total = median_of(
+            saves
+                .iter()
+                .map(|s| s.report.bytes_written + s.report.overhead_bytes)
+                .collect(),
+        );
+        let sled = median_of(saves.iter().filter_map(|s| s.sled_bytes).collect());
+        let latency = median(saves.iter().map(|s| s.latency).collect());
+        println!(
+            "{label} (median of {} saves without compaction): store chunk {} B, other records \
+             {} B → total {} B persisted; sled wrote {} to its files; save latency (flush + \
+             fsync) {:.2} ms",
+            saves.len(),
+            chunk.unwrap_or(0),
+            overhead.unwrap_or(0),
+            total.unwrap_or(0),
+            sled.map_or_else(|| "n/a".to_owned(), |b| format!("{b} B")),
+            ms(latency),
+        );
+    };
     println!(
-        "save latency (flush + fsync): first {:.2} ms, median of 50 one-field saves {:.2} ms",
-        ms(save_time),
-        ms(median(latencies))
+        "automerge incremental chunk of a one-field edit: {} B (median); the store frames it \
+         with a {}-byte header",
+        median_of(automerge_chunks).unwrap_or(0),
+        zhichao_core::store::CHUNK_HEADER_LEN,
+    );
+    summarise("document already pending", &steady);
+    summarise("first edit after an acknowledgement", &after_ack);
+    println!(
+        "sled's size on disk grew {size_growth} B over {EDITS} edits (compactions and sled's \
+         page rewrites included)"
     );
 }
 

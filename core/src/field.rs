@@ -145,21 +145,32 @@ impl<S: DocStore> FieldStore<S> {
         let header = doc.header()?;
         let entry = self.index_entry(doc.id(), doc.automerge(), &header)?;
         let report = self.store.save(&doc.id(), doc.automerge(), &entry)?;
-        if let Some(parent) = header.parent {
-            self.reindex(&parent)?;
-            if header.kind == DocKind::Review {
-                // A review of a response may settle the response's notice.
-                if let Some(grand) = self.store.load(&parent)? {
-                    let grand_header = read_header(&grand.doc)?;
-                    if grand_header.kind == DocKind::Response
-                        && let Some(notice) = grand_header.parent
-                    {
-                        self.reindex(&notice)?;
-                    }
-                }
-            }
+        // The document is saved. Refreshing the entries that depend on it can fail on a
+        // damaged neighbour; that must not turn a completed save into an error.
+        if let Err(e) = self.refresh_dependents(&header) {
+            tracing::warn!(doc_id = %doc.id(), error = %e, "could not refresh dependent index entries");
         }
         Ok(report)
+    }
+
+    /// Re-indexes the documents whose entries depend on a document with `header`.
+    fn refresh_dependents(&self, header: &Header) -> Result<()> {
+        let Some(parent) = header.parent else {
+            return Ok(());
+        };
+        self.reindex(&parent)?;
+        if header.kind == DocKind::Review
+            && let Some(grand) = self.store.load(&parent)?
+        {
+            // A review of a response may settle the response's notice.
+            let grand_header = read_header(&grand.doc)?;
+            if grand_header.kind == DocKind::Response
+                && let Some(notice) = grand_header.parent
+            {
+                self.reindex(&notice)?;
+            }
+        }
+        Ok(())
     }
 
     /// Recomputes and stores the index entry of a stored document (no new changes written).

@@ -8,4 +8,5 @@ pub mod plate;
 pub mod rules;
 pub mod scope;
 pub mod store;
+pub mod sync;
 pub mod uscc;

@@ -134,7 +134,8 @@ pub struct Checklist {
 /// A reference to a photo: its SHA-256 and metadata, never its bytes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Hydrate, Reconcile)]
 pub struct EvidenceRef {
-    /// SHA-256 of the original bytes.
+    /// SHA-256 of the original bytes; identifies the reference in lists.
+    #[key]
     pub sha256: EvidenceId,
     /// What it shows (plate, scale display, loading slip …).
     pub caption: String,
@@ -361,13 +362,18 @@ impl DocBody for Case {
     }
 
     fn check(&self, before: Option<&Self>) -> Result<(), DocError> {
-        if !has_two_officers(&self.onsite.officers) {
+        // Checked when the officers change: a merge of two concurrent removals may leave fewer,
+        // and the case must stay editable so someone can add the missing officer.
+        let officers_changed = before.is_none_or(|b| b.onsite.officers != self.onsite.officers);
+        if officers_changed && !has_two_officers(&self.onsite.officers) {
             return Err(DocError::Rule(
                 "the on-site record needs at least two officers with distinct enforcement IDs"
                     .to_owned(),
             ));
         }
-        if let Some(gps) = &self.onsite.gps
+        let gps_changed = before.is_none_or(|b| b.onsite.gps != self.onsite.gps);
+        if gps_changed
+            && let Some(gps) = &self.onsite.gps
             && !gps.is_valid()
         {
             return Err(DocError::Rule("GPS fix is out of range or 0,0".to_owned()));

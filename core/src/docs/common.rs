@@ -125,7 +125,9 @@ pub enum Agency {
 pub struct Officer {
     /// Full name.
     pub name: String,
-    /// Enforcement certificate number (执法证号).
+    /// Enforcement certificate number (执法证号); identifies the officer in lists, so concurrent
+    /// edits of two officers never mix one's name with the other's number.
+    #[key]
     pub enforcement_id: EnforcementId,
     /// Agency.
     pub agency: Agency,

@@ -13,8 +13,9 @@
 //! the body in the new shape in one change. Two replicas migrating concurrently write the same
 //! values, so they still converge. The header keeps the version the document was created with.
 
-use automerge::transaction::Transactable;
-use automerge::{Automerge, ROOT, ReadDoc};
+use automerge::transaction::{CommitOptions, Transactable};
+use automerge::{ActorId, Automerge, ROOT, ReadDoc};
+use sha2::Digest;
 
 use super::typed::{DocError, DocKind};
 
@@ -45,15 +46,36 @@ pub(crate) fn migrate(doc: &mut Automerge, kind: DocKind) -> Result<(), DocError
     if version == SCHEMA_VERSION {
         return Ok(());
     }
-    doc.transact(|tx| -> Result<(), DocError> {
-        if version < 2 {
-            v1_to_v2(tx, kind)?;
-        }
-        tx.put(ROOT, "body_schema", SCHEMA_VERSION)?;
-        Ok(())
-    })
-    .map_err(|f| f.error)?;
-    Ok(())
+    // Deterministic: the actor is derived from the heads being migrated and the time is fixed,
+    // so two phones migrating the same state make the identical change (same hash), and their
+    // later edits land on the same text objects.
+    let own_actor = doc.get_actor().clone();
+    let mut seed = sha2::Sha256::new();
+    seed.update(b"zhichao schema migration");
+    for head in doc.get_heads() {
+        seed.update(head.0);
+    }
+    let digest = seed.finalize();
+    doc.set_actor(ActorId::from(&digest[..16]));
+    let result = doc
+        .transact_with(
+            |_| {
+                CommitOptions::default()
+                    .with_message(format!("schema migration {version} to {SCHEMA_VERSION}"))
+                    .with_time(0)
+            },
+            |tx| -> Result<(), DocError> {
+                if version < 2 {
+                    v1_to_v2(tx, kind)?;
+                }
+                tx.put(ROOT, "body_schema", SCHEMA_VERSION)?;
+                Ok(())
+            },
+        )
+        .map(|_| ())
+        .map_err(|f| f.error);
+    doc.set_actor(own_actor);
+    result
 }
 
 /// Paths (from `body`) of the text fields that version 1 stored as strings.

@@ -26,17 +26,55 @@ impl Deadline {
     fn is_valid(&self) -> bool {
         match self {
             Deadline::Immediately => true,
-            Deadline::By { date } => {
-                let b = date.as_bytes();
-                b.len() == 10
-                    && b[4] == b'-'
-                    && b[7] == b'-'
-                    && b.iter()
-                        .enumerate()
-                        .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
-                    && date.get(5..7).is_some_and(|m| ("01"..="12").contains(&m))
-                    && date.get(8..10).is_some_and(|d| ("01"..="31").contains(&d))
-            }
+            Deadline::By { date } => valid_date(date),
+        }
+    }
+}
+
+/// True for a real calendar date `YYYY-MM-DD` (leap years included).
+fn valid_date(date: &str) -> bool {
+    let b = date.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return false;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        let s = date.get(r)?;
+        s.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| s.parse().ok())?
+    };
+    let (Some(y), Some(m), Some(d)) = (num(0..4), num(5..7), num(8..10)) else {
+        return false;
+    };
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (2000..=2999).contains(&y) && (1..=days).contains(&d)
+}
+
+#[cfg(test)]
+mod date_tests {
+    #[test]
+    fn calendar_dates_only() {
+        for ok in ["2026-12-31", "2024-02-29", "2000-02-29"] {
+            assert!(super::valid_date(ok), "{ok}");
+        }
+        for bad in [
+            "2024-02-30",
+            "2023-02-29",
+            "2100-02-29",
+            "2026-13-01",
+            "2026-00-10",
+            "2026-1-01",
+            "２０２６-01-01",
+            "1999-01-01",
+        ] {
+            assert!(!super::valid_date(bad), "{bad}");
         }
     }
 }

@@ -208,6 +208,111 @@ fn a_header_written_after_creation_is_refused() {
 }
 
 #[test]
+fn a_replaced_header_is_refused_on_merge_and_open() {
+    use autosurgeon::reconcile_prop;
+    let mut a = create_case();
+    let b = fork(&a, 2);
+    // A later change on another replica puts a whole new header (and body) in place.
+    let mut forged = b.automerge().clone();
+    let mut evil = case_header();
+    evil.team = Some(TeamId::new("attacker-team").unwrap());
+    forged
+        .transact(|tx| -> Result<(), DocError> {
+            use automerge::transaction::Transactable;
+            let h = tx.put_object(automerge::ROOT, "header", automerge::ObjType::Map)?;
+            reconcile_prop(tx, &h, "kind", DocKind::Case)?;
+            let _ = h;
+            reconcile_prop(tx, automerge::ROOT, "header", &evil)?;
+            reconcile_prop(tx, automerge::ROOT, "body", new_case())?;
+            Ok(())
+        })
+        .unwrap();
+    let before = a.automerge().get_heads();
+    assert!(matches!(
+        a.merge(&mut forged.clone()),
+        Err(DocError::HeaderConflict)
+    ));
+    assert_eq!(a.automerge().get_heads(), before);
+    assert_eq!(a.header().unwrap(), case_header());
+    assert!(matches!(
+        TypedDoc::<Case>::open(a.id(), forged),
+        Err(DocError::HeaderConflict)
+    ));
+}
+
+#[test]
+fn concurrent_edits_of_two_officers_never_mix_names_and_numbers() {
+    let mut a = create_case();
+    let mut b = fork(&a, 2);
+    let wang = principal("officer:wang");
+    // a removes the first officer and adds a replacement; b corrects the first officer's name.
+    a.update(&wang, T0, |c| {
+        c.onsite.officers.remove(0);
+        c.onsite
+            .officers
+            .push(officer("赵刚", "14052219003", Agency::Transport));
+        Ok(())
+    })
+    .unwrap();
+    b.update(&principal("officer:li"), T0, |c| {
+        c.onsite.officers[0].name = "王强强".to_owned();
+        Ok(())
+    })
+    .unwrap();
+    merge(&mut a, &b);
+    merge(&mut b, &a);
+    let officers = a.body().unwrap().onsite.officers;
+    assert_eq!(officers, b.body().unwrap().onsite.officers);
+    for o in &officers {
+        let expected = match o.enforcement_id.as_str() {
+            "14052219001" => "王强强",
+            "140522" => "李明",
+            "14052219003" => "赵刚",
+            other => panic!("unexpected officer {other}"),
+        };
+        assert_eq!(o.name, expected, "{officers:?}");
+    }
+}
+
+#[test]
+fn a_merge_that_leaves_one_officer_keeps_the_case_editable() {
+    let mut a = create_case();
+    a.update(&principal("officer:wang"), T0, |c| {
+        c.onsite
+            .officers
+            .push(officer("赵刚", "14052219003", Agency::Transport));
+        Ok(())
+    })
+    .unwrap();
+    let mut b = fork(&a, 2);
+    a.update(&principal("officer:wang"), T0, |c| {
+        c.onsite.officers.retain(|o| o.name != "王强");
+        Ok(())
+    })
+    .unwrap();
+    b.update(&principal("officer:li"), T0, |c| {
+        c.onsite.officers.retain(|o| o.name != "赵刚");
+        Ok(())
+    })
+    .unwrap();
+    merge(&mut a, &b);
+    assert_eq!(a.body().unwrap().onsite.officers.len(), 1);
+    // Findings can still be written, and adding an officer back is allowed.
+    a.update(&principal("officer:li"), T0, |c| {
+        c.findings = "补录".into();
+        Ok(())
+    })
+    .unwrap();
+    a.update(&principal("officer:li"), T0, |c| {
+        c.onsite
+            .officers
+            .push(officer("赵刚", "14052219003", Agency::Transport));
+        Ok(())
+    })
+    .unwrap();
+}
+
+#[test]
 fn a_concurrently_changed_header_is_refused_on_merge() {
     use automerge::transaction::Transactable;
     let mut a = create_case();

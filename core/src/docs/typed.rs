@@ -239,6 +239,7 @@ impl<T: DocBody> TypedDoc<T> {
                 found: header.kind,
             });
         }
+        T::check_header(&header)?;
         migrate::migrate(&mut doc, T::KIND)?;
         Ok(TypedDoc {
             id,
@@ -302,11 +303,14 @@ impl<T: DocBody> TypedDoc<T> {
     /// Automerge errors, or [`DocError::HeaderConflict`] when the merge reveals a changed
     /// header (the merged state is then not kept).
     pub fn merge(&mut self, other: &mut Automerge) -> Result<Vec<ChangeHash>, DocError> {
-        let mut merged = self.doc.clone();
-        let heads = merged.merge(other)?;
-        read_header(&merged)?;
-        self.doc = merged;
-        Ok(heads)
+        // Both sides must carry the same untouched header (created by op 1 of the same change,
+        // never written again); then their merge does too, and no rollback copy is needed.
+        let ours = header_origin(&self.doc)?;
+        if header_origin(other)? != ours {
+            return Err(DocError::HeaderConflict);
+        }
+        read_header(other)?;
+        Ok(self.doc.merge(other)?)
     }
 
     /// The Automerge document (for saving and syncing).
@@ -333,35 +337,52 @@ fn commit_options(by: &PrincipalId, now_ms: i64) -> CommitOptions {
         .with_time(now_ms)
 }
 
+/// The op id of the only value of a key, `None` when the key has no value or several.
+fn single_op(values: Vec<(automerge::Value<'_>, automerge::ObjId)>) -> Option<(u64, ActorId)> {
+    match values.as_slice() {
+        [(_, automerge::ObjId::Id(counter, actor, _))] => Some((*counter, actor.clone())),
+        _ => None,
+    }
+}
+
+/// The header object and its creator. The header is the very first operation of the creating
+/// change (op counter 1): a header object made by any later change — a replacement — is
+/// refused, and so are two headers from two concurrent creations.
+///
+/// # Errors
+/// [`DocError::MissingHeader`] or [`DocError::HeaderConflict`].
+fn header_origin(doc: &Automerge) -> Result<(automerge::ObjId, ActorId), DocError> {
+    let Some((automerge::Value::Object(ObjType::Map), header_obj)) = doc.get(ROOT, "header")?
+    else {
+        return Err(DocError::MissingHeader);
+    };
+    match single_op(doc.get_all(ROOT, "header")?) {
+        Some((1, creator)) => Ok((header_obj, creator)),
+        _ => Err(DocError::HeaderConflict),
+    }
+}
+
 /// Reads and checks the header of any document.
 ///
-/// The header is written once, in the creating change, before the body. Every header value
-/// must therefore be the only value of its key and come from the actor that created the
-/// header, between the header's own operation and the body's: a later write by anyone, or a
-/// concurrent one, is tampering.
+/// The header is written once, as the first operations of the creating change, before the
+/// body. The header object must therefore be op 1, and every header value the only value of
+/// its key, from the same actor, between the header's op and the body's: a later write by
+/// anyone, a concurrent one, or a replaced header object is tampering.
 ///
 /// # Errors
 /// [`DocError::MissingHeader`], [`DocError::HeaderConflict`] when a header value was written
 /// after creation, [`DocError::SchemaTooNew`], or [`DocError::Hydrate`].
 pub fn read_header(doc: &Automerge) -> Result<Header, DocError> {
-    let single = |values: Vec<(automerge::Value<'_>, automerge::ObjId)>| match values.as_slice() {
-        [(_, automerge::ObjId::Id(counter, actor, _))] => Some((*counter, actor.clone())),
-        _ => None,
-    };
-    let Some((automerge::Value::Object(ObjType::Map), header_obj)) = doc.get(ROOT, "header")?
-    else {
-        return Err(DocError::MissingHeader);
-    };
-    let (header_op, creator) =
-        single(doc.get_all(ROOT, "header")?).ok_or(DocError::HeaderConflict)?;
+    let (header_obj, creator) = header_origin(doc)?;
+    let header_op = 1;
     let (body_op, body_actor) =
-        single(doc.get_all(ROOT, "body")?).ok_or(DocError::HeaderConflict)?;
+        single_op(doc.get_all(ROOT, "body")?).ok_or(DocError::HeaderConflict)?;
     if body_actor != creator || body_op <= header_op {
         return Err(DocError::HeaderConflict);
     }
     for key in doc.keys(&header_obj) {
         let (op, actor) =
-            single(doc.get_all(&header_obj, key.as_str())?).ok_or(DocError::HeaderConflict)?;
+            single_op(doc.get_all(&header_obj, key.as_str())?).ok_or(DocError::HeaderConflict)?;
         if actor != creator || op <= header_op || op >= body_op {
             return Err(DocError::HeaderConflict);
         }

@@ -9,4 +9,4 @@ mod names;
 pub use case_number::{CaseNumber, CaseNumberError, DevicePrefix};
 pub use document_id::{DocumentId, DocumentIdError};
 pub use evidence_id::{EvidenceId, EvidenceIdError};
-pub use names::{EnforcementId, NameError, PrincipalId, StorageId, TeamId};
+pub use names::{EnforcementId, NameError, PeerId, PrincipalId, StorageId, TeamId};

@@ -35,6 +35,9 @@ pub enum NameError {
 
 macro_rules! token_id {
     ($(#[$doc:meta])* $name:ident, $what:literal, $min:literal, $max:literal, $allowed:literal, $pred:expr) => {
+        token_id!($(#[$doc])* $name, $what, $min, $max, $allowed, $pred, |s: &str| s.to_owned());
+    };
+    ($(#[$doc:meta])* $name:ident, $what:literal, $min:literal, $max:literal, $allowed:literal, $pred:expr, $norm:expr) => {
         $(#[$doc])*
         #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
@@ -55,7 +58,12 @@ macro_rules! token_id {
                 if let Some(found) = text.chars().find(|c| !pred(*c)) {
                     return Err(NameError::Character { what: $what, found, allowed: $allowed });
                 }
-                Ok($name(text.to_owned()))
+                Ok($name(Self::normalise(text)))
+            }
+
+            fn normalise(text: &str) -> String {
+                let norm: fn(&str) -> String = $norm;
+                norm(text)
             }
 
             /// The identifier text.
@@ -119,7 +127,8 @@ token_id!(
     /// An officer's enforcement certificate number (执法证号, 交通运输行政执法证 or the police
     /// badge number), recorded on the on-site record (交通运输行政执法程序规定: at least two
     /// officers with their enforcement ID numbers).
-    EnforcementId, "enforcement id", 4, 32, "A-Z a-z 0-9 -", |c: char| c.is_ascii_alphanumeric() || c == '-'
+    EnforcementId, "enforcement id", 4, 32, "A-Z a-z 0-9 -", |c: char| c.is_ascii_alphanumeric() || c == '-',
+    |s: &str| s.to_ascii_uppercase()
 );
 
 token_id!(
@@ -127,6 +136,12 @@ token_id!(
     /// the peer's persistent storage, so sync state kept per (document, storage id) survives
     /// reconnects. Usually a UUID; bound to the device's token by the server.
     StorageId, "storage id", 1, 128, "A-Z a-z 0-9 . _ : -", token_char
+);
+
+token_id!(
+    /// A peer id in the automerge-repo protocol (`senderId` / `targetId`): free text chosen by
+    /// the peer (samod: `peer-<random>`, JS: a random string), one per connection.
+    PeerId, "peer id", 1, 256, "printable characters", |c: char| !c.is_control()
 );
 
 #[cfg(test)]
@@ -153,6 +168,11 @@ mod tests {
         );
         assert!(EnforcementId::new("123").is_err());
         assert!(EnforcementId::new("14052219001").is_ok());
+        // Letters are one officer whatever their case.
+        assert_eq!(
+            EnforcementId::new("ab12").unwrap(),
+            EnforcementId::new("AB12").unwrap()
+        );
         let json = serde_json::to_string(&TeamId::new("yc-fengcheng-1").unwrap()).unwrap();
         assert_eq!(json, "\"yc-fengcheng-1\"");
         assert!(serde_json::from_str::<TeamId>("\"a b\"").is_err());

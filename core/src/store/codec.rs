@@ -1,11 +1,11 @@
-//! How the store lays out its records: keys, the chunk frame and the metadata record. Shared by
+//! How the store lays out its records: keys, the chunk frame, the metadata and index entry
+//! records. Shared by
 //! both stores so that they agree on sizes (the [`SaveReport`](super::SaveReport) figures) and
 //! so that every decoder of stored bytes is in one place, returning
 //! [`StoreError::Corrupt`] instead of panicking.
 
-use std::str::FromStr;
-
 use automerge::ChangeHash;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -13,8 +13,9 @@ use super::IndexEntry;
 use super::error::{Result, StoreError};
 use crate::ids::DocumentId;
 
-/// The version of the on-disk layout (keys, chunk frame, metadata record).
-pub(crate) const FORMAT: u32 = 1;
+/// The version of the on-disk layout (trees, keys, chunk frame, records). 2: binary metadata
+/// and index entry records, the index entry in a record of its own.
+pub(crate) const FORMAT: u32 = 2;
 
 /// Bytes of the header in front of every stored chunk: a version byte, the payload length
 /// (u32, little endian) and the first 4 bytes of the payload's SHA-256. With it a torn or
@@ -138,10 +139,12 @@ pub(crate) fn decode_counter(bytes: &[u8]) -> Result<u64> {
     Ok(u64::from_be_bytes(bytes))
 }
 
-/// What the store knows about one document without loading it.
+/// What the store knows about one document without loading it. Rewritten by every save that
+/// stores changes (its heads move), so it holds nothing that changes less often: the index
+/// entry is a record of its own, written only when it changes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Meta {
-    /// Heads of everything stored (snapshot and chunks).
+    /// Heads of everything stored (snapshot and chunks), sorted as automerge's `get_heads`.
     pub(crate) heads: Vec<ChangeHash>,
     /// Size of the snapshot.
     pub(crate) snapshot_bytes: u64,
@@ -151,65 +154,127 @@ pub(crate) struct Meta {
     pub(crate) chunks: u64,
     /// Sequence number of the next chunk (never reused).
     pub(crate) next_chunk: u64,
-    /// The index entry of the last save.
-    pub(crate) index: IndexEntry,
 }
 
-/// The metadata record as stored: TOML, heads in hex, with a format number to migrate by.
+/// The first byte of every metadata and index-entry record: the records are postcard after
+/// it, and a later layout of them gets another number (with the store [`FORMAT`]).
+pub(crate) const RECORD_VERSION: u8 = 2;
+const _: () = assert!(RECORD_VERSION as u32 == FORMAT);
+
+/// The metadata record as stored, after the version byte: postcard, so the heads take their 32
+/// raw bytes and the sizes a varint each (about 40 bytes for a document with one head).
 #[derive(Serialize, Deserialize)]
 struct MetaRecord {
-    format: u32,
-    heads: Vec<String>,
+    heads: Vec<[u8; 32]>,
     snapshot_bytes: u64,
     chunk_bytes: u64,
     chunks: u64,
     next_chunk: u64,
-    index: IndexEntry,
+}
+
+/// The version byte, then `value` in postcard.
+fn encode_record<T: Serialize>(what: &'static str, value: &T) -> Result<Vec<u8>> {
+    // Postcard fails only on types it cannot represent (none here); still reported, never
+    // unwrapped.
+    postcard::to_extend(value, vec![RECORD_VERSION])
+        .map_err(|e| StoreError::corrupt(what, format!("cannot encode: {e}")))
+}
+
+/// Decodes a record of [`encode_record`]: the version must be [`RECORD_VERSION`] (a larger one
+/// is [`StoreError::UnsupportedFormat`]), and the postcard value must take every byte after
+/// it. Any other deviation is [`StoreError::Corrupt`]; nothing here panics on any input.
+fn decode_record<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T> {
+    let Some((&version, body)) = bytes.split_first() else {
+        return Err(StoreError::corrupt(what, "empty record"));
+    };
+    if version != RECORD_VERSION {
+        return Err(if version > RECORD_VERSION {
+            StoreError::UnsupportedFormat {
+                found: format!("{version} ({what})"),
+                supported: FORMAT,
+            }
+        } else {
+            StoreError::corrupt(what, format!("unknown record version {version}"))
+        });
+    }
+    let (value, rest) =
+        postcard::take_from_bytes(body).map_err(|e| StoreError::corrupt(what, e.to_string()))?;
+    if !rest.is_empty() {
+        return Err(StoreError::corrupt(
+            what,
+            format!("{} bytes after the record", rest.len()),
+        ));
+    }
+    Ok(value)
 }
 
 impl Meta {
     pub(crate) fn encode(&self) -> Result<Vec<u8>> {
-        let record = MetaRecord {
-            format: FORMAT,
-            heads: self.heads.iter().map(ToString::to_string).collect(),
-            snapshot_bytes: self.snapshot_bytes,
-            chunk_bytes: self.chunk_bytes,
-            chunks: self.chunks,
-            next_chunk: self.next_chunk,
-            index: self.index.clone(),
-        };
-        // Sizes are far below i64::MAX and strings are always representable, so this only
-        // fails on a bug; still reported, never unwrapped.
-        toml::to_string(&record)
-            .map(String::into_bytes)
-            .map_err(|e| StoreError::corrupt("metadata record", format!("cannot encode: {e}")))
+        encode_record(
+            "metadata record",
+            &MetaRecord {
+                heads: self.heads.iter().map(|h| h.0).collect(),
+                snapshot_bytes: self.snapshot_bytes,
+                chunk_bytes: self.chunk_bytes,
+                chunks: self.chunks,
+                next_chunk: self.next_chunk,
+            },
+        )
     }
 
+    /// Decodes a metadata record and checks what every record the store writes satisfies
+    /// (heads sorted without duplicates, chunk sizes consistent with the chunk count), so
+    /// damaged bytes that happen to parse are still reported.
     pub(crate) fn decode(bytes: &[u8]) -> Result<Meta> {
-        let text = std::str::from_utf8(bytes)
-            .map_err(|e| StoreError::corrupt("metadata record", e.to_string()))?;
-        let record: MetaRecord = toml::from_str(text)
-            .map_err(|e| StoreError::corrupt("metadata record", e.message().to_owned()))?;
-        if record.format != FORMAT {
-            return Err(StoreError::UnsupportedFormat {
-                found: record.format.to_string(),
-                supported: FORMAT,
-            });
+        const WHAT: &str = "metadata record";
+        let record: MetaRecord = decode_record(WHAT, bytes)?;
+        if !record.heads.is_sorted_by(|a, b| a < b) {
+            return Err(StoreError::corrupt(WHAT, "heads not sorted"));
         }
-        let heads = record
-            .heads
-            .iter()
-            .map(|h| ChangeHash::from_str(h))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| StoreError::corrupt("metadata record", e.to_string()))?;
+        let min_chunk_bytes = record.chunks.checked_mul(CHUNK_HEADER_LEN as u64);
+        if (record.chunks == 0) != (record.chunk_bytes == 0)
+            || min_chunk_bytes.is_none_or(|min| record.chunk_bytes < min)
+            || record.chunks > record.next_chunk
+        {
+            return Err(StoreError::corrupt(WHAT, "inconsistent chunk sizes"));
+        }
         Ok(Meta {
-            heads,
+            heads: record.heads.into_iter().map(ChangeHash).collect(),
             snapshot_bytes: record.snapshot_bytes,
             chunk_bytes: record.chunk_bytes,
             chunks: record.chunks,
             next_chunk: record.next_chunk,
-            index: record.index,
         })
+    }
+}
+
+/// The index entry record of a document: the version byte, then the entry in postcard.
+pub(crate) fn encode_entry(entry: &IndexEntry) -> Result<Vec<u8>> {
+    encode_record("index entry record", entry)
+}
+
+/// Decodes an index entry record; a typed error on any malformed input.
+pub(crate) fn decode_entry(bytes: &[u8]) -> Result<IndexEntry> {
+    decode_record("index entry record", bytes)
+}
+
+/// A document's stored metadata and index entry, decoded. The two records are written
+/// together, so one without the other is damage and reported as [`StoreError::Corrupt`].
+pub(crate) fn decode_stored(
+    meta: Option<&[u8]>,
+    entry: Option<&[u8]>,
+) -> Result<Option<(Meta, IndexEntry)>> {
+    match (meta, entry) {
+        (Some(meta), Some(entry)) => Ok(Some((Meta::decode(meta)?, decode_entry(entry)?))),
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(StoreError::corrupt(
+            "index entry record",
+            "missing beside the metadata record",
+        )),
+        (None, Some(_)) => Err(StoreError::corrupt(
+            "metadata record",
+            "missing beside the index entry record",
+        )),
     }
 }
 
@@ -266,42 +331,141 @@ mod tests {
         assert!(decode_counter(&[1]).is_err());
     }
 
-    #[test]
-    fn meta_round_trips_and_garbage_is_a_typed_error() {
-        let meta = Meta {
-            heads: vec![ChangeHash([9; 32]), ChangeHash([1; 32])],
+    fn sample_meta() -> Meta {
+        Meta {
+            heads: vec![ChangeHash([1; 32]), ChangeHash([9; 32])],
             snapshot_bytes: 1234,
             chunk_bytes: 56,
             chunks: 2,
             next_chunk: 7,
-            index: IndexEntry::new("case")
-                .with("plate", "晋E·12345 🚛")
-                .with("weird", "a\0b\"c\n"),
+        }
+    }
+
+    fn is_typed_decoding_error<T>(result: &Result<T>) -> bool {
+        matches!(
+            result,
+            Err(StoreError::Corrupt { .. } | StoreError::UnsupportedFormat { .. })
+        )
+    }
+
+    #[test]
+    fn meta_round_trips_compactly_and_garbage_is_a_typed_error() {
+        let meta = sample_meta();
+        let encoded = meta.encode().unwrap();
+        assert_eq!(encoded[0], RECORD_VERSION);
+        // Version, head count, two raw heads, four small varints.
+        assert_eq!(encoded.len(), 1 + 1 + 64 + 2 + 1 + 1 + 1);
+        assert_eq!(Meta::decode(&encoded).unwrap(), meta);
+        assert_eq!(
+            Meta::decode(&Meta::default().encode().unwrap()).unwrap(),
+            Meta::default()
+        );
+
+        for garbage in [&b""[..], b"\x02", b"\x00", b"\x01\x00", b"\x02\xff\xff\xff"] {
+            assert!(
+                matches!(Meta::decode(garbage), Err(StoreError::Corrupt { .. })),
+                "{garbage:?}"
+            );
+        }
+        // A TOML record of format 1 (never shipped) is refused, typed.
+        assert!(is_typed_decoding_error(&Meta::decode(
+            b"format = 1\nheads = []\n"
+        )));
+        let mut future = encoded.clone();
+        future[0] = RECORD_VERSION + 1;
+        assert!(matches!(
+            Meta::decode(&future),
+            Err(StoreError::UnsupportedFormat { .. })
+        ));
+        // Every truncation and extension is an error (postcard must use every byte).
+        for len in 0..encoded.len() {
+            assert!(
+                matches!(
+                    Meta::decode(&encoded[..len]),
+                    Err(StoreError::Corrupt { .. })
+                ),
+                "truncated to {len}"
+            );
+        }
+        let mut extended = encoded;
+        extended.push(0);
+        assert!(matches!(
+            Meta::decode(&extended),
+            Err(StoreError::Corrupt { .. })
+        ));
+        // Records that parse but break what the store always writes.
+        let unsorted = Meta {
+            heads: vec![ChangeHash([9; 32]), ChangeHash([1; 32])],
+            ..sample_meta()
         };
-        assert_eq!(Meta::decode(&meta.encode().unwrap()).unwrap(), meta);
-        for garbage in [
-            &b""[..],
-            b"\xff\xfe",
-            b"format = 1",
-            b"[[[",
-            b"format = \"x\"",
-        ] {
+        let inconsistent = Meta {
+            chunk_bytes: 3,
+            ..sample_meta()
+        };
+        let no_chunks = Meta {
+            chunks: 0,
+            ..sample_meta()
+        };
+        for bad in [unsorted, inconsistent, no_chunks] {
             assert!(matches!(
-                Meta::decode(garbage),
+                Meta::decode(&bad.encode().unwrap()),
                 Err(StoreError::Corrupt { .. })
             ));
         }
-        let future = String::from_utf8(meta.encode().unwrap())
-            .unwrap()
-            .replace("format = 1", "format = 99");
-        assert!(matches!(
-            Meta::decode(future.as_bytes()),
-            Err(StoreError::UnsupportedFormat { .. })
-        ));
-        let encoded = meta.encode().unwrap();
-        for len in 0..encoded.len() {
-            // Any prefix either decodes (to something) or is a typed error; never a panic.
-            let _ = Meta::decode(&encoded[..len]);
+    }
+
+    #[test]
+    fn random_bytes_in_a_meta_or_entry_record_are_typed_errors_never_panics() {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0x5EED);
+        for case in 0..20_000 {
+            let len = rng.random_range(0..160);
+            let mut bytes: Vec<u8> = (0..len).map(|_| rng.random()).collect();
+            // Half of the cases past the version check, into postcard and the checks.
+            if case % 2 == 0 && !bytes.is_empty() {
+                bytes[0] = RECORD_VERSION;
+            }
+            let meta = Meta::decode(&bytes);
+            assert!(is_typed_decoding_error(&meta), "{bytes:?} gave {meta:?}");
+            // An entry record may parse by chance (any short UTF-8 strings are an entry);
+            // then it is what it says, and re-encodes to the same bytes.
+            match decode_entry(&bytes) {
+                Ok(entry) => assert_eq!(encode_entry(&entry).unwrap(), bytes),
+                other => assert!(is_typed_decoding_error(&other), "{bytes:?} gave {other:?}"),
+            }
         }
+    }
+
+    #[test]
+    fn entry_records_round_trip_and_pair_with_meta() {
+        let entry = IndexEntry::new("case")
+            .with("plate", "晋E·12345 🚛")
+            .with("weird", "a\0b\"c\n");
+        let encoded = encode_entry(&entry).unwrap();
+        assert_eq!(decode_entry(&encoded).unwrap(), entry);
+        for len in 0..encoded.len() {
+            assert!(is_typed_decoding_error(&decode_entry(&encoded[..len])));
+        }
+        let meta = sample_meta().encode().unwrap();
+        assert_eq!(
+            decode_stored(Some(&meta), Some(&encoded)).unwrap(),
+            Some((sample_meta(), entry))
+        );
+        assert_eq!(decode_stored(None, None).unwrap(), None);
+        assert!(matches!(
+            decode_stored(Some(&meta), None),
+            Err(StoreError::Corrupt { .. })
+        ));
+        assert!(matches!(
+            decode_stored(None, Some(&encoded)),
+            Err(StoreError::Corrupt { .. })
+        ));
+        // Invalid UTF-8 in a string is an error, not a panic.
+        let mut bad_utf8 = encode_entry(&IndexEntry::new("ab")).unwrap();
+        bad_utf8[2] = 0xff;
+        assert!(matches!(
+            decode_entry(&bad_utf8),
+            Err(StoreError::Corrupt { .. })
+        ));
     }
 }

@@ -163,35 +163,76 @@ pub(crate) enum DocWrite {
     },
 }
 
-/// Everything one save writes; applied atomically by the store.
+/// Everything one save writes; applied atomically by the store, which compares every
+/// bookkeeping write with what is stored inside the same transaction and skips the ones that
+/// would not change anything (see [`Bookkeeping`]).
 pub(crate) struct SavePlan {
     pub(crate) write: DocWrite,
-    /// The new metadata record, encoded; `None` when nothing changed at all.
+    /// The new metadata record, encoded; `None` when it did not change.
     pub(crate) meta: Option<Vec<u8>>,
-    /// Index keys to remove and to add (encoded).
+    /// The new index entry record, encoded; `None` when the entry did not change.
+    pub(crate) entry: Option<Vec<u8>>,
+    /// Index keys to remove and to add (encoded): the difference between the stored entry's
+    /// keys and the new one's.
     pub(crate) index_removed: Vec<Vec<u8>>,
     pub(crate) index_added: Vec<Vec<u8>>,
-    /// Mark the document pending.
+    /// The save stores new changes: the document must be marked pending (if it is not yet).
     pub(crate) mark_pending: bool,
+    /// The report, without [`SaveReport::overhead_bytes`]: the store counts those as it
+    /// writes them.
     pub(crate) report: SaveReport,
+}
+
+impl SavePlan {
+    /// Whether the plan may write anything at all.
+    pub(crate) fn writes_anything(&self) -> bool {
+        !matches!(self.write, DocWrite::Nothing)
+            || self.meta.is_some()
+            || self.entry.is_some()
+            || !self.index_removed.is_empty()
+            || !self.index_added.is_empty()
+            || self.mark_pending
+    }
+}
+
+/// Counts the bookkeeping bytes a save writes (keys, metadata and entry records, index keys,
+/// the pending mark, removals), for [`SaveReport::overhead_bytes`]. Both stores apply a plan
+/// in the same order with the same comparisons, so their reports agree.
+#[derive(Default)]
+pub(crate) struct Bookkeeping {
+    pub(crate) bytes: usize,
+}
+
+impl Bookkeeping {
+    /// A record of `key` and `value` is written.
+    pub(crate) fn put(&mut self, key: &[u8], value: &[u8]) {
+        self.bytes += key.len() + value.len();
+    }
+
+    /// A record under `key` is removed.
+    pub(crate) fn remove(&mut self, key: &[u8]) {
+        self.bytes += key.len();
+    }
 }
 
 fn has_change(doc: &Automerge, hash: &ChangeHash) -> bool {
     doc.get_change_meta_by_hash(hash).is_some()
 }
 
-/// Decides what saving `doc` as `id` writes, given the stored metadata `prev`. `read_stored`
-/// is called only when `doc` lacks stored changes (then the stored document is merged in).
+/// Decides what saving `doc` as `id` writes, given the stored metadata and index entry
+/// `prev` (see [`codec::decode_stored`]). `read_stored` is called only when `doc` lacks stored
+/// changes (then the stored document is merged in).
 pub(crate) fn plan_save<B: AsRef<[u8]>>(
     id: &DocumentId,
-    prev: Option<Meta>,
+    prev: Option<(Meta, IndexEntry)>,
     doc: &Automerge,
     index: &IndexEntry,
     read_stored: impl FnOnce() -> Result<StoredParts<B>>,
 ) -> Result<SavePlan> {
-    let old_keys = prev
+    let (prev, prev_entry) = prev.unzip();
+    let old_keys = prev_entry
         .as_ref()
-        .map(|m| m.index.lookup_keys())
+        .map(IndexEntry::lookup_keys)
         .unwrap_or_default();
     let new_keys = index.lookup_keys();
     let encode = |keys: &mut dyn Iterator<Item = &(String, String)>| -> Result<Vec<Vec<u8>>> {
@@ -200,32 +241,32 @@ pub(crate) fn plan_save<B: AsRef<[u8]>>(
     };
     let index_removed = encode(&mut old_keys.difference(&new_keys))?;
     let index_added = encode(&mut new_keys.difference(&old_keys))?;
-    let index_changed = prev.as_ref().is_none_or(|m| m.index != *index);
+    let entry = if prev_entry.as_ref() == Some(index) {
+        None
+    } else {
+        Some(codec::encode_entry(index)?)
+    };
 
-    let (write, meta, new_changes) = match prev {
+    let (write, meta, new_changes) = match &prev {
         None => {
             let bytes = doc.save();
             let heads = doc.get_heads();
             let meta = Meta {
                 snapshot_bytes: bytes.len() as u64,
-                heads: heads.clone(),
-                index: index.clone(),
+                heads,
                 ..Meta::default()
             };
+            let new_changes = !meta.heads.is_empty();
             let write = DocWrite::Snapshot {
                 bytes,
                 quarantine: Vec::new(),
             };
-            (write, meta, !heads.is_empty())
+            (write, meta, new_changes)
         }
         Some(prev) if prev.heads.iter().all(|h| has_change(doc, h)) => {
             let incremental = doc.save_after(&prev.heads);
             if incremental.is_empty() {
-                let meta = Meta {
-                    index: index.clone(),
-                    ..prev
-                };
-                (DocWrite::Nothing, meta, false)
+                (DocWrite::Nothing, prev.clone(), false)
             } else {
                 let framed = codec::frame_chunk(&incremental)?;
                 let framed_len = framed.len() as u64;
@@ -239,7 +280,6 @@ pub(crate) fn plan_save<B: AsRef<[u8]>>(
                         chunk_bytes: 0,
                         chunks: 0,
                         next_chunk: prev.next_chunk,
-                        index: index.clone(),
                     };
                     let write = DocWrite::Snapshot {
                         bytes,
@@ -253,7 +293,6 @@ pub(crate) fn plan_save<B: AsRef<[u8]>>(
                         chunk_bytes: prev.chunk_bytes + framed_len,
                         chunks: prev.chunks + 1,
                         next_chunk: prev.next_chunk + 1,
-                        index: index.clone(),
                     };
                     let write = DocWrite::Chunk {
                         seq: prev.next_chunk,
@@ -286,22 +325,27 @@ pub(crate) fn plan_save<B: AsRef<[u8]>>(
                 new_changes,
                 "merged a document lacking stored changes"
             );
-            let bytes = stored.save();
-            let quarantine = parts
-                .chunks
-                .iter()
-                .filter(|(key, _)| dropped.contains(key))
-                .map(|(key, b)| (key.clone(), b.as_ref().to_vec()))
-                .collect();
-            let meta = Meta {
-                heads,
-                snapshot_bytes: bytes.len() as u64,
-                chunk_bytes: 0,
-                chunks: 0,
-                next_chunk: prev.next_chunk,
-                index: index.clone(),
-            };
-            (DocWrite::Snapshot { bytes, quarantine }, meta, new_changes)
+            if !new_changes && dropped.is_empty() {
+                // A stale copy holding nothing the store lacks, and nothing to repair: the
+                // stored records stay as they are.
+                (DocWrite::Nothing, prev.clone(), false)
+            } else {
+                let bytes = stored.save();
+                let quarantine = parts
+                    .chunks
+                    .iter()
+                    .filter(|(key, _)| dropped.contains(key))
+                    .map(|(key, b)| (key.clone(), b.as_ref().to_vec()))
+                    .collect();
+                let meta = Meta {
+                    heads,
+                    snapshot_bytes: bytes.len() as u64,
+                    chunk_bytes: 0,
+                    chunks: 0,
+                    next_chunk: prev.next_chunk,
+                };
+                (DocWrite::Snapshot { bytes, quarantine }, meta, new_changes)
+            }
         }
     };
 
@@ -310,23 +354,21 @@ pub(crate) fn plan_save<B: AsRef<[u8]>>(
         DocWrite::Chunk { framed, .. } => (framed.len(), false),
         DocWrite::Snapshot { bytes, .. } => (bytes.len(), true),
     };
-    let meta = if matches!(write, DocWrite::Nothing) && !index_changed {
+    let meta = if prev.as_ref() == Some(&meta) {
         None
     } else {
         Some(meta.encode()?)
     };
-    let overhead_bytes = meta.as_ref().map_or(0, |m| m.len() + 16)
-        + index_added.iter().map(Vec::len).sum::<usize>()
-        + if new_changes { 16 } else { 0 };
     Ok(SavePlan {
         write,
         meta,
+        entry,
         index_removed,
         index_added,
         mark_pending: new_changes,
         report: SaveReport {
             bytes_written,
-            overhead_bytes,
+            overhead_bytes: 0,
             compacted,
             new_changes,
         },

@@ -6,7 +6,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use automerge::{Automerge, ChangeHash};
 
 use super::codec::{self, Meta};
-use super::engine::{self, DocWrite, SavePlan, StoredParts};
+use super::engine::{self, Bookkeeping, DocWrite, SavePlan, StoredParts};
 use super::error::{Result, StoreError};
 use super::{DocStore, IndexEntry, Loaded, SaveReport, StoredBytes};
 use crate::ids::{DocumentId, StorageId};
@@ -22,6 +22,7 @@ pub struct MemoryStore {
 #[derive(Debug, Default)]
 struct Inner {
     meta: BTreeMap<DocumentId, Vec<u8>>,
+    entries: HashMap<DocumentId, Vec<u8>>,
     snapshots: HashMap<DocumentId, Vec<u8>>,
     chunks: BTreeMap<(DocumentId, u64), Vec<u8>>,
     pending: BTreeSet<DocumentId>,
@@ -76,19 +77,28 @@ impl Inner {
     }
 
     fn save(&mut self, id: &DocumentId, doc: &Automerge, index: &IndexEntry) -> Result<SaveReport> {
-        let prev = self.read_meta(id)?;
+        let prev = codec::decode_stored(
+            self.meta.get(id).map(Vec::as_slice),
+            self.entries.get(id).map(Vec::as_slice),
+        )?;
         let plan = engine::plan_save(id, prev, doc, index, || Ok(self.parts(id)))?;
         Ok(self.apply(id, plan))
     }
 
+    /// Applies a plan as [`SledStore`](super::SledStore) does, with the same comparisons, so
+    /// that the reports agree.
     fn apply(&mut self, id: &DocumentId, plan: SavePlan) -> SaveReport {
+        let key = codec::doc_key(id);
+        let mut written = Bookkeeping::default();
         match plan.write {
             DocWrite::Nothing => {}
             DocWrite::Chunk { seq, framed } => {
+                written.put(&codec::chunk_key(id, seq), &[]);
                 self.chunks.insert((*id, seq), framed);
             }
             DocWrite::Snapshot { bytes, quarantine } => {
                 self.snapshots.insert(*id, bytes);
+                written.put(&key, &[]);
                 let seqs: Vec<u64> = self
                     .chunks
                     .range((*id, 0)..=(*id, u64::MAX))
@@ -96,21 +106,44 @@ impl Inner {
                     .collect();
                 for seq in seqs {
                     self.chunks.remove(&(*id, seq));
+                    written.remove(&codec::chunk_key(id, seq));
                 }
-                self.quarantine.extend(quarantine);
+                for (chunk_key, bytes) in quarantine {
+                    written.put(&chunk_key, &bytes);
+                    self.quarantine.insert(chunk_key, bytes);
+                }
             }
         }
-        if let Some(meta) = plan.meta {
-            self.meta.insert(*id, meta);
+        if let Some(record) = plan.meta
+            && self.meta.get(id) != Some(&record)
+        {
+            written.put(&key, &record);
+            self.meta.insert(*id, record);
         }
-        for key in &plan.index_removed {
-            self.index.remove(key);
+        if let Some(record) = plan.entry
+            && self.entries.get(id) != Some(&record)
+        {
+            written.put(&key, &record);
+            self.entries.insert(*id, record);
         }
-        self.index.extend(plan.index_added);
-        if plan.mark_pending {
-            self.pending.insert(*id);
+        for removed in &plan.index_removed {
+            if self.index.remove(removed) {
+                written.remove(removed);
+            }
         }
-        plan.report
+        for added in plan.index_added {
+            if !self.index.contains(&added) {
+                written.put(&added, &[]);
+                self.index.insert(added);
+            }
+        }
+        if plan.mark_pending && self.pending.insert(*id) {
+            written.put(&key, &[]);
+        }
+        SaveReport {
+            overhead_bytes: written.bytes,
+            ..plan.report
+        }
     }
 }
 
@@ -159,7 +192,11 @@ impl DocStore for MemoryStore {
     }
 
     fn index_entry(&self, id: &DocumentId) -> Result<Option<IndexEntry>> {
-        Ok(self.lock().read_meta(id)?.map(|m| m.index))
+        self.lock()
+            .entries
+            .get(id)
+            .map(|b| codec::decode_entry(b))
+            .transpose()
     }
 
     fn pending(&self) -> Result<Vec<DocumentId>> {

@@ -10,7 +10,8 @@
 //!   edit that was not yet saved.
 //! - **Writes are small.** A document is a snapshot (automerge's compact `save()`) plus
 //!   incremental chunks (`save_after(saved heads)`): a one-field edit writes one chunk of about
-//!   a hundred bytes. When the chunks together outgrow the snapshot, the next save writes a
+//!   a hundred bytes, plus a binary metadata record of about forty (the stored heads and chunk
+//!   sizes); the index entry, index keys and pending mark are written only when they change. When the chunks together outgrow the snapshot, the next save writes a
 //!   fresh snapshot and drops the chunks in the same atomic write (compaction), so the bytes
 //!   kept stay within twice the compact size and loading never replays a long tail.
 //! - **A damaged tail never makes a document unloadable.** Every chunk carries a length and a
@@ -114,7 +115,7 @@ pub trait DocStore: Send + Sync {
     /// The index entry given with the last save of `id`.
     ///
     /// # Errors
-    /// [`StoreError::Corrupt`] when the stored metadata cannot be read.
+    /// [`StoreError::Corrupt`] when the stored index entry record cannot be read.
     fn index_entry(&self, id: &DocumentId) -> Result<Option<IndexEntry>>;
 
     /// The documents with saved changes the server has not acknowledged, in byte order of the
@@ -219,7 +220,12 @@ pub struct SaveReport {
     /// [`CHUNK_HEADER_LEN`]-byte header), or the snapshot when the save compacted; 0 when
     /// there was nothing new.
     pub bytes_written: usize,
-    /// Bytes of bookkeeping written with it: the metadata record, index and pending keys.
+    /// Every other byte the save wrote: the key of the chunk or snapshot, the metadata record
+    /// (key and value), and — only when they changed — the index entry record, the index keys
+    /// added or removed and the pending mark; when compacting or repairing, the keys of the
+    /// chunks removed and the damaged chunks moved aside. Records the save would rewrite
+    /// unchanged are not written and not counted. `bytes_written + overhead_bytes` is what the
+    /// save hands to the store (sled adds its own log framing on top).
     pub overhead_bytes: usize,
     /// The save wrote a fresh snapshot and dropped the chunks.
     pub compacted: bool,

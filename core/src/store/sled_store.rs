@@ -4,7 +4,8 @@
 //!
 //! | tree | key | value |
 //! |---|---|---|
-//! | `meta` | doc id | metadata record: stored heads, sizes, index entry (TOML) |
+//! | `meta` | doc id | metadata record: stored heads and chunk sizes (version byte, postcard) |
+//! | `entries` | doc id | the index entry of the last save (version byte, postcard) |
 //! | `snapshots` | doc id | automerge `save()` bytes |
 //! | `chunks` | doc id, seq (BE) | framed automerge `save_after` bytes, one sled value each |
 //! | `pending` | doc id | empty: saved changes not acknowledged by the server |
@@ -15,9 +16,14 @@
 //!
 //! A save writes its chunk or snapshot, the removal of replaced chunks, the metadata, the
 //! index changes and the pending mark in one sled transaction (crash-atomic: sled recovers a
-//! transaction's writes all or none), then flushes. Opening reads sled's own recovery state
-//! only; no document, chunk or metadata record is read until asked for, so listing pending
-//! documents after a restart costs a scan of the small `pending` tree.
+//! transaction's writes all or none), then flushes. Inside the transaction each bookkeeping
+//! record is compared with the stored one and written only when it changes: a one-field edit
+//! of a pending document writes its chunk and the metadata record (about 40 bytes) only; the
+//! index entry, index keys and pending mark are left alone unless they change.
+//!
+//! Opening reads sled's own recovery state only; no document, chunk or metadata record is read
+//! until asked for, so listing pending documents after a restart costs a scan of the small
+//! `pending` tree.
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -25,10 +31,10 @@ use std::time::{Duration, Instant};
 
 use automerge::{Automerge, ChangeHash};
 use sled::transaction::{ConflictableTransactionResult, Transactional};
-use sled::{Batch, IVec, Tree};
+use sled::{IVec, Tree};
 
 use super::codec::{self, FORMAT, Meta};
-use super::engine::{self, DocWrite, SavePlan, StoredParts};
+use super::engine::{self, Bookkeeping, DocWrite, SavePlan, StoredParts};
 use super::error::{Result, StoreError};
 use super::{DocStore, IndexEntry, Loaded, SaveReport, StoredBytes};
 use crate::ids::{DocumentId, StorageId};
@@ -44,6 +50,7 @@ const FORMAT_KEY: &[u8] = b"zhichao-store-format";
 pub struct SledStore {
     db: sled::Db,
     meta: Tree,
+    entries: Tree,
     snapshots: Tree,
     chunks: Tree,
     pending: Tree,
@@ -101,6 +108,7 @@ impl SledStore {
         }
         let store = SledStore {
             meta: db.open_tree("meta")?,
+            entries: db.open_tree("entries")?,
             snapshots: db.open_tree("snapshots")?,
             chunks: db.open_tree("chunks")?,
             pending: db.open_tree("pending")?,
@@ -141,6 +149,7 @@ impl SledStore {
     pub fn raw_tree(&self, name: &str) -> Option<&Tree> {
         match name {
             "meta" => Some(&self.meta),
+            "entries" => Some(&self.entries),
             "snapshots" => Some(&self.snapshots),
             "chunks" => Some(&self.chunks),
             "pending" => Some(&self.pending),
@@ -189,60 +198,39 @@ impl SledStore {
         doc: &Automerge,
         index: &IndexEntry,
     ) -> Result<(SaveReport, bool)> {
-        let prev = self.read_meta(id)?;
+        let prev = codec::decode_stored(
+            self.meta.get(codec::doc_key(id))?.as_deref(),
+            self.entries.get(codec::doc_key(id))?.as_deref(),
+        )?;
         let plan = engine::plan_save(id, prev, doc, index, || self.parts(id))?;
-        let wrote = self.apply(id, &plan)?;
-        Ok((plan.report, wrote))
+        let written = self.apply(id, &plan)?;
+        let report = SaveReport {
+            overhead_bytes: written.unwrap_or(0),
+            ..plan.report
+        };
+        Ok((report, written.is_some()))
     }
 
-    fn apply(&self, id: &DocumentId, plan: &SavePlan) -> Result<bool> {
+    /// Applies a plan in one sled transaction. Every bookkeeping write is compared with the
+    /// stored record inside the transaction and skipped when it would change nothing; returns
+    /// the bookkeeping bytes written, or `None` when the plan writes nothing at all.
+    fn apply(&self, id: &DocumentId, plan: &SavePlan) -> Result<Option<usize>> {
+        if !plan.writes_anything() {
+            return Ok(None);
+        }
         let key = codec::doc_key(id);
-        let mut meta = Batch::default();
-        let mut snapshots = Batch::default();
-        let mut chunks = Batch::default();
-        let mut pending = Batch::default();
-        let mut index = Batch::default();
-        let mut quarantine = Batch::default();
-        let mut any = false;
-        match &plan.write {
-            DocWrite::Nothing => {}
-            DocWrite::Chunk { seq, framed } => {
-                chunks.insert(&codec::chunk_key(id, *seq)[..], framed.as_slice());
-                any = true;
-            }
-            DocWrite::Snapshot {
-                bytes,
-                quarantine: damaged,
-            } => {
-                snapshots.insert(&key[..], bytes.as_slice());
-                // Under the writer lock no chunk of this document appears meanwhile.
-                for old in self.chunks.scan_prefix(key).keys() {
-                    chunks.remove(old?);
-                }
-                for (chunk_key, bytes) in damaged {
-                    quarantine.insert(chunk_key.as_slice(), bytes.as_slice());
-                }
-                any = true;
-            }
-        }
-        if let Some(record) = &plan.meta {
-            meta.insert(&key[..], record.as_slice());
-            any = true;
-        }
-        for removed in &plan.index_removed {
-            index.remove(removed.as_slice());
-        }
-        for added in &plan.index_added {
-            index.insert(added.as_slice(), &[][..]);
-        }
-        if plan.mark_pending {
-            pending.insert(&key[..], &[][..]);
-        }
-        if !any {
-            return Ok(false);
-        }
-        (
+        // Under the writer lock no chunk of this document appears or goes meanwhile.
+        let replaced_chunks = match plan.write {
+            DocWrite::Snapshot { .. } => self
+                .chunks
+                .scan_prefix(key)
+                .keys()
+                .collect::<sled::Result<Vec<IVec>>>()?,
+            _ => Vec::new(),
+        };
+        let overhead = (
             &self.meta,
+            &self.entries,
             &self.snapshots,
             &self.chunks,
             &self.pending,
@@ -250,17 +238,56 @@ impl SledStore {
             &self.quarantine,
         )
             .transaction(
-                |(tm, ts, tc, tp, ti, tq)| -> ConflictableTransactionResult<(), ()> {
-                    tm.apply_batch(&meta)?;
-                    ts.apply_batch(&snapshots)?;
-                    tc.apply_batch(&chunks)?;
-                    tp.apply_batch(&pending)?;
-                    ti.apply_batch(&index)?;
-                    tq.apply_batch(&quarantine)?;
-                    Ok(())
+                |(tm, te, ts, tc, tp, ti, tq)| -> ConflictableTransactionResult<usize, ()> {
+                    let mut written = Bookkeeping::default();
+                    match &plan.write {
+                        DocWrite::Nothing => {}
+                        DocWrite::Chunk { seq, framed } => {
+                            let chunk_key = codec::chunk_key(id, *seq);
+                            tc.insert(&chunk_key[..], framed.as_slice())?;
+                            written.put(&chunk_key, &[]);
+                        }
+                        DocWrite::Snapshot { bytes, quarantine } => {
+                            ts.insert(&key[..], bytes.as_slice())?;
+                            written.put(&key, &[]);
+                            for old in &replaced_chunks {
+                                tc.remove(old)?;
+                                written.remove(old);
+                            }
+                            for (chunk_key, bytes) in quarantine {
+                                tq.insert(chunk_key.as_slice(), bytes.as_slice())?;
+                                written.put(chunk_key, bytes);
+                            }
+                        }
+                    }
+                    for (tree, record) in [(tm, &plan.meta), (te, &plan.entry)] {
+                        if let Some(record) = record
+                            && tree.get(key)?.as_deref() != Some(record.as_slice())
+                        {
+                            tree.insert(&key[..], record.as_slice())?;
+                            written.put(&key, record);
+                        }
+                    }
+                    for removed in &plan.index_removed {
+                        if ti.get(removed)?.is_some() {
+                            ti.remove(removed.as_slice())?;
+                            written.remove(removed);
+                        }
+                    }
+                    for added in &plan.index_added {
+                        if ti.get(added)?.is_none() {
+                            ti.insert(added.as_slice(), &[][..])?;
+                            written.put(added, &[]);
+                        }
+                    }
+                    if plan.mark_pending && tp.get(key)?.is_none() {
+                        tp.insert(&key[..], &[][..])?;
+                        written.put(&key, &[]);
+                    }
+                    Ok(written.bytes)
                 },
             )?;
-        Ok(true)
+        Ok(Some(overhead))
     }
 
     fn flush(&self) -> Result<()> {
@@ -365,7 +392,10 @@ impl DocStore for SledStore {
     }
 
     fn index_entry(&self, id: &DocumentId) -> Result<Option<IndexEntry>> {
-        Ok(self.read_meta(id)?.map(|m| m.index))
+        self.entries
+            .get(codec::doc_key(id))?
+            .map(|b| codec::decode_entry(&b))
+            .transpose()
     }
 
     fn pending(&self) -> Result<Vec<DocumentId>> {
@@ -605,14 +635,12 @@ mod tests {
         append(&mut doc, 1);
         store.save(&doc_id, &doc, &IndexEntry::new("case")).unwrap();
 
-        store
-            .meta
-            .insert(codec::doc_key(&doc_id), &b"\xff garbage"[..])
-            .unwrap();
-        assert!(matches!(
-            store.index_entry(&doc_id),
-            Err(StoreError::Corrupt { .. })
-        ));
+        let key = codec::doc_key(&doc_id);
+        let good_meta = store.meta.get(key).unwrap().unwrap();
+        let good_entry = store.entries.get(key).unwrap().unwrap();
+        let mut garbage = vec![codec::RECORD_VERSION];
+        garbage.extend_from_slice(b"\xff garbage");
+        store.meta.insert(key, garbage.as_slice()).unwrap();
         assert!(matches!(
             store.save(&doc_id, &doc, &IndexEntry::new("case")),
             Err(StoreError::Corrupt { .. })
@@ -622,6 +650,31 @@ mod tests {
             Err(StoreError::Corrupt { .. })
         ));
         assert_eq!(values(&store.load(&doc_id).unwrap().unwrap().doc), vec![1]);
+        // A record of a newer store version.
+        store.meta.insert(key, &b"\xff garbage"[..]).unwrap();
+        assert!(matches!(
+            store.acknowledge(&doc_id, &[]),
+            Err(StoreError::UnsupportedFormat { .. })
+        ));
+        store.meta.insert(key, good_meta).unwrap();
+
+        store.entries.insert(key, garbage.as_slice()).unwrap();
+        assert!(matches!(
+            store.index_entry(&doc_id),
+            Err(StoreError::Corrupt { .. })
+        ));
+        assert!(matches!(
+            store.save(&doc_id, &doc, &IndexEntry::new("case")),
+            Err(StoreError::Corrupt { .. })
+        ));
+        // One of the pair missing is damage too.
+        store.entries.remove(key).unwrap();
+        assert!(matches!(
+            store.save(&doc_id, &doc, &IndexEntry::new("case")),
+            Err(StoreError::Corrupt { .. })
+        ));
+        store.entries.insert(key, good_entry).unwrap();
+        store.save(&doc_id, &doc, &IndexEntry::new("case")).unwrap();
 
         store.pending.insert(&b"short"[..], &[][..]).unwrap();
         assert!(matches!(store.pending(), Err(StoreError::Corrupt { .. })));
@@ -650,6 +703,53 @@ mod tests {
         let loaded = store.load(&doc_id).unwrap().unwrap();
         assert_eq!(values(&loaded.doc), vec![1]);
         assert_eq!(loaded.report.chunks_dropped, 1);
+    }
+
+    #[test]
+    fn random_bytes_in_the_meta_record_are_typed_errors_and_the_document_stays_loadable() {
+        use rand::{RngExt, SeedableRng};
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let doc_id = id(4);
+        let index = IndexEntry::new("case").with("plate", "晋E12345");
+        let mut doc = Automerge::new();
+        append(&mut doc, 1);
+        store.save(&doc_id, &doc, &index).unwrap();
+        append(&mut doc, 2);
+        store.save(&doc_id, &doc, &index).unwrap();
+        let key = codec::doc_key(&doc_id);
+        let good = store.meta.get(key).unwrap().unwrap();
+
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        for round in 0..200 {
+            let len = rng.random_range(0..96);
+            let mut garbage: Vec<u8> = (0..len).map(|_| rng.random()).collect();
+            if round % 2 == 0 && !garbage.is_empty() {
+                // Past the version byte, into the decoder proper.
+                garbage[0] = codec::RECORD_VERSION;
+            }
+            store.meta.insert(key, garbage.as_slice()).unwrap();
+            let typed = |result: Result<_>| {
+                matches!(
+                    result,
+                    Err(StoreError::Corrupt { .. } | StoreError::UnsupportedFormat { .. })
+                )
+            };
+            assert!(
+                typed(store.save(&doc_id, &doc, &index).map(|_| ())),
+                "{garbage:?}"
+            );
+            assert!(typed(store.acknowledge(&doc_id, &[]).map(|_| ())));
+            // The document and its entry do not depend on the metadata record.
+            assert_eq!(
+                values(&store.load(&doc_id).unwrap().unwrap().doc),
+                vec![1, 2]
+            );
+            assert_eq!(store.index_entry(&doc_id).unwrap(), Some(index.clone()));
+        }
+        store.meta.insert(key, good).unwrap();
+        append(&mut doc, 3);
+        assert!(store.save(&doc_id, &doc, &index).unwrap().new_changes);
     }
 
     #[test]

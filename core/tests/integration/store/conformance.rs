@@ -69,6 +69,7 @@ macro_rules! doc_store_conformance {
                 unknown_ids_are_none,
                 an_empty_document_round_trips,
                 a_one_field_edit_writes_only_the_incremental_chunk,
+                unchanged_bookkeeping_is_not_rewritten,
                 compaction_keeps_the_content_and_bounds_the_stored_bytes,
                 index_entries_replace_and_find,
                 pending_until_the_server_acknowledges_every_saved_head,
@@ -188,6 +189,74 @@ pub(crate) fn a_one_field_edit_writes_only_the_incremental_chunk<H: Harness>() {
         field(&loaded.doc, "findings").as_deref(),
         Some("超限 3 300 kg")
     );
+}
+
+/// Bytes of a document key (the id), as the pending mark and the metadata record use it.
+const DOC_KEY: usize = 16;
+/// Bytes of a chunk key (id and sequence number).
+const CHUNK_KEY: usize = 24;
+
+pub(crate) fn unchanged_bookkeeping_is_not_rewritten<H: Harness>() {
+    let h = H::new();
+    let store = h.store();
+    let investigating = case("晋E12345").with("status", "investigating");
+    let mut doc = Automerge::new();
+    for i in 0..200 {
+        set(&mut doc, "mass_kg", 49_000 + i);
+        append(&mut doc, i);
+    }
+    store.save(&id(1), &doc, &investigating).unwrap();
+
+    // The document is pending already and its entry is the same: the chunk, its key and the
+    // metadata record (one head of 32 bytes, a version byte and a few varints) are all.
+    set(&mut doc, "mass_kg", 52_300);
+    let steady = store.save(&id(1), &doc, &investigating).unwrap();
+    assert!(steady.new_changes && !steady.compacted, "{steady:?}");
+    // (The sizes are varints: the record grows by a byte now and then.)
+    let meta_record = |overhead: usize| overhead - CHUNK_KEY - DOC_KEY;
+    assert!(
+        (34..=48).contains(&meta_record(steady.overhead_bytes)),
+        "{steady:?}"
+    );
+    for mass in 52_301..52_305 {
+        set(&mut doc, "mass_kg", mass);
+        let again = store.save(&id(1), &doc, &investigating).unwrap();
+        assert!(!again.compacted, "{again:?}");
+        assert!(
+            (34..=48).contains(&meta_record(again.overhead_bytes)),
+            "{again:?}"
+        );
+    }
+
+    // Acknowledged: the next edit sets the pending mark (one more key) again, and only then.
+    assert!(store.acknowledge(&id(1), &doc.get_heads()).unwrap());
+    set(&mut doc, "mass_kg", 52_500);
+    let after_ack = store.save(&id(1), &doc, &investigating).unwrap();
+    assert!(!after_ack.compacted, "{after_ack:?}");
+    assert!(
+        (34..=48).contains(&(meta_record(after_ack.overhead_bytes) - DOC_KEY)),
+        "{after_ack:?}"
+    );
+    assert_eq!(store.pending().unwrap(), vec![id(1)]);
+
+    // A changed entry writes the entry record and the changed keys only; the metadata record
+    // does not change without new changes, so it is not written.
+    let closed = case("晋E12345").with("status", "closed");
+    let report = store.save(&id(1), &doc, &closed).unwrap();
+    assert_eq!(report.bytes_written, 0);
+    assert!(!report.new_changes);
+    let keys_changed = 2 * (2 + "status".len() + 4 + 16) + "investigating".len() + "closed".len();
+    assert!(
+        report.overhead_bytes > keys_changed && report.overhead_bytes < keys_changed + 80,
+        "{report:?}"
+    );
+    assert_eq!(store.find("status", "closed").unwrap(), vec![id(1)]);
+    assert!(store.find("status", "investigating").unwrap().is_empty());
+    assert_eq!(store.find("plate", "晋E12345").unwrap(), vec![id(1)]);
+    assert_eq!(store.index_entry(&id(1)).unwrap(), Some(closed.clone()));
+    // The same entry given again: nothing at all.
+    let report = store.save(&id(1), &doc, &closed).unwrap();
+    assert_eq!((report.bytes_written, report.overhead_bytes), (0, 0));
 }
 
 pub(crate) fn compaction_keeps_the_content_and_bounds_the_stored_bytes<H: Harness>() {

@@ -1,0 +1,11 @@
+//! Sync: the automerge-repo network protocol and the sans-I/O engine that drives it.
+//!
+//! Nothing here opens a socket, reads a clock or draws randomness: callers pass messages in,
+//! take messages out, and supply `now` and ids. The phone (through the `client` feature), the
+//! sync server and deterministic simulations all drive the same code.
+//!
+//! - [`wire`]: the CBOR messages of automerge-repo protocol version 1.
+
+pub mod wire;
+
+pub use wire::{PROTOCOL_VERSION, PeerMetadata, RemoteHeads, WireError, WireMessage};
