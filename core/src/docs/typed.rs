@@ -338,8 +338,8 @@ fn commit_options(by: &PrincipalId, now_ms: i64) -> CommitOptions {
 }
 
 /// The op id of the only value of a key, `None` when the key has no value or several.
-fn single_op(values: Vec<(automerge::Value<'_>, automerge::ObjId)>) -> Option<(u64, ActorId)> {
-    match values.as_slice() {
+fn single_op(values: &[(automerge::Value<'_>, automerge::ObjId)]) -> Option<(u64, ActorId)> {
+    match values {
         [(_, automerge::ObjId::Id(counter, actor, _))] => Some((*counter, actor.clone())),
         _ => None,
     }
@@ -356,7 +356,7 @@ fn header_origin(doc: &Automerge) -> Result<(automerge::ObjId, ActorId), DocErro
     else {
         return Err(DocError::MissingHeader);
     };
-    match single_op(doc.get_all(ROOT, "header")?) {
+    match single_op(&doc.get_all(ROOT, "header")?) {
         Some((1, creator)) => Ok((header_obj, creator)),
         _ => Err(DocError::HeaderConflict),
     }
@@ -376,13 +376,13 @@ pub fn read_header(doc: &Automerge) -> Result<Header, DocError> {
     let (header_obj, creator) = header_origin(doc)?;
     let header_op = 1;
     let (body_op, body_actor) =
-        single_op(doc.get_all(ROOT, "body")?).ok_or(DocError::HeaderConflict)?;
+        single_op(&doc.get_all(ROOT, "body")?).ok_or(DocError::HeaderConflict)?;
     if body_actor != creator || body_op <= header_op {
         return Err(DocError::HeaderConflict);
     }
     for key in doc.keys(&header_obj) {
         let (op, actor) =
-            single_op(doc.get_all(&header_obj, key.as_str())?).ok_or(DocError::HeaderConflict)?;
+            single_op(&doc.get_all(&header_obj, key.as_str())?).ok_or(DocError::HeaderConflict)?;
         if actor != creator || op <= header_op || op >= body_op {
             return Err(DocError::HeaderConflict);
         }
