@@ -5,7 +5,13 @@
 //! sync server and deterministic simulations all drive the same code.
 //!
 //! - [`wire`]: the CBOR messages of automerge-repo protocol version 1.
+//! - [`connection`]: the handshake and per-message identity checks of one connection.
+//! - [`session`]: the automerge sync state of one document with one peer, bounded.
 
+pub mod connection;
+pub mod session;
 pub mod wire;
 
+pub use connection::{Connection, ProtocolError, Received, Role};
+pub use session::{MAX_IDLE_ROUNDS, SessionError, SyncSession};
 pub use wire::{PROTOCOL_VERSION, PeerMetadata, RemoteHeads, WireError, WireMessage};
