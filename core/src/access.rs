@@ -1,0 +1,322 @@
+//! Who may read and write which document, decided from immutable headers only.
+//!
+//! Each document has one kind of writer (see [`crate::docs::DocKind`]); read rights follow the
+//! scope and the links between documents. The rules (issue "Sync hub and sync server"):
+//!
+//! - officers write the `case` and `notice` documents of their own team; they read cases in
+//!   their scope, the reviews of their team's cases and of responses to their team's notices,
+//!   the responses to their team's notices, and unit profiles of their scope;
+//! - an enterprise writes its own responses; it reads the notices addressed to it, the reviews
+//!   of its responses, and its own unit profile;
+//! - supervisors write reviews and unit profiles and read everything in their scope;
+//! - the server writes server documents, which everyone in their scope reads;
+//! - admins manage accounts, not documents; source-unit systems upload weighings over HTTP.
+//!
+//! Rules that depend on another document (a review of a case, a response to a notice) take the
+//! ancestors' headers: the parent first, then the grandparent.
+
+use serde::{Deserialize, Serialize};
+
+use crate::docs::{DocKind, Header};
+use crate::ids::{PrincipalId, TeamId};
+use crate::scope::Scope;
+use crate::uscc::Uscc;
+
+/// An authenticated party and what its rights depend on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "role", rename_all = "snake_case")]
+pub enum Principal {
+    /// A field officer (transport inspector or traffic police) of a patrol team.
+    Officer {
+        /// Account.
+        id: PrincipalId,
+        /// The officer's team.
+        team: TeamId,
+        /// Where the officer works.
+        scope: Scope,
+    },
+    /// An enterprise (one source unit).
+    Enterprise {
+        /// Account.
+        id: PrincipalId,
+        /// The unit it speaks for.
+        unit: Uscc,
+    },
+    /// A supervisor (county office, township, department).
+    Supervisor {
+        /// Account.
+        id: PrincipalId,
+        /// What the supervisor oversees.
+        scope: Scope,
+    },
+    /// A source unit's weighbridge system (uploads weighings; no documents).
+    SourceUnitSystem {
+        /// Account.
+        id: PrincipalId,
+        /// The unit.
+        unit: Uscc,
+    },
+    /// An administrator (accounts and devices; no documents).
+    Admin {
+        /// Account.
+        id: PrincipalId,
+    },
+    /// The server itself, writer of server documents.
+    Server {
+        /// The server's principal id.
+        id: PrincipalId,
+        /// The county it serves.
+        scope: Scope,
+    },
+}
+
+impl Principal {
+    /// The principal's account id.
+    pub fn id(&self) -> &PrincipalId {
+        match self {
+            Principal::Officer { id, .. }
+            | Principal::Enterprise { id, .. }
+            | Principal::Supervisor { id, .. }
+            | Principal::SourceUnitSystem { id, .. }
+            | Principal::Admin { id }
+            | Principal::Server { id, .. } => id,
+        }
+    }
+}
+
+/// May `p` create a document with this header? The creator must be `p` itself, and the kind
+/// and scope ones `p` may write.
+pub fn can_create(p: &Principal, header: &Header, ancestors: &[Header]) -> bool {
+    header.created_by == *p.id() && can_write(p, header, ancestors)
+}
+
+/// May `p` write (add changes to) a document with this header?
+pub fn can_write(p: &Principal, header: &Header, ancestors: &[Header]) -> bool {
+    match (p, header.kind) {
+        (Principal::Officer { team, scope, .. }, DocKind::Case | DocKind::Notice) => {
+            header.team.as_ref() == Some(team) && scope.contains(&header.scope)
+        }
+        (Principal::Enterprise { unit, .. }, DocKind::Response) => {
+            header.unit.as_ref() == Some(unit)
+                && parent(ancestors, header)
+                    .is_some_and(|n| n.kind == DocKind::Notice && n.unit.as_ref() == Some(unit))
+        }
+        (Principal::Supervisor { scope, .. }, DocKind::Review | DocKind::Unit) => {
+            scope.contains(&header.scope)
+        }
+        _ => false,
+    }
+}
+
+/// May `p` read a document with this header?
+pub fn can_read(p: &Principal, header: &Header, ancestors: &[Header]) -> bool {
+    if can_write(p, header, ancestors) {
+        return true;
+    }
+    match p {
+        Principal::Officer { team, scope, .. } => match header.kind {
+            DocKind::Case | DocKind::Unit => scope.contains(&header.scope),
+            DocKind::Notice => header.team.as_ref() == Some(team),
+            DocKind::Response => parent(ancestors, header)
+                .is_some_and(|n| n.kind == DocKind::Notice && n.team.as_ref() == Some(team)),
+            DocKind::Review => match parent(ancestors, header) {
+                Some(c) if c.kind == DocKind::Case => c.team.as_ref() == Some(team),
+                Some(r) if r.kind == DocKind::Response => ancestors
+                    .get(1)
+                    .is_some_and(|n| n.kind == DocKind::Notice && n.team.as_ref() == Some(team)),
+                _ => false,
+            },
+        },
+        Principal::Enterprise { unit, .. } => match header.kind {
+            DocKind::Notice | DocKind::Unit => header.unit.as_ref() == Some(unit),
+            DocKind::Review => parent(ancestors, header)
+                .is_some_and(|r| r.kind == DocKind::Response && r.unit.as_ref() == Some(unit)),
+            _ => false,
+        },
+        Principal::Supervisor { scope, .. } => scope.contains(&header.scope),
+        Principal::Server { scope, .. } => scope.contains(&header.scope),
+        Principal::SourceUnitSystem { .. } | Principal::Admin { .. } => false,
+    }
+}
+
+/// The parent header, when the document has a parent and it was supplied.
+fn parent<'a>(ancestors: &'a [Header], header: &Header) -> Option<&'a Header> {
+    header.parent.and(ancestors.first())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::docs::SCHEMA_VERSION;
+    use crate::ids::DocumentId;
+    use crate::jurisdiction::{AdminCode, YANGCHENG_COUNTY};
+
+    fn pid(s: &str) -> PrincipalId {
+        PrincipalId::new(s).unwrap()
+    }
+
+    fn county() -> Scope {
+        Scope::county(YANGCHENG_COUNTY).unwrap()
+    }
+
+    fn township(code: &str) -> Scope {
+        Scope::township(YANGCHENG_COUNTY, code.parse::<AdminCode>().unwrap()).unwrap()
+    }
+
+    fn uscc() -> Uscc {
+        "914403001922038216".parse().unwrap()
+    }
+
+    fn other_uscc() -> Uscc {
+        "91110000802100433B".parse().unwrap()
+    }
+
+    fn header(
+        kind: DocKind,
+        scope: Scope,
+        team: Option<&str>,
+        unit: Option<Uscc>,
+        by: &str,
+    ) -> Header {
+        Header {
+            kind,
+            schema: SCHEMA_VERSION,
+            scope,
+            team: team.map(|t| TeamId::new(t).unwrap()),
+            unit,
+            parent: matches!(kind, DocKind::Response | DocKind::Review)
+                .then(|| DocumentId::from_bytes([7; 16])),
+            created_by: pid(by),
+            created_at_ms: 0,
+        }
+    }
+
+    fn officer(team: &str, scope: Scope) -> Principal {
+        Principal::Officer {
+            id: pid("officer:wang"),
+            team: TeamId::new(team).unwrap(),
+            scope,
+        }
+    }
+
+    #[test]
+    fn officers_write_their_teams_cases_and_read_their_scope() {
+        let wang = officer("team-1", county());
+        let case = header(
+            DocKind::Case,
+            county(),
+            Some("team-1"),
+            None,
+            "officer:wang",
+        );
+        assert!(can_create(&wang, &case, &[]));
+        assert!(can_write(&wang, &case, &[]));
+        let other_team = header(DocKind::Case, county(), Some("team-2"), None, "officer:li");
+        assert!(!can_write(&wang, &other_team, &[]));
+        assert!(
+            can_read(&wang, &other_team, &[]),
+            "cases in scope are readable"
+        );
+        // Creating with someone else as creator, or another team's header, is refused.
+        let forged = header(DocKind::Case, county(), Some("team-1"), None, "officer:li");
+        assert!(!can_create(&wang, &forged, &[]));
+        // An officer of another county reads nothing of this one.
+        let elsewhere = officer("team-1", Scope::county("140521".parse().unwrap()).unwrap());
+        assert!(!can_read(&elsewhere, &case, &[]));
+        assert!(!can_write(&elsewhere, &case, &[]));
+        // A township officer does not read a county-wide case.
+        let local = officer("team-1", township("140522100"));
+        assert!(!can_read(&local, &other_team, &[]));
+        // Officers never write reviews, responses or units.
+        let review = header(DocKind::Review, county(), None, None, "officer:wang");
+        assert!(!can_write(&wang, &review, &[case.clone()]));
+    }
+
+    #[test]
+    fn reviews_and_responses_follow_their_parents() {
+        let wang = officer("team-1", county());
+        let case = header(
+            DocKind::Case,
+            county(),
+            Some("team-1"),
+            None,
+            "officer:wang",
+        );
+        let notice = header(
+            DocKind::Notice,
+            county(),
+            Some("team-1"),
+            Some(uscc()),
+            "officer:wang",
+        );
+        let response = header(DocKind::Response, county(), None, Some(uscc()), "unit:a");
+        let review = header(DocKind::Review, county(), None, None, "supervisor:zhao");
+        assert!(can_read(&wang, &review, &[case.clone()]));
+        assert!(can_read(&wang, &response, &[notice.clone()]));
+        assert!(can_read(
+            &wang,
+            &review,
+            &[response.clone(), notice.clone()]
+        ));
+        let li = officer("team-2", township("140522100"));
+        assert!(!can_read(&li, &review, &[case.clone()]));
+        assert!(!can_read(&li, &response, &[notice.clone()]));
+        // Without the ancestors nothing is granted.
+        assert!(!can_read(&li, &review, &[]));
+
+        let enterprise = Principal::Enterprise {
+            id: pid("unit:a"),
+            unit: uscc(),
+        };
+        assert!(can_create(&enterprise, &response, &[notice.clone()]));
+        assert!(can_read(&enterprise, &notice, &[]));
+        assert!(can_read(&enterprise, &review, &[response.clone()]));
+        assert!(
+            !can_read(&enterprise, &case, &[]),
+            "enterprises never read cases"
+        );
+        assert!(!can_read(&enterprise, &review, &[case.clone()]));
+        let stranger = Principal::Enterprise {
+            id: pid("unit:b"),
+            unit: other_uscc(),
+        };
+        assert!(!can_read(&stranger, &notice, &[]));
+        assert!(!can_write(&stranger, &response, &[notice.clone()]));
+        // An enterprise pushing changes to a case is refused.
+        assert!(!can_write(&enterprise, &case, &[]));
+    }
+
+    #[test]
+    fn supervisors_review_in_their_scope() {
+        let zhao = Principal::Supervisor {
+            id: pid("supervisor:zhao"),
+            scope: county(),
+        };
+        let review = header(DocKind::Review, county(), None, None, "supervisor:zhao");
+        let case = header(
+            DocKind::Case,
+            county(),
+            Some("team-1"),
+            None,
+            "officer:wang",
+        );
+        assert!(can_create(&zhao, &review, &[case.clone()]));
+        assert!(can_read(&zhao, &case, &[]));
+        assert!(!can_write(&zhao, &case, &[]));
+        let town = Principal::Supervisor {
+            id: pid("supervisor:town"),
+            scope: township("140522100"),
+        };
+        assert!(!can_read(&town, &case, &[]));
+        let unit = header(
+            DocKind::Unit,
+            township("140522100"),
+            None,
+            Some(uscc()),
+            "supervisor:town",
+        );
+        assert!(can_create(&town, &unit, &[]));
+        let admin = Principal::Admin { id: pid("admin") };
+        assert!(!can_read(&admin, &case, &[]));
+    }
+}
