@@ -7,11 +7,17 @@
 //! - [`wire`]: the CBOR messages of automerge-repo protocol version 1.
 //! - [`connection`]: the handshake and per-message identity checks of one connection.
 //! - [`session`]: the automerge sync state of one document with one peer, bounded.
+//! - [`hub`]: the server side: connections, loaded documents, access control, save-then-ack.
 
 pub mod connection;
+pub mod hub;
 pub mod session;
 pub mod wire;
 
 pub use connection::{Connection, ProtocolError, Received, Role};
+pub use hub::{ConnId, Hub, HubConfig, HubInput, HubOutput, rejection_payload};
 pub use session::{MAX_IDLE_ROUNDS, SessionError, SyncSession};
 pub use wire::{PROTOCOL_VERSION, PeerMetadata, RemoteHeads, WireError, WireMessage};
+
+#[cfg(test)]
+mod hub_tests;

@@ -1,0 +1,976 @@
+//! [`Hub`]: the server side of sync, sans-I/O.
+//!
+//! The hub holds the connections and the loaded documents. The caller feeds it
+//! [`HubInput`]s — a connection opened or closed, a binary frame received, a document loaded,
+//! a save flushed — and performs the [`HubOutput`]s it returns: send a frame, close a
+//! connection, load a document, save one. It never touches a socket, a disk or a clock.
+//!
+//! The rules it enforces (issue "Sync hub and sync server"):
+//!
+//! - a request for a document the peer may not read gets `doc-unavailable`, exactly as for one
+//!   that does not exist;
+//! - a change from a peer without write rights is never merged or stored; it is answered with
+//!   an `ephemeral` message whose payload says `rejected` and why, and the connection stays
+//!   open ([`rejection_payload`]);
+//! - the first changes of a new document go to a scratch copy and become a document only if
+//!   its header is complete, names the authenticated principal as creator, and is of a kind
+//!   and scope the principal may create;
+//! - a change that alters a header is refused: the document falls back to its last saved
+//!   state (it is evicted and reloaded), which is safe because nothing is acknowledged before
+//!   it is saved;
+//! - changes are acknowledged (the reply carrying the new heads is generated) only after the
+//!   caller reports them flushed ([`HubInput::Saved`]);
+//! - per-event work touches only the connections syncing that document.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+
+use automerge::Automerge;
+use automerge::sync::Message;
+
+use crate::access::{self, Principal};
+use crate::docs::{Header, read_header};
+use crate::ids::{DocumentId, PeerId};
+
+use super::connection::{Connection, Received};
+use super::session::SyncSession;
+use super::wire::{PeerMetadata, WireMessage};
+
+/// A connection, numbered by the caller.
+pub type ConnId = u64;
+
+/// Limits and identity of a hub.
+#[derive(Clone, Debug)]
+pub struct HubConfig {
+    /// The server's peer id on every connection.
+    pub peer_id: PeerId,
+    /// Handshake metadata announced to clients.
+    pub metadata: PeerMetadata,
+    /// Largest binary message accepted, bytes.
+    pub max_message_bytes: usize,
+    /// Documents kept in memory when idle (least recently used leave first).
+    pub max_idle_docs: usize,
+}
+
+/// Something that happened, for the hub to act on.
+#[derive(Debug)]
+pub enum HubInput {
+    /// A connection was authenticated as `principal`.
+    Connected {
+        /// Connection.
+        conn: ConnId,
+        /// Who is on the other end.
+        principal: Principal,
+    },
+    /// A binary message arrived.
+    Frame {
+        /// Connection.
+        conn: ConnId,
+        /// The message bytes.
+        bytes: Vec<u8>,
+    },
+    /// The connection is gone.
+    Disconnected {
+        /// Connection.
+        conn: ConnId,
+    },
+    /// Start syncing a document with a connection (discovery: it changed since the peer's
+    /// last delivery and the peer may read it).
+    Announce {
+        /// Connection.
+        conn: ConnId,
+        /// Document.
+        doc: DocumentId,
+    },
+    /// Answer to [`HubOutput::Load`].
+    Loaded {
+        /// Document.
+        doc: DocumentId,
+        /// The stored document, or `None` when the store does not have it.
+        stored: Option<Box<Automerge>>,
+    },
+    /// Answer to [`HubOutput::Save`]: the document state is flushed.
+    Saved {
+        /// Document.
+        doc: DocumentId,
+        /// The ticket of the save.
+        ticket: u64,
+    },
+}
+
+/// Something the caller must do.
+#[derive(Debug, PartialEq, Eq)]
+pub enum HubOutput {
+    /// Send a binary message.
+    Send {
+        /// Connection.
+        conn: ConnId,
+        /// The message.
+        bytes: Vec<u8>,
+    },
+    /// Close the connection (after sending what came before).
+    Close {
+        /// Connection.
+        conn: ConnId,
+        /// Why, for the log.
+        reason: String,
+    },
+    /// Load a document from the store and answer with [`HubInput::Loaded`].
+    Load {
+        /// Document.
+        doc: DocumentId,
+    },
+    /// Save the document ([`Hub::document`]) durably, record `changed_by` in the change log,
+    /// and answer with [`HubInput::Saved`].
+    Save {
+        /// Document.
+        doc: DocumentId,
+        /// Ticket to echo.
+        ticket: u64,
+        /// Who made the new changes.
+        changed_by: crate::ids::PrincipalId,
+    },
+    /// A change was refused (for logs and metrics; the peer was told).
+    Refused {
+        /// Connection.
+        conn: ConnId,
+        /// Document.
+        doc: DocumentId,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The payload of our `rejected` ephemeral message: a CBOR map
+/// `{"type": "rejected", "reason": TEXT}`.
+pub fn rejection_payload(reason: &str) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let mut e = minicbor::Encoder::new(&mut buf);
+    let _ = e
+        .map(2)
+        .and_then(|e| e.str("type"))
+        .and_then(|e| e.str("rejected"))
+        .and_then(|e| e.str("reason"))
+        .and_then(|e| e.str(reason));
+    buf
+}
+
+/// A peer's state on one document.
+#[derive(Debug, Default)]
+struct PeerDoc {
+    session: SyncSession,
+    /// Waiting for a save before acknowledging.
+    awaiting_save: bool,
+}
+
+/// A loaded document.
+#[derive(Debug)]
+struct LoadedDoc {
+    doc: Automerge,
+    header: Header,
+    /// Ancestors' headers (parent, grandparent) as far as needed for access.
+    ancestors: Vec<Header>,
+    /// Connections syncing it.
+    peers: BTreeSet<ConnId>,
+    /// Save in flight and whether another is needed after it.
+    saving: Option<u64>,
+    dirty_by: Option<crate::ids::PrincipalId>,
+}
+
+/// A document not (yet) in memory.
+#[derive(Debug)]
+enum Slot {
+    /// Load requested; messages wait.
+    Loading { waiting: Vec<(ConnId, WireMessage)> },
+    /// Loaded, ancestors missing: waiting for them.
+    Resolving {
+        doc: Automerge,
+        header: Header,
+        waiting: Vec<(ConnId, WireMessage)>,
+    },
+    /// In memory.
+    Ready(LoadedDoc),
+    /// The store does not have it.
+    Absent,
+}
+
+/// A document being created by one connection, before its header is known.
+#[derive(Debug)]
+struct Scratch {
+    doc: Automerge,
+    session: SyncSession,
+}
+
+#[derive(Debug)]
+struct Conn {
+    connection: Connection,
+    principal: Principal,
+    remote: Option<PeerId>,
+    docs: HashMap<DocumentId, PeerDoc>,
+    scratch: HashMap<DocumentId, Scratch>,
+}
+
+/// The server side of sync. See the module docs.
+#[derive(Debug)]
+pub struct Hub {
+    config: HubConfig,
+    conns: HashMap<ConnId, Conn>,
+    docs: HashMap<DocumentId, Slot>,
+    /// Idle loaded documents, least recently used first.
+    idle: VecDeque<DocumentId>,
+    next_ticket: u64,
+    ephemeral_count: u64,
+    session_id: String,
+}
+
+impl Hub {
+    /// A hub with no connections and nothing loaded.
+    pub fn new(config: HubConfig) -> Self {
+        let session_id = format!("hub-{}", config.peer_id);
+        Hub {
+            config,
+            conns: HashMap::new(),
+            docs: HashMap::new(),
+            idle: VecDeque::new(),
+            next_ticket: 1,
+            ephemeral_count: 0,
+            session_id,
+        }
+    }
+
+    /// The in-memory document, for saving (see [`HubOutput::Save`]).
+    pub fn document(&self, doc: &DocumentId) -> Option<&Automerge> {
+        match self.docs.get(doc) {
+            Some(Slot::Ready(d)) => Some(&d.doc),
+            _ => None,
+        }
+    }
+
+    /// The header of a loaded document.
+    pub fn header(&self, doc: &DocumentId) -> Option<&Header> {
+        match self.docs.get(doc) {
+            Some(Slot::Ready(d)) => Some(&d.header),
+            _ => None,
+        }
+    }
+
+    /// Number of documents in memory.
+    pub fn loaded_docs(&self) -> usize {
+        self.docs
+            .values()
+            .filter(|s| matches!(s, Slot::Ready(_)))
+            .count()
+    }
+
+    /// Number of open connections.
+    pub fn connections(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Handles one input and returns what to do.
+    pub fn handle(&mut self, input: HubInput) -> Vec<HubOutput> {
+        let mut out = Vec::new();
+        match input {
+            HubInput::Connected { conn, principal } => {
+                self.conns.insert(
+                    conn,
+                    Conn {
+                        connection: Connection::server(
+                            self.config.peer_id.clone(),
+                            self.config.metadata.clone(),
+                        ),
+                        principal,
+                        remote: None,
+                        docs: HashMap::new(),
+                        scratch: HashMap::new(),
+                    },
+                );
+            }
+            HubInput::Frame { conn, bytes } => self.on_frame(conn, &bytes, &mut out),
+            HubInput::Disconnected { conn } => self.on_disconnect(conn),
+            HubInput::Announce { conn, doc } => self.on_announce(conn, doc, &mut out),
+            HubInput::Loaded { doc, stored } => self.on_loaded(doc, stored.map(|d| *d), &mut out),
+            HubInput::Saved { doc, ticket } => self.on_saved(doc, ticket, &mut out),
+        }
+        self.evict_idle();
+        out
+    }
+
+    fn on_frame(&mut self, conn: ConnId, bytes: &[u8], out: &mut Vec<HubOutput>) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if bytes.len() > self.config.max_message_bytes {
+            close_with_error(
+                conn,
+                format!(
+                    "message of {} bytes exceeds the limit of {}",
+                    bytes.len(),
+                    self.config.max_message_bytes
+                ),
+                out,
+            );
+            return;
+        }
+        match c.connection.receive(bytes) {
+            Err(e) => close_with_error(conn, e.to_string(), out),
+            Ok(Received::Closed { reason }) => out.push(HubOutput::Close { conn, reason }),
+            Ok(Received::Established { remote, reply, .. }) => {
+                c.remote = Some(remote);
+                if let Some(reply) = reply {
+                    out.push(HubOutput::Send {
+                        conn,
+                        bytes: reply.encode(),
+                    });
+                }
+            }
+            Ok(Received::Message(message)) => self.on_message(conn, message, out),
+        }
+    }
+
+    fn on_message(&mut self, conn: ConnId, message: WireMessage, out: &mut Vec<HubOutput>) {
+        let Some(doc_id) = message.document_id() else {
+            // remote-subscription-change and similar: nothing to do.
+            return;
+        };
+        match &message {
+            WireMessage::Request { .. } | WireMessage::Sync { .. } => {}
+            // Ephemeral and doc-unavailable from clients are not relayed.
+            _ => return,
+        }
+        match self.docs.get_mut(&doc_id) {
+            None => {
+                self.docs.insert(
+                    doc_id,
+                    Slot::Loading {
+                        waiting: vec![(conn, message)],
+                    },
+                );
+                out.push(HubOutput::Load { doc: doc_id });
+            }
+            Some(Slot::Loading { waiting } | Slot::Resolving { waiting, .. }) => {
+                waiting.push((conn, message));
+            }
+            Some(Slot::Absent) => self.on_absent_message(conn, doc_id, message, out),
+            Some(Slot::Ready(_)) => self.on_ready_message(conn, doc_id, message, out),
+        }
+    }
+
+    /// A message about a document the store does not have: `request` → unavailable; `sync`
+    /// → the peer may be creating it.
+    fn on_absent_message(
+        &mut self,
+        conn: ConnId,
+        doc_id: DocumentId,
+        message: WireMessage,
+        out: &mut Vec<HubOutput>,
+    ) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let data = match message {
+            WireMessage::Request { .. } => {
+                if !c.scratch.contains_key(&doc_id) {
+                    unavailable(&self.config.peer_id, conn, c, doc_id, out);
+                    return;
+                }
+                // A request while creating: treat as sync on the scratch copy.
+                match message {
+                    WireMessage::Request { data, .. } => data,
+                    _ => return,
+                }
+            }
+            WireMessage::Sync { data, .. } => data,
+            _ => return,
+        };
+        let scratch = c.scratch.entry(doc_id).or_insert_with(|| Scratch {
+            doc: Automerge::new(),
+            session: SyncSession::new(),
+        });
+        if let Err(e) = scratch.session.receive(&mut scratch.doc, &data) {
+            c.scratch.remove(&doc_id);
+            reject(
+                &self.config.peer_id,
+                &self.session_id,
+                &mut self.ephemeral_count,
+                conn,
+                c,
+                doc_id,
+                &format!("sync message refused: {e}"),
+                out,
+            );
+            return;
+        }
+        if scratch.doc.get_heads().is_empty() {
+            // Nothing yet: answer with our (empty) state so the peer sends its changes.
+            if let Some(reply) = scratch.session.generate(&scratch.doc) {
+                send_sync(&self.config.peer_id, conn, c, doc_id, reply, out);
+            }
+            return;
+        }
+        // Changes arrived: the header decides whether this becomes a document.
+        let header = match read_header(&scratch.doc) {
+            Ok(h) => h,
+            Err(e) => {
+                c.scratch.remove(&doc_id);
+                reject(
+                    &self.config.peer_id,
+                    &self.session_id,
+                    &mut self.ephemeral_count,
+                    conn,
+                    c,
+                    doc_id,
+                    &format!("a new document needs a valid header: {e}"),
+                    out,
+                );
+                return;
+            }
+        };
+        if header.parent.is_some() {
+            // Access to a response or review depends on its parent: keep it as a scratch
+            // until the parent is loaded (the caller loads it; we ask).
+            if let Some(parent) = header.parent
+                && !matches!(self.docs.get(&parent), Some(Slot::Ready(_)))
+            {
+                if let std::collections::hash_map::Entry::Vacant(slot) = self.docs.entry(parent) {
+                    slot.insert(Slot::Loading {
+                        waiting: Vec::new(),
+                    });
+                    out.push(HubOutput::Load { doc: parent });
+                }
+                // Re-examined when the parent is ready (see `on_loaded`).
+                return;
+            }
+        }
+        self.promote_scratch(conn, doc_id, header, out);
+    }
+
+    /// Turns a scratch copy into a stored document if the principal may create it.
+    fn promote_scratch(
+        &mut self,
+        conn: ConnId,
+        doc_id: DocumentId,
+        header: Header,
+        out: &mut Vec<HubOutput>,
+    ) {
+        let ancestors = self.ancestors_of(&header);
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if !access::can_create(&c.principal, &header, &ancestors) {
+            c.scratch.remove(&doc_id);
+            reject(
+                &self.config.peer_id,
+                &self.session_id,
+                &mut self.ephemeral_count,
+                conn,
+                c,
+                doc_id,
+                "not allowed to create this document",
+                out,
+            );
+            return;
+        }
+        let Some(scratch) = c.scratch.remove(&doc_id) else {
+            return;
+        };
+        c.docs.insert(
+            doc_id,
+            PeerDoc {
+                session: scratch.session,
+                awaiting_save: true,
+            },
+        );
+        let by = c.principal.id().clone();
+        let mut peers = BTreeSet::new();
+        peers.insert(conn);
+        let ticket = self.take_ticket();
+        self.docs.insert(
+            doc_id,
+            Slot::Ready(LoadedDoc {
+                doc: scratch.doc,
+                header,
+                ancestors,
+                peers,
+                saving: Some(ticket),
+                dirty_by: None,
+            }),
+        );
+        out.push(HubOutput::Save {
+            doc: doc_id,
+            ticket,
+            changed_by: by,
+        });
+    }
+
+    fn take_ticket(&mut self) -> u64 {
+        let t = self.next_ticket;
+        self.next_ticket += 1;
+        t
+    }
+
+    /// The ancestors' headers of a header, as far as they are loaded.
+    fn ancestors_of(&self, header: &Header) -> Vec<Header> {
+        let mut out = Vec::new();
+        let mut next = header.parent;
+        while let Some(id) = next {
+            match self.docs.get(&id) {
+                Some(Slot::Ready(d)) => {
+                    out.push(d.header.clone());
+                    next = d.header.parent;
+                }
+                Some(Slot::Resolving { header, .. }) => {
+                    out.push(header.clone());
+                    next = header.parent;
+                }
+                _ => break,
+            }
+            if out.len() >= 2 {
+                break;
+            }
+        }
+        out
+    }
+
+    fn on_ready_message(
+        &mut self,
+        conn: ConnId,
+        doc_id: DocumentId,
+        message: WireMessage,
+        out: &mut Vec<HubOutput>,
+    ) {
+        let peer_id = self.config.peer_id.clone();
+        let (Some(c), Some(Slot::Ready(d))) =
+            (self.conns.get_mut(&conn), self.docs.get_mut(&doc_id))
+        else {
+            return;
+        };
+        if !access::can_read(&c.principal, &d.header, &d.ancestors) {
+            // Exactly as for a document that does not exist.
+            unavailable(&peer_id, conn, c, doc_id, out);
+            return;
+        }
+        let data = match message {
+            WireMessage::Request { data, .. } | WireMessage::Sync { data, .. } => data,
+            _ => return,
+        };
+        let decoded = match Message::decode(&data) {
+            Ok(m) => m,
+            Err(e) => {
+                reject(
+                    &peer_id,
+                    &self.session_id,
+                    &mut self.ephemeral_count,
+                    conn,
+                    c,
+                    doc_id,
+                    &format!("not an automerge sync message: {e}"),
+                    out,
+                );
+                return;
+            }
+        };
+        let carries_changes = !decoded.changes.is_empty();
+        if carries_changes && !access::can_write(&c.principal, &d.header, &d.ancestors) {
+            reject(
+                &peer_id,
+                &self.session_id,
+                &mut self.ephemeral_count,
+                conn,
+                c,
+                doc_id,
+                "no write rights on this document",
+                out,
+            );
+            return;
+        }
+        d.peers.insert(conn);
+        let peer = c.docs.entry(doc_id).or_default();
+        let changed = match peer.session.receive_message(&mut d.doc, decoded) {
+            Ok(changed) => changed,
+            Err(e) => {
+                reject(
+                    &peer_id,
+                    &self.session_id,
+                    &mut self.ephemeral_count,
+                    conn,
+                    c,
+                    doc_id,
+                    &format!("sync message refused: {e}"),
+                    out,
+                );
+                return;
+            }
+        };
+        if changed {
+            if read_header(&d.doc).ok().as_ref() != Some(&d.header) {
+                // Tampered: forget the in-memory state; the store has the last valid one.
+                let by = c.principal.id().clone();
+                reject(
+                    &peer_id,
+                    &self.session_id,
+                    &mut self.ephemeral_count,
+                    conn,
+                    c,
+                    doc_id,
+                    "changes to a document header are refused",
+                    out,
+                );
+                tracing::warn!(%doc_id, principal = %by, "header change refused; reloading");
+                let peers: Vec<ConnId> = d.peers.iter().copied().collect();
+                self.docs.remove(&doc_id);
+                for p in peers {
+                    if let Some(pc) = self.conns.get_mut(&p) {
+                        pc.docs.remove(&doc_id);
+                    }
+                }
+                return;
+            }
+            peer.awaiting_save = true;
+            let by = c.principal.id().clone();
+            if d.saving.is_some() {
+                d.dirty_by = Some(by);
+            } else {
+                let ticket = self.next_ticket;
+                self.next_ticket += 1;
+                d.saving = Some(ticket);
+                out.push(HubOutput::Save {
+                    doc: doc_id,
+                    ticket,
+                    changed_by: by,
+                });
+            }
+            return;
+        }
+        if !peer.awaiting_save
+            && let Some(reply) = peer.session.generate(&d.doc)
+        {
+            send_sync(&peer_id, conn, c, doc_id, reply, out);
+        }
+    }
+
+    fn on_loaded(
+        &mut self,
+        doc_id: DocumentId,
+        stored: Option<Automerge>,
+        out: &mut Vec<HubOutput>,
+    ) {
+        let waiting = match self.docs.remove(&doc_id) {
+            Some(Slot::Loading { waiting }) => waiting,
+            Some(other) => {
+                // Not expected (a duplicate answer): keep what we have.
+                self.docs.insert(doc_id, other);
+                return;
+            }
+            None => Vec::new(),
+        };
+        let Some(doc) = stored else {
+            self.docs.insert(doc_id, Slot::Absent);
+            for (conn, message) in waiting {
+                self.on_message(conn, message, out);
+            }
+            self.retry_scratches_waiting_for(doc_id, out);
+            return;
+        };
+        let header = match read_header(&doc) {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::error!(%doc_id, error = %e, "stored document has no valid header");
+                self.docs.insert(doc_id, Slot::Absent);
+                for (conn, message) in waiting {
+                    if let Some(c) = self.conns.get_mut(&conn) {
+                        let _ = message;
+                        unavailable(&self.config.peer_id, conn, c, doc_id, out);
+                    }
+                }
+                return;
+            }
+        };
+        // Load the ancestors access depends on (at most two levels).
+        let missing: Vec<DocumentId> = header
+            .parent
+            .into_iter()
+            .filter(|p| !matches!(self.docs.get(p), Some(Slot::Ready(_))))
+            .collect();
+        if let Some(parent) = missing.first() {
+            self.docs.insert(
+                doc_id,
+                Slot::Resolving {
+                    doc,
+                    header,
+                    waiting,
+                },
+            );
+            if !self.docs.contains_key(parent) {
+                self.docs.insert(
+                    *parent,
+                    Slot::Loading {
+                        waiting: Vec::new(),
+                    },
+                );
+                out.push(HubOutput::Load { doc: *parent });
+            }
+            return;
+        }
+        self.make_ready(doc_id, doc, header, waiting, out);
+    }
+
+    fn make_ready(
+        &mut self,
+        doc_id: DocumentId,
+        doc: Automerge,
+        header: Header,
+        waiting: Vec<(ConnId, WireMessage)>,
+        out: &mut Vec<HubOutput>,
+    ) {
+        let ancestors = self.ancestors_of(&header);
+        self.docs.insert(
+            doc_id,
+            Slot::Ready(LoadedDoc {
+                doc,
+                header,
+                ancestors,
+                peers: BTreeSet::new(),
+                saving: None,
+                dirty_by: None,
+            }),
+        );
+        self.idle.push_back(doc_id);
+        for (conn, message) in waiting {
+            self.on_message(conn, message, out);
+        }
+        // Children waiting for this document as their parent.
+        let children: Vec<DocumentId> = self
+            .docs
+            .iter()
+            .filter_map(|(id, s)| match s {
+                Slot::Resolving { header, .. } if header.parent == Some(doc_id) => Some(*id),
+                _ => None,
+            })
+            .collect();
+        for child in children {
+            if let Some(Slot::Resolving {
+                doc,
+                header,
+                waiting,
+            }) = self.docs.remove(&child)
+            {
+                self.make_ready(child, doc, header, waiting, out);
+            }
+        }
+        self.retry_scratches_waiting_for(doc_id, out);
+    }
+
+    /// Scratch documents whose parent just became known (ready or absent).
+    fn retry_scratches_waiting_for(&mut self, parent: DocumentId, out: &mut Vec<HubOutput>) {
+        let mut pending = Vec::new();
+        for (conn, c) in &self.conns {
+            for (doc_id, s) in &c.scratch {
+                if let Ok(h) = read_header(&s.doc)
+                    && h.parent == Some(parent)
+                {
+                    pending.push((*conn, *doc_id, h));
+                }
+            }
+        }
+        for (conn, doc_id, header) in pending {
+            self.promote_scratch(conn, doc_id, header, out);
+        }
+    }
+
+    fn on_saved(&mut self, doc_id: DocumentId, ticket: u64, out: &mut Vec<HubOutput>) {
+        let peer_id = self.config.peer_id.clone();
+        let Some(Slot::Ready(d)) = self.docs.get_mut(&doc_id) else {
+            return;
+        };
+        if d.saving != Some(ticket) {
+            return;
+        }
+        d.saving = None;
+        if let Some(by) = d.dirty_by.take() {
+            let ticket = self.next_ticket;
+            self.next_ticket += 1;
+            d.saving = Some(ticket);
+            out.push(HubOutput::Save {
+                doc: doc_id,
+                ticket,
+                changed_by: by,
+            });
+            return;
+        }
+        // Flushed: acknowledge to the writers and fan out to everyone syncing it.
+        for conn in d.peers.clone() {
+            let Some(c) = self.conns.get_mut(&conn) else {
+                continue;
+            };
+            let Some(peer) = c.docs.get_mut(&doc_id) else {
+                continue;
+            };
+            peer.awaiting_save = false;
+            if let Some(reply) = peer.session.generate(&d.doc) {
+                send_sync(&peer_id, conn, c, doc_id, reply, out);
+            }
+        }
+    }
+
+    fn on_announce(&mut self, conn: ConnId, doc_id: DocumentId, out: &mut Vec<HubOutput>) {
+        match self.docs.get(&doc_id) {
+            Some(Slot::Ready(_)) => {}
+            None => {
+                // Load first; announce when ready by queueing an empty request-like sync.
+                self.docs.insert(
+                    doc_id,
+                    Slot::Loading {
+                        waiting: Vec::new(),
+                    },
+                );
+                out.push(HubOutput::Load { doc: doc_id });
+                return;
+            }
+            _ => return,
+        }
+        let peer_id = self.config.peer_id.clone();
+        let (Some(c), Some(Slot::Ready(d))) =
+            (self.conns.get_mut(&conn), self.docs.get_mut(&doc_id))
+        else {
+            return;
+        };
+        if !access::can_read(&c.principal, &d.header, &d.ancestors) {
+            return;
+        }
+        d.peers.insert(conn);
+        let peer = c.docs.entry(doc_id).or_default();
+        if let Some(reply) = peer.session.generate(&d.doc) {
+            send_sync(&peer_id, conn, c, doc_id, reply, out);
+        }
+    }
+
+    fn on_disconnect(&mut self, conn: ConnId) {
+        if let Some(c) = self.conns.remove(&conn) {
+            for doc_id in c.docs.keys() {
+                if let Some(Slot::Ready(d)) = self.docs.get_mut(doc_id) {
+                    d.peers.remove(&conn);
+                    if d.peers.is_empty() {
+                        self.idle.push_back(*doc_id);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Drops idle documents beyond the bound: no peers, no save in flight.
+    fn evict_idle(&mut self) {
+        let mut ready_idle = self
+            .docs
+            .values()
+            .filter(|s| matches!(s, Slot::Ready(d) if d.peers.is_empty() && d.saving.is_none()))
+            .count();
+        while ready_idle > self.config.max_idle_docs {
+            let Some(id) = self.idle.pop_front() else {
+                break;
+            };
+            if matches!(self.docs.get(&id), Some(Slot::Ready(d)) if d.peers.is_empty() && d.saving.is_none())
+            {
+                self.docs.remove(&id);
+                ready_idle -= 1;
+            }
+        }
+        // Forget "absent" markers too, so a document created elsewhere is found later.
+        if self.docs.len() > self.config.max_idle_docs.saturating_mul(4) {
+            self.docs.retain(|_, s| !matches!(s, Slot::Absent));
+        }
+    }
+}
+
+fn close_with_error(conn: ConnId, reason: String, out: &mut Vec<HubOutput>) {
+    out.push(HubOutput::Send {
+        conn,
+        bytes: WireMessage::Error {
+            message: reason.clone(),
+        }
+        .encode(),
+    });
+    out.push(HubOutput::Close { conn, reason });
+}
+
+fn remote_of(c: &Conn) -> Option<PeerId> {
+    c.remote.clone()
+}
+
+fn send_sync(
+    local: &PeerId,
+    conn: ConnId,
+    c: &Conn,
+    doc_id: DocumentId,
+    data: Vec<u8>,
+    out: &mut Vec<HubOutput>,
+) {
+    let Some(remote) = remote_of(c) else {
+        return;
+    };
+    out.push(HubOutput::Send {
+        conn,
+        bytes: WireMessage::Sync {
+            document_id: doc_id,
+            sender_id: local.clone(),
+            target_id: remote,
+            data,
+        }
+        .encode(),
+    });
+}
+
+fn unavailable(
+    local: &PeerId,
+    conn: ConnId,
+    c: &Conn,
+    doc_id: DocumentId,
+    out: &mut Vec<HubOutput>,
+) {
+    let Some(remote) = remote_of(c) else {
+        return;
+    };
+    out.push(HubOutput::Send {
+        conn,
+        bytes: WireMessage::DocUnavailable {
+            sender_id: local.clone(),
+            target_id: remote,
+            document_id: doc_id,
+        }
+        .encode(),
+    });
+}
+
+#[allow(clippy::too_many_arguments)]
+fn reject(
+    local: &PeerId,
+    session_id: &str,
+    count: &mut u64,
+    conn: ConnId,
+    c: &Conn,
+    doc_id: DocumentId,
+    reason: &str,
+    out: &mut Vec<HubOutput>,
+) {
+    tracing::info!(%doc_id, principal = %c.principal.id(), reason, "refused");
+    out.push(HubOutput::Refused {
+        conn,
+        doc: doc_id,
+        reason: reason.to_owned(),
+    });
+    let Some(remote) = remote_of(c) else {
+        return;
+    };
+    *count += 1;
+    out.push(HubOutput::Send {
+        conn,
+        bytes: WireMessage::Ephemeral {
+            sender_id: local.clone(),
+            target_id: remote,
+            count: *count,
+            session_id: session_id.to_owned(),
+            document_id: doc_id,
+            data: rejection_payload(reason),
+        }
+        .encode(),
+    });
+}

@@ -1,0 +1,472 @@
+//! Tests of the hub with simulated phones over an in-memory "network" and store.
+
+use std::collections::{HashMap, VecDeque};
+
+use automerge::{ActorId, Automerge};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use super::connection::{Connection, Received};
+use super::hub::{ConnId, Hub, HubConfig, HubInput, HubOutput};
+use super::session::SyncSession;
+use super::wire::{PeerMetadata, WireMessage};
+use crate::access::Principal;
+use crate::docs::{
+    Agency, Case, CaseKind, DocKind, Header, Officer, OnSiteRecord, SCHEMA_VERSION, TypedDoc,
+};
+use crate::ids::{
+    CaseNumber, DevicePrefix, DocumentId, EnforcementId, PeerId, PrincipalId, TeamId,
+};
+use crate::jurisdiction::YANGCHENG_COUNTY;
+use crate::rules::RulesConfig;
+use crate::scope::Scope;
+use crate::store::{DocStore, IndexEntry, MemoryStore};
+
+fn pid(s: &str) -> PrincipalId {
+    PrincipalId::new(s).unwrap()
+}
+
+fn county() -> Scope {
+    Scope::county(YANGCHENG_COUNTY).unwrap()
+}
+
+fn officer(id: &str, team: &str) -> Principal {
+    Principal::Officer {
+        id: pid(id),
+        team: TeamId::new(team).unwrap(),
+        scope: county(),
+    }
+}
+
+fn case_doc(seed: u64, by: &str, team: &str) -> TypedDoc<Case> {
+    let header = Header {
+        kind: DocKind::Case,
+        schema: SCHEMA_VERSION,
+        scope: county(),
+        team: Some(TeamId::new(team).unwrap()),
+        unit: None,
+        parent: None,
+        created_by: pid(by),
+        created_at_ms: 1_780_000_000_000,
+    };
+    let officers = vec![
+        Officer {
+            name: "王强".to_owned(),
+            enforcement_id: EnforcementId::new("14052219001").unwrap(),
+            agency: Agency::Transport,
+        },
+        Officer {
+            name: "李明".to_owned(),
+            enforcement_id: EnforcementId::new("140522").unwrap(),
+            agency: Agency::TrafficPolice,
+        },
+    ];
+    let body = Case::new(
+        CaseNumber::new(DevicePrefix::new("K7Q2").unwrap(), 2026, 1).unwrap(),
+        CaseKind::RoadsideCheck,
+        &RulesConfig::default(),
+        OnSiteRecord {
+            place: "S329".into(),
+            gps: None,
+            started_at_ms: 0,
+            ended_at_ms: None,
+            officers,
+            person_on_site: None,
+        },
+    );
+    let id = DocumentId::generate(&mut StdRng::seed_from_u64(seed));
+    TypedDoc::create(id, ActorId::random(), &header, &body).unwrap()
+}
+
+/// A phone: one connection, its documents and sync sessions, what the server told it.
+struct Phone {
+    conn: ConnId,
+    connection: Connection,
+    docs: HashMap<DocumentId, (Automerge, SyncSession)>,
+    rejected: Vec<(DocumentId, String)>,
+    unavailable: Vec<DocumentId>,
+    closed_by_error: Option<String>,
+}
+
+impl Phone {
+    fn new(conn: ConnId) -> (Self, Vec<u8>) {
+        let (connection, join) = Connection::client(
+            PeerId::new(&format!("phone-{conn}")).unwrap(),
+            PeerMetadata::default(),
+        );
+        (
+            Phone {
+                conn,
+                connection,
+                docs: HashMap::new(),
+                rejected: Vec::new(),
+                unavailable: Vec::new(),
+                closed_by_error: None,
+            },
+            join.encode(),
+        )
+    }
+
+    fn remote(&self) -> PeerId {
+        self.connection.remote().cloned().unwrap()
+    }
+
+    /// Starts syncing a document it has (push).
+    fn push(&mut self, id: DocumentId, doc: Automerge) -> Option<Vec<u8>> {
+        let mut session = SyncSession::new();
+        let msg = session.generate(&doc);
+        self.docs.insert(id, (doc, session));
+        msg.map(|data| self.sync_frame(id, data, false))
+    }
+
+    /// Asks for a document it does not have.
+    fn request(&mut self, id: DocumentId) -> Vec<u8> {
+        let doc = Automerge::new();
+        let mut session = SyncSession::new();
+        let data = session.generate(&doc).unwrap_or_default();
+        self.docs.insert(id, (doc, session));
+        self.sync_frame(id, data, true)
+    }
+
+    fn sync_frame(&self, id: DocumentId, data: Vec<u8>, request: bool) -> Vec<u8> {
+        let (sender_id, target_id) = (self.connection.local().clone(), self.remote());
+        if request {
+            WireMessage::Request {
+                document_id: id,
+                sender_id,
+                target_id,
+                data,
+            }
+        } else {
+            WireMessage::Sync {
+                document_id: id,
+                sender_id,
+                target_id,
+                data,
+            }
+        }
+        .encode()
+    }
+
+    /// Handles a frame from the server; returns frames to send back.
+    fn receive(&mut self, bytes: &[u8]) -> Vec<Vec<u8>> {
+        match self.connection.receive(bytes) {
+            Ok(Received::Established { .. }) => Vec::new(),
+            Ok(Received::Message(WireMessage::Sync {
+                document_id, data, ..
+            })) => {
+                let (doc, session) = self
+                    .docs
+                    .entry(document_id)
+                    .or_insert_with(|| (Automerge::new(), SyncSession::new()));
+                session.receive(doc, &data).unwrap();
+                session
+                    .generate(doc)
+                    .map(|d| vec![self.sync_frame(document_id, d, false)])
+                    .unwrap_or_default()
+            }
+            Ok(Received::Message(WireMessage::DocUnavailable { document_id, .. })) => {
+                self.unavailable.push(document_id);
+                Vec::new()
+            }
+            Ok(Received::Message(WireMessage::Ephemeral {
+                document_id, data, ..
+            })) => {
+                let text = String::from_utf8_lossy(&data).to_string();
+                self.rejected.push((document_id, text));
+                Vec::new()
+            }
+            Ok(Received::Closed { reason }) => {
+                self.closed_by_error = Some(reason);
+                Vec::new()
+            }
+            Ok(other) => panic!("unexpected {other:?}"),
+            Err(e) => panic!("phone got a protocol error: {e}"),
+        }
+    }
+}
+
+/// The server side: hub + store + the caller's loop.
+struct Server {
+    hub: Hub,
+    store: MemoryStore,
+    /// Frames to deliver to phones.
+    outbox: VecDeque<(ConnId, Vec<u8>)>,
+    closed: Vec<ConnId>,
+    refused: Vec<String>,
+    /// When false, saves are held back (to test save-then-ack).
+    flush: bool,
+    held: Vec<HubInput>,
+}
+
+impl Server {
+    fn new() -> Self {
+        Server {
+            hub: Hub::new(HubConfig {
+                peer_id: PeerId::new("server").unwrap(),
+                metadata: PeerMetadata::default(),
+                max_message_bytes: 1 << 20,
+                max_idle_docs: 2,
+            }),
+            store: MemoryStore::new(),
+            outbox: VecDeque::new(),
+            closed: Vec::new(),
+            refused: Vec::new(),
+            flush: true,
+            held: Vec::new(),
+        }
+    }
+
+    fn input(&mut self, input: HubInput) {
+        let mut queue = VecDeque::from([input]);
+        while let Some(input) = queue.pop_front() {
+            for output in self.hub.handle(input) {
+                match output {
+                    HubOutput::Send { conn, bytes } => self.outbox.push_back((conn, bytes)),
+                    HubOutput::Close { conn, .. } => self.closed.push(conn),
+                    HubOutput::Refused { reason, .. } => self.refused.push(reason),
+                    HubOutput::Load { doc } => {
+                        let stored = self.store.load(&doc).unwrap().map(|l| Box::new(l.doc));
+                        queue.push_back(HubInput::Loaded { doc, stored });
+                    }
+                    HubOutput::Save { doc, ticket, .. } => {
+                        let am = self.hub.document(&doc).unwrap();
+                        let kind = self.hub.header(&doc).unwrap().kind.as_str();
+                        self.store.save(&doc, am, &IndexEntry::new(kind)).unwrap();
+                        if self.flush {
+                            queue.push_back(HubInput::Saved { doc, ticket });
+                        } else {
+                            self.held.push(HubInput::Saved { doc, ticket });
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn connect(&mut self, conn: ConnId, principal: Principal) -> Phone {
+        self.input(HubInput::Connected { conn, principal });
+        let (mut phone, join) = Phone::new(conn);
+        self.input(HubInput::Frame { conn, bytes: join });
+        self.deliver(&mut [&mut phone]);
+        phone
+    }
+
+    /// Delivers frames both ways until nothing moves.
+    fn deliver(&mut self, phones: &mut [&mut Phone]) {
+        for _ in 0..10_000 {
+            let Some((conn, bytes)) = self.outbox.pop_front() else {
+                return;
+            };
+            let Some(phone) = phones.iter_mut().find(|p| p.conn == conn) else {
+                continue;
+            };
+            for reply in phone.receive(&bytes) {
+                self.input(HubInput::Frame { conn, bytes: reply });
+            }
+        }
+        panic!("the exchange did not go quiet");
+    }
+
+    fn send(&mut self, phone: &mut Phone, frame: Option<Vec<u8>>) {
+        if let Some(bytes) = frame {
+            self.input(HubInput::Frame {
+                conn: phone.conn,
+                bytes,
+            });
+        }
+        self.deliver(&mut [phone]);
+    }
+}
+
+#[test]
+fn an_officer_pushes_a_case_and_a_teammate_fetches_it() {
+    let mut server = Server::new();
+    let mut wang = server.connect(1, officer("officer:wang", "team-1"));
+    let case = case_doc(1, "officer:wang", "team-1");
+    let id = case.id();
+    let frame = wang.push(id, case.automerge().clone());
+    server.send(&mut wang, frame);
+    let stored = server.store.load(&id).unwrap().expect("stored").doc;
+    assert_eq!(stored.get_heads(), case.automerge().get_heads());
+    assert!(wang.rejected.is_empty());
+
+    let mut li = server.connect(2, officer("officer:li", "team-1"));
+    let frame = li.request(id);
+    server.send(&mut li, Some(frame));
+    assert_eq!(li.docs[&id].0.get_heads(), case.automerge().get_heads());
+    let opened = TypedDoc::<Case>::open(id, li.docs[&id].0.clone()).unwrap();
+    assert_eq!(opened.body().unwrap(), case.body().unwrap());
+}
+
+#[test]
+fn changes_are_acknowledged_only_after_they_are_flushed() {
+    let mut server = Server::new();
+    server.flush = false;
+    let mut wang = server.connect(1, officer("officer:wang", "team-1"));
+    let case = case_doc(2, "officer:wang", "team-1");
+    let id = case.id();
+    let frame = wang.push(id, case.automerge().clone());
+    server.send(&mut wang, frame);
+    // Not flushed yet: the phone has not been told the server has its heads.
+    let shared = wang.docs[&id].1.shared_heads().to_vec();
+    assert_ne!(shared, case.automerge().get_heads());
+    // Flushed: the acknowledgement arrives.
+    for input in std::mem::take(&mut server.held) {
+        server.input(input);
+    }
+    server.flush = true;
+    server.deliver(&mut [&mut wang]);
+    assert_eq!(
+        wang.docs[&id].1.shared_heads(),
+        &case.automerge().get_heads()[..]
+    );
+}
+
+#[test]
+fn another_teams_header_is_refused_and_nothing_is_stored() {
+    let mut server = Server::new();
+    let mut wang = server.connect(1, officer("officer:wang", "team-1"));
+    let forged = case_doc(3, "officer:wang", "team-2");
+    let id = forged.id();
+    let frame = wang.push(id, forged.automerge().clone());
+    server.send(&mut wang, frame);
+    assert!(server.store.load(&id).unwrap().is_none());
+    assert_eq!(wang.rejected.len(), 1, "{:?}", wang.rejected);
+    assert!(wang.rejected[0].1.contains("rejected"));
+    // Someone else's name as creator is refused too.
+    let impostor = case_doc(4, "officer:li", "team-1");
+    let frame = wang.push(impostor.id(), impostor.automerge().clone());
+    server.send(&mut wang, frame);
+    assert!(server.store.load(&impostor.id()).unwrap().is_none());
+    assert_eq!(server.refused.len(), 2);
+}
+
+#[test]
+fn an_enterprise_cannot_push_changes_to_a_case() {
+    let mut server = Server::new();
+    let mut wang = server.connect(1, officer("officer:wang", "team-1"));
+    let case = case_doc(5, "officer:wang", "team-1");
+    let id = case.id();
+    let frame = wang.push(id, case.automerge().clone());
+    server.send(&mut wang, frame);
+    let before = server.store.load(&id).unwrap().unwrap().doc.get_heads();
+
+    let mut unit = server.connect(
+        2,
+        Principal::Enterprise {
+            id: pid("unit:a"),
+            unit: "914403001922038216".parse().unwrap(),
+        },
+    );
+    // The enterprise got the bytes somehow and edits them.
+    let mut edited = case;
+    edited
+        .update(&pid("unit:a"), 0, |c| {
+            c.findings = "篡改".into();
+            Ok(())
+        })
+        .unwrap();
+    let frame = unit.push(id, edited.automerge().clone());
+    server.send(&mut unit, frame);
+    assert_eq!(
+        server.store.load(&id).unwrap().unwrap().doc.get_heads(),
+        before
+    );
+    // It is told: unavailable (it may not even read it) or rejected — never accepted.
+    assert!(
+        !unit.unavailable.is_empty() || !unit.rejected.is_empty(),
+        "the enterprise was not told"
+    );
+}
+
+#[test]
+fn unreadable_and_unknown_documents_look_the_same() {
+    let mut server = Server::new();
+    let mut wang = server.connect(1, officer("officer:wang", "team-1"));
+    let case = case_doc(6, "officer:wang", "team-1");
+    let id = case.id();
+    let frame = wang.push(id, case.automerge().clone());
+    server.send(&mut wang, frame);
+
+    let elsewhere = Principal::Officer {
+        id: pid("officer:zhou"),
+        team: TeamId::new("team-9").unwrap(),
+        scope: Scope::county("140521".parse().unwrap()).unwrap(),
+    };
+    let mut zhou = server.connect(3, elsewhere);
+    let frame = zhou.request(id);
+    server.send(&mut zhou, Some(frame));
+    let unknown = DocumentId::from_bytes([0xab; 16]);
+    let frame = zhou.request(unknown);
+    server.send(&mut zhou, Some(frame));
+    assert_eq!(zhou.unavailable, [id, unknown]);
+    assert!(zhou.docs[&id].0.get_heads().is_empty(), "nothing leaked");
+}
+
+#[test]
+fn a_header_change_is_refused_and_the_stored_state_stays() {
+    use automerge::transaction::Transactable;
+    let mut server = Server::new();
+    let mut wang = server.connect(1, officer("officer:wang", "team-1"));
+    let case = case_doc(7, "officer:wang", "team-1");
+    let id = case.id();
+    let frame = wang.push(id, case.automerge().clone());
+    server.send(&mut wang, frame);
+    let before = server.store.load(&id).unwrap().unwrap().doc.get_heads();
+    // The phone edits the header behind the API's back and syncs.
+    let (doc, _) = wang.docs.get_mut(&id).unwrap();
+    let header = match automerge::ReadDoc::get(doc, automerge::ROOT, "header").unwrap() {
+        Some((_, h)) => h,
+        None => unreachable!(),
+    };
+    doc.transact(|tx| tx.put(&header, "team", "team-2"))
+        .unwrap();
+    let (doc, session) = wang.docs.get_mut(&id).unwrap();
+    let frame = session.generate(doc).map(|d| wang.sync_frame(id, d, false));
+    server.send(&mut wang, frame);
+    assert!(
+        wang.rejected.iter().any(|(_, r)| r.contains("header")),
+        "{:?}",
+        wang.rejected
+    );
+    assert_eq!(
+        server.store.load(&id).unwrap().unwrap().doc.get_heads(),
+        before
+    );
+    // The document is still served, in its stored state.
+    let mut li = server.connect(2, officer("officer:li", "team-1"));
+    let frame = li.request(id);
+    server.send(&mut li, Some(frame));
+    assert_eq!(li.docs[&id].0.get_heads(), before);
+}
+
+#[test]
+fn malformed_input_closes_only_that_connection() {
+    let mut server = Server::new();
+    let mut wang = server.connect(1, officer("officer:wang", "team-1"));
+    server.input(HubInput::Connected {
+        conn: 9,
+        principal: officer("officer:bad", "team-1"),
+    });
+    server.input(HubInput::Frame {
+        conn: 9,
+        bytes: vec![0xff, 0x13, 0x37],
+    });
+    assert_eq!(server.closed, [9]);
+    // Oversized frames too.
+    server.input(HubInput::Connected {
+        conn: 10,
+        principal: officer("officer:bad", "team-1"),
+    });
+    server.input(HubInput::Frame {
+        conn: 10,
+        bytes: vec![0; (1 << 20) + 1],
+    });
+    assert_eq!(server.closed, [9, 10]);
+    // Everyone else is still served.
+    let case = case_doc(8, "officer:wang", "team-1");
+    let frame = wang.push(case.id(), case.automerge().clone());
+    server.send(&mut wang, frame);
+    assert!(server.store.load(&case.id()).unwrap().is_some());
+}
