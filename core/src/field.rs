@@ -75,20 +75,23 @@ pub struct Opened<T> {
     pub report: LoadReport,
 }
 
-/// The documents of one device (actor) over a store.
+/// The documents of one device over a store.
+///
+/// Every copy it hands out ([`FieldStore::create`], [`FieldStore::open`]) writes as a fresh
+/// Automerge actor: two copies of one document open at once (a list screen and an edit screen)
+/// must never share an actor, or their changes would collide on sequence numbers.
 #[derive(Debug)]
 pub struct FieldStore<S> {
     store: S,
-    actor: ActorId,
 }
 
 /// Name of the durable sequence behind case numbers.
 const CASE_SEQUENCE: &str = "case_number";
 
 impl<S: DocStore> FieldStore<S> {
-    /// A field store writing as `actor` (one per device installation).
-    pub fn new(store: S, actor: ActorId) -> Self {
-        FieldStore { store, actor }
+    /// A field store over `store`.
+    pub fn new(store: S) -> Self {
+        FieldStore { store }
     }
 
     /// The underlying store (pending list, sync states).
@@ -116,7 +119,7 @@ impl<S: DocStore> FieldStore<S> {
         header: &Header,
         body: &T,
     ) -> Result<TypedDoc<T>> {
-        let doc = TypedDoc::create(DocumentId::generate(rng), self.actor.clone(), header, body)?;
+        let doc = TypedDoc::create(DocumentId::generate(rng), ActorId::random(), header, body)?;
         self.save(&doc)?;
         Ok(doc)
     }
@@ -129,7 +132,7 @@ impl<S: DocStore> FieldStore<S> {
         let Some(loaded) = self.store.load(id)? else {
             return Ok(None);
         };
-        let doc = loaded.doc.with_actor(self.actor.clone());
+        let doc = loaded.doc.with_actor(ActorId::random());
         Ok(Some(Opened {
             doc: TypedDoc::open(*id, doc)?,
             report: loaded.report,
@@ -145,6 +148,10 @@ impl<S: DocStore> FieldStore<S> {
         let header = doc.header()?;
         let entry = self.index_entry(doc.id(), doc.automerge(), &header)?;
         let report = self.store.save(&doc.id(), doc.automerge(), &entry)?;
+        if report.merged_stored_changes {
+            // The store kept changes this copy lacked: index what it holds, not this copy.
+            self.reindex(&doc.id())?;
+        }
         // The document is saved. Refreshing the entries that depend on it can fail on a
         // damaged neighbour; that must not turn a completed save into an error.
         if let Err(e) = self.refresh_dependents(&header) {
@@ -178,6 +185,9 @@ impl<S: DocStore> FieldStore<S> {
         let Some(loaded) = self.store.load(id)? else {
             return Ok(());
         };
+        if !loaded.report.is_complete() {
+            tracing::warn!(doc_id = %id, report = ?loaded.report, "re-indexing a document loaded with losses");
+        }
         let header = read_header(&loaded.doc)?;
         let entry = self.index_entry(*id, &loaded.doc, &header)?;
         if self.store.index_entry(id)?.as_ref() != Some(&entry) {
@@ -527,8 +537,56 @@ mod tests {
     }
 
     #[test]
+    fn a_stale_copy_does_not_leave_a_stale_index() {
+        let fs = FieldStore::new(MemoryStore::new());
+        let mut rng = StdRng::seed_from_u64(7);
+        let number = fs
+            .next_case_number(&DevicePrefix::new("K7Q2").unwrap(), 2026)
+            .unwrap();
+        let stale = fs
+            .create(
+                &mut rng,
+                &header(DocKind::Case, None, None),
+                &case_body(number, "晋E12345", None),
+            )
+            .unwrap();
+        // Another copy corrects the plate and is saved.
+        let mut fresh = fs.open::<Case>(&stale.id()).unwrap().unwrap().doc;
+        fresh
+            .update(&p("officer:li"), T0, |c| {
+                if let Some(v) = &mut c.vehicle {
+                    v.plate = "晋E99999"
+                        .parse()
+                        .map_err(|_| DocError::Rule(String::new()))?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        fs.save(&fresh).unwrap();
+        // The stale copy (old plate) is saved again with another edit.
+        let mut stale = stale;
+        stale
+            .update(&p("officer:wang"), T0, |c| {
+                c.findings = "补充".into();
+                Ok(())
+            })
+            .unwrap();
+        fs.save(&stale).unwrap();
+        let id = stale.id();
+        assert_eq!(
+            fs.cases_by_plate(&"晋E99999".parse().unwrap()).unwrap(),
+            [id]
+        );
+        assert!(
+            fs.cases_by_plate(&"晋E12345".parse().unwrap())
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
     fn lookups_on_the_memory_store() {
-        lookups_work(&FieldStore::new(MemoryStore::new(), ActorId::random()));
+        lookups_work(&FieldStore::new(MemoryStore::new()));
     }
 
     #[test]
@@ -536,10 +594,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let prefix = DevicePrefix::new("K7Q2").unwrap();
         {
-            let fs = FieldStore::new(SledStore::open(dir.path()).unwrap(), ActorId::random());
+            let fs = FieldStore::new(SledStore::open(dir.path()).unwrap());
             lookups_work(&fs);
         }
-        let fs = FieldStore::new(SledStore::open(dir.path()).unwrap(), ActorId::random());
+        let fs = FieldStore::new(SledStore::open(dir.path()).unwrap());
         assert_eq!(fs.next_case_number(&prefix, 2026).unwrap().sequence(), 3);
         assert_eq!(fs.cases_by_status(CaseStatus::Closed).unwrap().len(), 1);
     }

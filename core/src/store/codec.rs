@@ -56,6 +56,82 @@ pub(crate) fn unframe_chunk(stored: &[u8]) -> Option<&[u8]> {
     Some(payload)
 }
 
+/// The magic bytes at the start of every automerge storage chunk.
+const AUTOMERGE_MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+
+/// Whether `bytes` are an intact snapshot: one or more automerge chunks, the first a document
+/// chunk, each with its magic bytes, a length that fits, and automerge's own checksum (the
+/// first 4 bytes of the SHA-256 of chunk type, length and contents) matching. The same checks
+/// automerge makes before it parses a chunk, without parsing the contents, so a save can tell
+/// cheaply whether the stored snapshot is the one it wrote. A compressed change chunk (type 2,
+/// checksummed over its inflated contents; never written by the store) counts as not intact.
+pub(crate) fn snapshot_intact(bytes: &[u8]) -> bool {
+    let mut rest = bytes;
+    let mut first = true;
+    if rest.is_empty() {
+        return false;
+    }
+    while !rest.is_empty() {
+        let Some((header, after)) = rest.split_at_checked(9) else {
+            return false;
+        };
+        let chunk_type = header[8];
+        if header[..4] != AUTOMERGE_MAGIC || !(chunk_type == 0 || (chunk_type == 1 && !first)) {
+            return false;
+        }
+        let Some((len, after)) = read_uleb(after) else {
+            return false;
+        };
+        let Some((data, after)) = usize::try_from(len)
+            .ok()
+            .and_then(|len| after.split_at_checked(len))
+        else {
+            return false;
+        };
+        let mut hasher = Sha256::new();
+        hasher.update([chunk_type]);
+        hasher.update(uleb(len));
+        hasher.update(data);
+        if hasher.finalize()[..4] != header[4..8] {
+            return false;
+        }
+        rest = after;
+        first = false;
+    }
+    true
+}
+
+/// An unsigned LEB128 number at the start of `bytes`, and what follows it.
+fn read_uleb(bytes: &[u8]) -> Option<(u64, &[u8])> {
+    let mut value = 0u64;
+    for (i, &byte) in bytes.iter().enumerate().take(10) {
+        let bits = u64::from(byte & 0x7f);
+        let shift = 7 * i as u32;
+        if shift == 63 && bits > 1 {
+            return None;
+        }
+        value |= bits << shift;
+        if byte & 0x80 == 0 {
+            return Some((value, &bytes[i + 1..]));
+        }
+    }
+    None
+}
+
+/// `value` in unsigned LEB128, as automerge writes lengths (and hashes them).
+fn uleb(mut value: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(10);
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            return out;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
 /// Key of a document's records in the per-document trees: its 16 bytes.
 pub(crate) fn doc_key(id: &DocumentId) -> [u8; 16] {
     *id.as_bytes()
@@ -87,6 +163,20 @@ pub(crate) fn chunk_seq(key: &[u8]) -> Result<u64> {
             StoreError::corrupt("chunk key", format!("{} bytes instead of 24", key.len()))
         })?;
     Ok(u64::from_be_bytes(seq))
+}
+
+/// Key of the `number`-th record a repairing save moved aside for a document: id, then the
+/// number big-endian (records moved aside by earlier versions of the store are keyed by id and
+/// chunk sequence: the same shape). Numbers are never reused, so nothing moved aside is ever
+/// overwritten.
+pub(crate) fn quarantine_key(id: &DocumentId, number: u64) -> [u8; 24] {
+    chunk_key(id, number)
+}
+
+/// The number of the next quarantine record of a document, after the last `key` of its
+/// quarantine records (any malformed key counts as number 0).
+pub(crate) fn next_quarantine_number(last: Option<&[u8]>) -> u64 {
+    last.map_or(0, |key| chunk_seq(key).unwrap_or(0).saturating_add(1))
 }
 
 /// Prefix of the index keys of `(index, value)`: both length-prefixed, so no pair's prefix is
@@ -300,6 +390,46 @@ mod tests {
             assert_eq!(unframe_chunk(&flipped), None, "bit flip at {i}");
         }
         assert_eq!(unframe_chunk(&frame_chunk(&[]).unwrap()), Some(&[][..]));
+    }
+
+    #[test]
+    fn snapshots_are_checked_like_automerge_checks_them() {
+        use automerge::transaction::Transactable;
+        let empty = automerge::Automerge::new().save();
+        assert!(snapshot_intact(&empty), "{empty:?}");
+        let mut doc = automerge::Automerge::new();
+        for i in 0..50 {
+            let mut tx = doc.transaction();
+            tx.put(automerge::ROOT, format!("k{}", i % 7), i).unwrap();
+            tx.commit();
+        }
+        let snapshot = doc.save();
+        assert!(snapshot_intact(&snapshot));
+        // A snapshot followed by change chunks (as `save()` writes orphans) is intact too.
+        let mut with_changes = snapshot.clone();
+        with_changes.extend(doc.save_after(&[]));
+        assert!(snapshot_intact(&with_changes));
+        // Change chunks alone are not a snapshot.
+        assert!(!snapshot_intact(&doc.save_after(&[])));
+        assert!(!snapshot_intact(&[]));
+        for len in 0..snapshot.len() {
+            assert!(!snapshot_intact(&snapshot[..len]), "truncated to {len}");
+        }
+        for i in 0..snapshot.len() {
+            let mut flipped = snapshot.clone();
+            flipped[i] ^= 0x01;
+            assert!(!snapshot_intact(&flipped), "bit flip at {i}");
+        }
+        let mut extended = snapshot;
+        extended.push(0);
+        assert!(!snapshot_intact(&extended));
+        for value in [0, 1, 127, 128, 300, 1 << 40, u64::MAX] {
+            let encoded = uleb(value);
+            let mut input = encoded.clone();
+            input.push(0xAA);
+            assert_eq!(read_uleb(&input), Some((value, &[0xAA][..])), "{value}");
+        }
+        assert_eq!(read_uleb(&[0x80; 11]), None);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use automerge::{Automerge, ChangeHash};
+use automerge::{Automerge, ChangeHash, ReadDoc, SaveOptions};
 
 use super::codec::{self, Meta};
 use super::error::{Result, StoreError};
@@ -17,6 +17,18 @@ pub(crate) struct StoredParts<B> {
     /// The chunks, framed, in the order they were written, with their keys (a malformed key
     /// makes its chunk count as damaged).
     pub(crate) chunks: Vec<(Vec<u8>, B)>,
+}
+
+impl<B: AsRef<[u8]>> StoredParts<B> {
+    /// Whether there is no record at all.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.snapshot.is_none() && self.chunks.is_empty()
+    }
+
+    /// The snapshot's bytes; empty when there is none.
+    fn snapshot_bytes(&self) -> &[u8] {
+        self.snapshot.as_ref().map_or(&[][..], AsRef::as_ref)
+    }
 }
 
 /// The stored bytes put together: snapshot then every intact chunk.
@@ -35,9 +47,9 @@ pub(crate) struct Assembled {
 }
 
 /// Puts a document's snapshot and intact chunks together; damaged chunks (by frame length and
-/// checksum) are skipped and counted.
+/// checksum) are skipped and counted, a missing or empty snapshot record is reported.
 pub(crate) fn assemble<B: AsRef<[u8]>>(parts: &StoredParts<B>) -> Assembled {
-    let snapshot = parts.snapshot.as_ref().map_or(&[][..], AsRef::as_ref);
+    let snapshot = parts.snapshot_bytes();
     let total = snapshot.len()
         + parts
             .chunks
@@ -46,7 +58,10 @@ pub(crate) fn assemble<B: AsRef<[u8]>>(parts: &StoredParts<B>) -> Assembled {
             .sum::<usize>();
     let mut bytes = Vec::with_capacity(total);
     bytes.extend_from_slice(snapshot);
-    let mut report = LoadReport::default();
+    let mut report = LoadReport {
+        snapshot_missing: snapshot.is_empty(),
+        ..LoadReport::default()
+    };
     let mut chunk_ranges = Vec::with_capacity(parts.chunks.len());
     let mut dropped = Vec::new();
     let mut salvage = Vec::new();
@@ -86,13 +101,36 @@ pub(crate) fn assemble<B: AsRef<[u8]>>(parts: &StoredParts<B>) -> Assembled {
     }
 }
 
+/// What to do when the snapshot record is there but does not load.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnBadSnapshot {
+    /// Fail with [`StoreError::CorruptDocument`] (a caller's load).
+    Fail,
+    /// Load the chunks without it (a repairing save, which has the caller's copy besides).
+    Skip,
+}
+
+/// A loaded document and what loading it found.
+pub(crate) struct LoadOutcome {
+    pub(crate) doc: Automerge,
+    pub(crate) report: LoadReport,
+    /// Keys of the chunks skipped as damaged (by frame, or rejected by automerge).
+    pub(crate) dropped: Vec<Vec<u8>>,
+    /// The snapshot record is there but does not load (only with [`OnBadSnapshot::Skip`]).
+    pub(crate) snapshot_unreadable: bool,
+}
+
 /// Loads an assembled document. Normally one `Automerge::load` of all the bytes; should
 /// automerge reject an intact-looking chunk, the snapshot is loaded alone and the chunks one
-/// by one, and the rejected ones are reported as dropped.
+/// by one, and the rejected ones are reported as dropped. Then the loaded document is checked:
+/// changes that were read but wait for missing dependencies, and `expected_heads` (the stored
+/// heads, when known) it lacks, are reported.
 pub(crate) fn load_assembled(
     id: &DocumentId,
     assembled: Assembled,
-) -> Result<(Automerge, LoadReport, Vec<Vec<u8>>)> {
+    expected_heads: Option<&[ChangeHash]>,
+    on_bad_snapshot: OnBadSnapshot,
+) -> Result<LoadOutcome> {
     let Assembled {
         bytes,
         mut report,
@@ -109,16 +147,26 @@ pub(crate) fn load_assembled(
             "skipped damaged chunks"
         );
     }
+    let mut snapshot_unreadable = false;
     let mut doc = match Automerge::load(&bytes) {
         Ok(doc) => doc,
         Err(error) => {
             tracing::warn!(doc_id = %id, %error, "document does not load in one piece, loading chunk by chunk");
-            let mut doc = Automerge::load(&bytes[..snapshot_len]).map_err(|source| {
-                StoreError::CorruptDocument {
-                    id: *id,
-                    source: Box::new(source),
+            let mut doc = match Automerge::load(&bytes[..snapshot_len]) {
+                Ok(doc) => doc,
+                Err(source) if on_bad_snapshot == OnBadSnapshot::Skip => {
+                    tracing::warn!(doc_id = %id, error = %source, "the snapshot does not load");
+                    snapshot_unreadable = true;
+                    report.bytes_loaded -= snapshot_len;
+                    Automerge::new()
                 }
-            })?;
+                Err(source) => {
+                    return Err(StoreError::CorruptDocument {
+                        id: *id,
+                        source: Box::new(source),
+                    });
+                }
+            };
             for (key, range) in chunk_ranges {
                 let len = range.len();
                 if let Err(error) = doc.load_incremental(&bytes[range]) {
@@ -146,20 +194,85 @@ pub(crate) fn load_assembled(
             report.changes_salvaged = doc.get_changes(&before).len();
         }
     }
-    Ok((doc, report, dropped))
+    report.missing_deps = doc.get_missing_deps(&[]).len();
+    report.heads_missing = expected_heads.map_or(0, |heads| {
+        heads.iter().filter(|h| !has_change(&doc, h)).count()
+    });
+    if report.snapshot_missing || report.missing_deps > 0 || report.heads_missing > 0 {
+        tracing::warn!(
+            doc_id = %id,
+            snapshot_missing = report.snapshot_missing,
+            missing_deps = report.missing_deps,
+            heads_missing = report.heads_missing,
+            "stored changes could not be applied"
+        );
+    }
+    Ok(LoadOutcome {
+        doc,
+        report,
+        dropped,
+        snapshot_unreadable,
+    })
+}
+
+/// Whether the stored records a save builds on are as the metadata describes them: the
+/// snapshot there, of the recorded size and intact by automerge's checksum; exactly the
+/// recorded number and bytes of chunks, each intact by its frame, under keys below
+/// [`Meta::next_chunk`]. Reads no more than a load does and parses nothing; when it holds, the
+/// stored document loads, and appending a chunk under `next_chunk` overwrites nothing.
+fn records_match<B: AsRef<[u8]>>(meta: &Meta, parts: &StoredParts<B>) -> bool {
+    let snapshot = parts.snapshot_bytes();
+    if snapshot.len() as u64 != meta.snapshot_bytes || !codec::snapshot_intact(snapshot) {
+        return false;
+    }
+    if parts.chunks.len() as u64 != meta.chunks {
+        return false;
+    }
+    let mut chunk_bytes = 0u64;
+    for (key, stored) in &parts.chunks {
+        let stored = stored.as_ref();
+        let below_next = codec::chunk_seq(key).is_ok_and(|seq| seq < meta.next_chunk);
+        if !below_next || codec::unframe_chunk(stored).is_none() {
+            return false;
+        }
+        chunk_bytes += stored.len() as u64;
+    }
+    chunk_bytes == meta.chunk_bytes
+}
+
+/// The sequence number after every stored chunk's.
+fn after_last_chunk<B>(parts: &StoredParts<B>) -> u64 {
+    parts
+        .chunks
+        .iter()
+        .filter_map(|(key, _)| codec::chunk_seq(key).ok())
+        .max()
+        .map_or(0, |seq| seq.saturating_add(1))
+}
+
+/// A document's compact snapshot: automerge's `save()` without changes it could not apply
+/// (orphans), so that a stored snapshot always loads complete. A save never stores orphans:
+/// the chunks hold applied changes only, too.
+fn snapshot_of(doc: &Automerge) -> Vec<u8> {
+    doc.save_with_options(SaveOptions {
+        retain_orphans: false,
+        ..SaveOptions::default()
+    })
 }
 
 /// What the document part of a save writes.
 pub(crate) enum DocWrite {
     /// Nothing new.
     Nothing,
-    /// Append a framed chunk under sequence `seq`.
+    /// Append a framed chunk under sequence `seq` (a key no stored chunk has).
     Chunk { seq: u64, framed: Vec<u8> },
-    /// Replace the snapshot, remove every chunk of the document, and keep the damaged chunks
-    /// `quarantine` (chunk key, stored bytes) aside.
+    /// Replace the snapshot, remove the chunks `remove` (every stored chunk of the document,
+    /// by key), and keep the records `quarantine` aside (their stored bytes: a damaged
+    /// snapshot, chunks whose changes the new snapshot does not hold).
     Snapshot {
         bytes: Vec<u8>,
-        quarantine: Vec<(Vec<u8>, Vec<u8>)>,
+        remove: Vec<Vec<u8>>,
+        quarantine: Vec<Vec<u8>>,
     },
 }
 
@@ -219,15 +332,94 @@ fn has_change(doc: &Automerge, hash: &ChangeHash) -> bool {
     doc.get_change_meta_by_hash(hash).is_some()
 }
 
+/// The stored document merged with the caller's copy, and what of the stored records the
+/// merged document cannot stand in for.
+struct Merged {
+    doc: Automerge,
+    /// Stored bytes of the records to keep aside.
+    quarantine: Vec<Vec<u8>>,
+    /// Anything stored was damaged (dropped, unreadable, missing, or not applicable): the
+    /// records must be rewritten even when the merge adds nothing.
+    damaged: bool,
+}
+
+/// Merges whatever of the stored document loads into a copy of the stored document with the
+/// caller's `doc`. A snapshot that does not load is skipped (the chunks are applied without
+/// it, and `doc`'s changes supply what they build on). Records whose content the merged
+/// document may not hold are listed for quarantine: damaged chunks and an unreadable
+/// snapshot always; every record when some stored change still cannot be applied (which
+/// record holds it is unknown).
+fn merge_stored<B: AsRef<[u8]>>(
+    id: &DocumentId,
+    prev: Option<&Meta>,
+    doc: &Automerge,
+    parts: &StoredParts<B>,
+) -> Result<Merged> {
+    let loaded = load_assembled(
+        id,
+        assemble(parts),
+        prev.map(|meta| meta.heads.as_slice()),
+        OnBadSnapshot::Skip,
+    )?;
+    let mut merged = loaded.doc;
+    let added = merged.get_changes_added(doc);
+    merged.apply_changes(added)?;
+    // Stored changes that were read but still cannot be applied: which records hold them is
+    // not known, so every record is kept aside. (A stored head that is simply gone was in a
+    // damaged chunk or snapshot, kept aside as such, or in a record that is gone itself.)
+    let unapplied = !merged.get_missing_deps(&[]).is_empty();
+    let heads_missing = prev.is_some_and(|meta| meta.heads.iter().any(|h| !has_change(&merged, h)));
+    let damaged = unapplied
+        || heads_missing
+        || loaded.snapshot_unreadable
+        || !loaded.report.is_complete()
+        || prev.is_some_and(|meta| !records_match(meta, parts));
+
+    let snapshot = parts.snapshot_bytes();
+    let mut quarantine = Vec::new();
+    if !snapshot.is_empty() && (unapplied || loaded.snapshot_unreadable) {
+        quarantine.push(snapshot.to_vec());
+    }
+    quarantine.extend(
+        parts
+            .chunks
+            .iter()
+            .filter(|(key, _)| unapplied || loaded.dropped.contains(key))
+            .map(|(_, stored)| stored.as_ref().to_vec()),
+    );
+    if damaged {
+        tracing::warn!(
+            doc_id = %id,
+            unapplied,
+            heads_missing,
+            snapshot_unreadable = loaded.snapshot_unreadable,
+            snapshot_missing = loaded.report.snapshot_missing,
+            chunks_dropped = loaded.report.chunks_dropped,
+            quarantined = quarantine.len(),
+            "repairing a damaged document"
+        );
+    }
+    Ok(Merged {
+        doc: merged,
+        quarantine,
+        damaged,
+    })
+}
+
 /// Decides what saving `doc` as `id` writes, given the stored metadata and index entry
-/// `prev` (see [`codec::decode_stored`]). `read_stored` is called only when `doc` lacks stored
-/// changes (then the stored document is merged in).
+/// `prev` (see [`codec::decode_stored`]) and the document's stored records `parts`.
+///
+/// The usual save checks that the records match the metadata ([`records_match`]) and that
+/// `doc` has every stored head, then appends a chunk or compacts. Otherwise — `doc` lacks
+/// stored changes, or the records are damaged, or records exist without metadata — it merges
+/// the stored document with `doc` and writes the union as a fresh snapshot, keeping aside
+/// every record whose content the snapshot may not hold.
 pub(crate) fn plan_save<B: AsRef<[u8]>>(
     id: &DocumentId,
     prev: Option<(Meta, IndexEntry)>,
     doc: &Automerge,
     index: &IndexEntry,
-    read_stored: impl FnOnce() -> Result<StoredParts<B>>,
+    parts: &StoredParts<B>,
 ) -> Result<SavePlan> {
     let (prev, prev_entry) = prev.unzip();
     let old_keys = prev_entry
@@ -246,10 +438,12 @@ pub(crate) fn plan_save<B: AsRef<[u8]>>(
     } else {
         Some(codec::encode_entry(index)?)
     };
+    let remove_all = || -> Vec<Vec<u8>> { parts.chunks.iter().map(|(k, _)| k.clone()).collect() };
 
+    let mut merged_stored_changes = false;
     let (write, meta, new_changes) = match &prev {
-        None => {
-            let bytes = doc.save();
+        None if parts.is_empty() => {
+            let bytes = snapshot_of(doc);
             let heads = doc.get_heads();
             let meta = Meta {
                 snapshot_bytes: bytes.len() as u64,
@@ -259,11 +453,14 @@ pub(crate) fn plan_save<B: AsRef<[u8]>>(
             let new_changes = !meta.heads.is_empty();
             let write = DocWrite::Snapshot {
                 bytes,
+                remove: Vec::new(),
                 quarantine: Vec::new(),
             };
             (write, meta, new_changes)
         }
-        Some(prev) if prev.heads.iter().all(|h| has_change(doc, h)) => {
+        Some(prev)
+            if prev.heads.iter().all(|h| has_change(doc, h)) && records_match(prev, parts) =>
+        {
             let incremental = doc.save_after(&prev.heads);
             if incremental.is_empty() {
                 (DocWrite::Nothing, prev.clone(), false)
@@ -273,7 +470,7 @@ pub(crate) fn plan_save<B: AsRef<[u8]>>(
                 if prev.chunk_bytes + framed_len > prev.snapshot_bytes {
                     // The chunks would outgrow the snapshot: compact. `doc` holds everything
                     // stored (it has every stored head), so its snapshot replaces it all.
-                    let bytes = doc.save();
+                    let bytes = snapshot_of(doc);
                     let meta = Meta {
                         heads: doc.get_heads(),
                         snapshot_bytes: bytes.len() as u64,
@@ -283,6 +480,7 @@ pub(crate) fn plan_save<B: AsRef<[u8]>>(
                     };
                     let write = DocWrite::Snapshot {
                         bytes,
+                        remove: remove_all(),
                         quarantine: Vec::new(),
                     };
                     (write, meta, true)
@@ -302,49 +500,52 @@ pub(crate) fn plan_save<B: AsRef<[u8]>>(
                 }
             }
         }
-        Some(prev) => {
-            // `doc` lacks stored changes: another copy of the document was saved, or a damaged
-            // chunk was skipped when `doc` was loaded. Merge, and write the union as a fresh
-            // snapshot, keeping damaged chunks aside.
-            let parts = read_stored()?;
-            let assembled = assemble(&parts);
-            let (mut stored, _report, dropped) = load_assembled(id, assembled)?;
-            let before = stored.get_heads();
-            let known: Vec<ChangeHash> = prev
-                .heads
-                .iter()
-                .filter(|h| has_change(doc, h))
-                .copied()
-                .collect();
-            stored.apply_changes(doc.get_changes(&known))?;
-            let heads = stored.get_heads();
-            let new_changes = heads != before;
+        prev => {
+            // `doc` lacks stored changes (another copy of the document was saved, or a damaged
+            // chunk was skipped when `doc` was loaded), or the stored records are damaged, or
+            // there are records without metadata: merge, and write the union as a fresh
+            // snapshot, keeping aside what it may not hold.
+            let Merged {
+                doc: merged,
+                quarantine,
+                damaged,
+            } = merge_stored(id, prev.as_ref(), doc, parts)?;
+            let prev_heads = prev.as_ref().map_or(&[][..], |meta| meta.heads.as_slice());
+            let heads = merged.get_heads();
+            let new_changes = heads != prev_heads;
+            merged_stored_changes = heads.iter().any(|h| !has_change(doc, h));
             tracing::info!(
                 doc_id = %id,
-                damaged_chunks = dropped.len(),
+                damaged,
                 new_changes,
-                "merged a document lacking stored changes"
+                merged_stored_changes,
+                "merged the stored document with a copy"
             );
-            if !new_changes && dropped.is_empty() {
-                // A stale copy holding nothing the store lacks, and nothing to repair: the
-                // stored records stay as they are.
-                (DocWrite::Nothing, prev.clone(), false)
-            } else {
-                let bytes = stored.save();
-                let quarantine = parts
-                    .chunks
-                    .iter()
-                    .filter(|(key, _)| dropped.contains(key))
-                    .map(|(key, b)| (key.clone(), b.as_ref().to_vec()))
-                    .collect();
-                let meta = Meta {
-                    heads,
-                    snapshot_bytes: bytes.len() as u64,
-                    chunk_bytes: 0,
-                    chunks: 0,
-                    next_chunk: prev.next_chunk,
-                };
-                (DocWrite::Snapshot { bytes, quarantine }, meta, new_changes)
+            match prev {
+                Some(prev) if !new_changes && !damaged => {
+                    // A stale copy holding nothing the store lacks, and nothing to repair: the
+                    // stored records stay as they are.
+                    (DocWrite::Nothing, prev.clone(), false)
+                }
+                _ => {
+                    let bytes = snapshot_of(&merged);
+                    let meta = Meta {
+                        heads,
+                        snapshot_bytes: bytes.len() as u64,
+                        chunk_bytes: 0,
+                        chunks: 0,
+                        next_chunk: prev
+                            .as_ref()
+                            .map_or(0, |meta| meta.next_chunk)
+                            .max(after_last_chunk(parts)),
+                    };
+                    let write = DocWrite::Snapshot {
+                        bytes,
+                        remove: remove_all(),
+                        quarantine,
+                    };
+                    (write, meta, new_changes)
+                }
             }
         }
     };
@@ -371,6 +572,7 @@ pub(crate) fn plan_save<B: AsRef<[u8]>>(
             overhead_bytes: 0,
             compacted,
             new_changes,
+            merged_stored_changes,
         },
     })
 }
@@ -405,6 +607,16 @@ mod tests {
         codec::frame_chunk(&doc.save_after(after)).unwrap()
     }
 
+    fn load(parts: &StoredParts<Vec<u8>>, heads: &[ChangeHash]) -> LoadOutcome {
+        load_assembled(
+            &DocumentId::from_bytes([1; 16]),
+            assemble(parts),
+            Some(heads),
+            OnBadSnapshot::Fail,
+        )
+        .unwrap()
+    }
+
     #[test]
     fn assembles_snapshot_and_chunks_and_skips_a_truncated_tail() {
         let mut doc = doc_with(&[1]);
@@ -424,8 +636,12 @@ mod tests {
             snapshot: Some(snapshot.clone()),
             chunks: vec![(key(0), c1.clone()), (key(1), c2.clone())],
         };
-        let (loaded, report, dropped) =
-            load_assembled(&DocumentId::from_bytes([1; 16]), assemble(&whole)).unwrap();
+        let LoadOutcome {
+            doc: loaded,
+            report,
+            dropped,
+            ..
+        } = load(&whole, &doc.get_heads());
         assert_eq!(loaded.get_heads(), doc.get_heads());
         assert_eq!(report.chunks_loaded, 2);
         assert!(report.is_complete() && dropped.is_empty());
@@ -435,8 +651,12 @@ mod tests {
                 snapshot: Some(snapshot.clone()),
                 chunks: vec![(key(0), c1.clone()), (key(1), c2[..cut].to_vec())],
             };
-            let (loaded, report, dropped) =
-                load_assembled(&DocumentId::from_bytes([1; 16]), assemble(&parts)).unwrap();
+            let LoadOutcome {
+                doc: loaded,
+                report,
+                dropped,
+                ..
+            } = load(&parts, &h2);
             assert_eq!(loaded.get_heads(), h2.clone(), "cut at {cut}");
             assert_eq!(
                 loaded

@@ -73,14 +73,12 @@ impl From<automerge::AutomergeError> for StoreError {
     }
 }
 
-impl From<sled::transaction::TransactionError<()>> for StoreError {
-    fn from(error: sled::transaction::TransactionError<()>) -> Self {
+impl From<sled::transaction::TransactionError<StoreError>> for StoreError {
+    fn from(error: sled::transaction::TransactionError<StoreError>) -> Self {
         match error {
             sled::transaction::TransactionError::Storage(e) => StoreError::Sled(e),
-            // The store's transactions never abort: they only apply prepared batches.
-            sled::transaction::TransactionError::Abort(()) => StoreError::Sled(
-                sled::Error::Unsupported("store transaction aborted".to_owned()),
-            ),
+            // A transaction aborts only on a check of its own, with the reason.
+            sled::transaction::TransactionError::Abort(e) => e,
         }
     }
 }

@@ -38,7 +38,8 @@ impl MemoryStore {
         Self::default()
     }
 
-    /// The damaged chunks of `id` that a repairing save moved aside (kept, never deleted).
+    /// The records of `id` that repairing saves moved aside (kept, never deleted), in the order
+    /// they were moved, as [`SledStore::quarantined`](super::SledStore::quarantined).
     ///
     /// # Errors
     /// Never; `Result` for symmetry with [`SledStore::quarantined`](super::SledStore::quarantined).
@@ -53,8 +54,43 @@ impl MemoryStore {
             .collect())
     }
 
-    // A panic in another thread cannot leave `Inner` half-updated (plans are applied by
-    // infallible code), so a poisoned lock is still safe to use.
+    pub(super) fn raw_record(&self, record: super::testing::Record) -> Option<Vec<u8>> {
+        use super::testing::Record;
+        let inner = self.lock();
+        match record {
+            Record::Meta(id) => inner.meta.get(&id).cloned(),
+            Record::Entry(id) => inner.entries.get(&id).cloned(),
+            Record::Snapshot(id) => inner.snapshots.get(&id).cloned(),
+            Record::Chunk(id, seq) => inner.chunks.get(&(id, seq)).cloned(),
+        }
+    }
+
+    pub(super) fn set_raw_record(&self, record: super::testing::Record, value: Option<&[u8]>) {
+        use super::testing::Record;
+        let mut inner = self.lock();
+        let value = value.map(<[u8]>::to_vec);
+        match (record, value) {
+            (Record::Meta(id), Some(v)) => drop(inner.meta.insert(id, v)),
+            (Record::Meta(id), None) => drop(inner.meta.remove(&id)),
+            (Record::Entry(id), Some(v)) => drop(inner.entries.insert(id, v)),
+            (Record::Entry(id), None) => drop(inner.entries.remove(&id)),
+            (Record::Snapshot(id), Some(v)) => drop(inner.snapshots.insert(id, v)),
+            (Record::Snapshot(id), None) => drop(inner.snapshots.remove(&id)),
+            (Record::Chunk(id, seq), Some(v)) => drop(inner.chunks.insert((id, seq), v)),
+            (Record::Chunk(id, seq), None) => drop(inner.chunks.remove(&(id, seq))),
+        }
+    }
+
+    pub(super) fn chunk_seqs(&self, id: &DocumentId) -> Vec<u64> {
+        self.lock()
+            .chunks
+            .range((*id, 0)..=(*id, u64::MAX))
+            .map(|((_, seq), _)| *seq)
+            .collect()
+    }
+
+    // A panic in another thread cannot leave `Inner` half-updated (a plan is checked before
+    // it is applied, and applied by infallible code), so a poisoned lock is still safe to use.
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -81,14 +117,23 @@ impl Inner {
             self.meta.get(id).map(Vec::as_slice),
             self.entries.get(id).map(Vec::as_slice),
         )?;
-        let plan = engine::plan_save(id, prev, doc, index, || Ok(self.parts(id)))?;
-        Ok(self.apply(id, plan))
+        let plan = engine::plan_save(id, prev, doc, index, &self.parts(id))?;
+        self.apply(id, plan)
     }
 
-    /// Applies a plan as [`SledStore`](super::SledStore) does, with the same comparisons, so
-    /// that the reports agree.
-    fn apply(&mut self, id: &DocumentId, plan: SavePlan) -> SaveReport {
+    /// Applies a plan as [`SledStore`](super::SledStore) does, with the same comparisons and
+    /// the same check, so that the reports and errors agree. Checks before it changes
+    /// anything, so a failed save writes nothing.
+    fn apply(&mut self, id: &DocumentId, plan: SavePlan) -> Result<SaveReport> {
         let key = codec::doc_key(id);
+        if let DocWrite::Chunk { seq, .. } = plan.write
+            && self.chunks.contains_key(&(*id, seq))
+        {
+            return Err(StoreError::corrupt(
+                "metadata record",
+                format!("chunk {seq} is already stored"),
+            ));
+        }
         let mut written = Bookkeeping::default();
         match plan.write {
             DocWrite::Nothing => {}
@@ -96,21 +141,31 @@ impl Inner {
                 written.put(&codec::chunk_key(id, seq), &[]);
                 self.chunks.insert((*id, seq), framed);
             }
-            DocWrite::Snapshot { bytes, quarantine } => {
+            DocWrite::Snapshot {
+                bytes,
+                remove,
+                quarantine,
+            } => {
                 self.snapshots.insert(*id, bytes);
                 written.put(&key, &[]);
-                let seqs: Vec<u64> = self
-                    .chunks
-                    .range((*id, 0)..=(*id, u64::MAX))
-                    .map(|((_, seq), _)| *seq)
-                    .collect();
-                for seq in seqs {
-                    self.chunks.remove(&(*id, seq));
-                    written.remove(&codec::chunk_key(id, seq));
+                for old in remove {
+                    // Keys come from `parts`: well formed.
+                    if let Ok(seq) = codec::chunk_seq(&old) {
+                        self.chunks.remove(&(*id, seq));
+                    }
+                    written.remove(&old);
                 }
-                for (chunk_key, bytes) in quarantine {
-                    written.put(&chunk_key, &bytes);
-                    self.quarantine.insert(chunk_key, bytes);
+                let last = self
+                    .quarantine
+                    .range(key.to_vec()..)
+                    .take_while(|(k, _)| k.starts_with(&key))
+                    .last()
+                    .map(|(k, _)| k.as_slice());
+                let first = codec::next_quarantine_number(last);
+                for (number, bytes) in (first..).zip(quarantine) {
+                    let q_key = codec::quarantine_key(id, number).to_vec();
+                    written.put(&q_key, &bytes);
+                    self.quarantine.insert(q_key, bytes);
                 }
             }
         }
@@ -140,10 +195,10 @@ impl Inner {
         if plan.mark_pending && self.pending.insert(*id) {
             written.put(&key, &[]);
         }
-        SaveReport {
+        Ok(SaveReport {
             overhead_bytes: written.bytes,
             ..plan.report
-        }
+        })
     }
 }
 
@@ -160,15 +215,21 @@ impl DocStore for MemoryStore {
     }
 
     fn load(&self, id: &DocumentId) -> Result<Option<Loaded>> {
-        let assembled = {
+        let (heads, assembled) = {
             let inner = self.lock();
-            if !inner.meta.contains_key(id) {
+            let Some(meta) = inner.meta.get(id) else {
                 return Ok(None);
-            }
-            engine::assemble(&inner.parts(id))
+            };
+            // A damaged metadata record does not keep the document from loading.
+            let heads = Meta::decode(meta).ok().map(|meta| meta.heads);
+            (heads, engine::assemble(&inner.parts(id)))
         };
-        let (doc, report, _) = engine::load_assembled(id, assembled)?;
-        Ok(Some(Loaded { doc, report }))
+        let outcome =
+            engine::load_assembled(id, assembled, heads.as_deref(), engine::OnBadSnapshot::Fail)?;
+        Ok(Some(Loaded {
+            doc: outcome.doc,
+            report: outcome.report,
+        }))
     }
 
     fn load_bytes(&self, id: &DocumentId) -> Result<Option<StoredBytes>> {
@@ -258,5 +319,55 @@ impl DocStore for MemoryStore {
             .checked_add(1)
             .ok_or(StoreError::SequenceExhausted)?;
         Ok(*counter)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use automerge::ROOT;
+    use automerge::transaction::Transactable;
+
+    #[test]
+    fn a_chunk_is_never_overwritten_even_by_a_plan_that_says_so() {
+        let store = MemoryStore::new();
+        let id = DocumentId::from_bytes([5; 16]);
+        let mut doc = Automerge::new();
+        for v in 0..50 {
+            let mut tx = doc.transaction();
+            tx.put(ROOT, format!("k{v}"), v).unwrap();
+            tx.commit();
+        }
+        store.save(&id, &doc, &IndexEntry::new("case")).unwrap();
+        let mut tx = doc.transaction();
+        tx.put(ROOT, "k0", 99).unwrap();
+        tx.commit();
+        store.save(&id, &doc, &IndexEntry::new("case")).unwrap();
+        let seqs = store.chunk_seqs(&id);
+        assert_eq!(seqs.len(), 1);
+        let seq = seqs[0];
+        let (stored, meta) = {
+            let inner = store.lock();
+            (inner.chunks[&(id, seq)].clone(), inner.meta[&id].clone())
+        };
+        let plan = SavePlan {
+            write: DocWrite::Chunk {
+                seq,
+                framed: codec::frame_chunk(b"other").unwrap(),
+            },
+            meta: Some(b"not written".to_vec()),
+            entry: None,
+            index_removed: Vec::new(),
+            index_added: Vec::new(),
+            mark_pending: true,
+            report: SaveReport::default(),
+        };
+        assert!(matches!(
+            store.lock().apply(&id, plan),
+            Err(StoreError::Corrupt { .. })
+        ));
+        let inner = store.lock();
+        assert_eq!(inner.chunks[&(id, seq)], stored);
+        assert_eq!(inner.meta[&id], meta);
     }
 }

@@ -16,9 +16,14 @@
 //!   kept stay within twice the compact size and loading never replays a long tail.
 //! - **A damaged tail never makes a document unloadable.** Every chunk carries a length and a
 //!   checksum; a torn, truncated or corrupt chunk is skipped, every complete change before it
-//!   loads, and the loss is reported in [`LoadReport`]. The next save of the document repairs
-//!   it: it merges the stored document with the caller's, writes a fresh snapshot and moves the
-//!   unreadable bytes aside (never deletes them).
+//!   loads, and the loss is reported in [`LoadReport`] — as are changes that were read but
+//!   cannot be applied (their dependencies are missing), a missing snapshot, and stored heads
+//!   the loaded document lacks. The next save of the document repairs it: it merges whatever
+//!   of the stored document loads with the caller's copy, writes a fresh snapshot and moves
+//!   every record it cannot fully carry over aside (quarantine; never deleted). Every save
+//!   checks the stored records it builds on (the snapshot by automerge's checksum, the chunks
+//!   by theirs, the chunk keys against the metadata), so a save that returns `Ok` leaves a
+//!   document that loads, and never overwrites a stored chunk.
 //!
 //! Beside the documents the store keeps what a patrol needs without loading them: which
 //! documents have changes the server has not acknowledged ([`DocStore::pending`]), lookups by
@@ -36,6 +41,8 @@ mod engine;
 mod error;
 mod memory;
 mod sled_store;
+#[doc(hidden)]
+pub mod testing;
 
 use automerge::{Automerge, ChangeHash};
 use serde::{Deserialize, Serialize};
@@ -65,8 +72,19 @@ pub trait DocStore: Send + Sync {
     /// that replaces the chunks (compaction). A save with new changes marks the document
     /// pending. `doc` may lack changes that were stored earlier (another copy of the document
     /// was saved, or a damaged chunk was skipped on load): the store then merges the stored
-    /// document with `doc`, so nothing stored is lost. (With an `AutoCommit`, pass
-    /// `doc.document()`.)
+    /// document with `doc`, so nothing stored is lost, and reports
+    /// [`SaveReport::merged_stored_changes`] (the index entry given was derived from a copy
+    /// that lacked them). (With an `AutoCommit`, pass `doc.document()`.)
+    ///
+    /// Every save first checks the stored records it builds on: the snapshot is there, of the
+    /// recorded size and intact by automerge's checksum; the chunks are the recorded number
+    /// and size, intact by their own checksums, under keys below the next one to write (so a
+    /// save never overwrites a stored chunk). When they are damaged — or `doc` lacks stored
+    /// changes — the save merges whatever of the stored document loads with `doc`, writes the
+    /// union as a fresh snapshot, and moves aside every record it cannot fully carry over (a
+    /// snapshot that does not load, damaged chunks, chunks holding changes that cannot be
+    /// applied), never deleting them. So after an `Ok` save the document loads, even when
+    /// [`load`](Self::load) failed before it.
     ///
     /// # Errors
     /// [`StoreError::Sled`] on I/O failure (nothing was written then),
@@ -84,20 +102,24 @@ pub trait DocStore: Send + Sync {
 
     /// Loads one document: snapshot and every intact chunk. A damaged (torn, truncated,
     /// corrupt) chunk is skipped, the complete changes at its start are still loaded, and the
-    /// damage is reported in [`Loaded::report`]; `None` when the store has no such document.
+    /// damage is reported in [`Loaded::report`], as is a missing snapshot record or any
+    /// change that was read but could not be applied; `None` exactly when the store does not
+    /// hold the document ([`contains`](Self::contains) is `false`).
     ///
     /// # Errors
-    /// [`StoreError::CorruptDocument`] when the snapshot itself cannot be loaded (sled checks
-    /// its own records, so this means damage outside the store's failure model).
+    /// [`StoreError::CorruptDocument`] when the snapshot record is there but does not load
+    /// (sled checks its own records, so this means damage outside the store's failure model);
+    /// the next [`save`](Self::save) of the document repairs it from the caller's copy.
     fn load(&self, id: &DocumentId) -> Result<Option<Loaded>>;
 
     /// The stored bytes of a document as one automerge byte string (snapshot followed by every
     /// intact chunk), without loading it: `Automerge::load` of them gives what
     /// [`load`](Self::load) gives, except changes salvaged from damaged chunks. For export and
-    /// for sending a whole document.
+    /// for sending a whole document. `None` exactly when the store does not hold the document.
     ///
     /// # Errors
-    /// As [`load`](Self::load), except that the bytes are not checked by automerge.
+    /// As [`load`](Self::load), except that the bytes are not checked by automerge (so the
+    /// report does not know of unapplied changes).
     fn load_bytes(&self, id: &DocumentId) -> Result<Option<StoredBytes>>;
 
     /// Whether the store holds a document with this id.
@@ -223,14 +245,20 @@ pub struct SaveReport {
     /// Every other byte the save wrote: the key of the chunk or snapshot, the metadata record
     /// (key and value), and — only when they changed — the index entry record, the index keys
     /// added or removed and the pending mark; when compacting or repairing, the keys of the
-    /// chunks removed and the damaged chunks moved aside. Records the save would rewrite
+    /// chunks removed and the records moved aside (their bytes). Records the save would rewrite
     /// unchanged are not written and not counted. `bytes_written + overhead_bytes` is what the
     /// save hands to the store (sled adds its own log framing on top).
     pub overhead_bytes: usize,
-    /// The save wrote a fresh snapshot and dropped the chunks.
+    /// The save wrote a fresh snapshot and dropped the chunks (compaction, a merge with the
+    /// stored document, or a repair of damaged records).
     pub compacted: bool,
     /// The save stored changes that were not stored before (the document is now pending).
     pub new_changes: bool,
+    /// The stored document had changes the caller's copy lacked (a stale copy, or a copy
+    /// loaded past damage): the store merged them in, so the document stored differs from the
+    /// caller's copy, and the index entry given with the save was derived from the copy. The
+    /// caller should load the stored document and save its index entry again.
+    pub merged_stored_changes: bool,
 }
 
 /// What a load found.
@@ -247,12 +275,26 @@ pub struct LoadReport {
     /// Complete changes recovered from the start of damaged chunks (automerge checks each
     /// change's own checksum).
     pub changes_salvaged: usize,
+    /// The snapshot record is missing or empty: the document was loaded from its chunks
+    /// alone.
+    pub snapshot_missing: bool,
+    /// Changes that were read but cannot be applied wait for these many missing dependencies
+    /// (automerge's `get_missing_deps(&[])` of the loaded document); 0 when every change read
+    /// was applied.
+    pub missing_deps: usize,
+    /// Heads of the stored document (as recorded by the last save) that the loaded document
+    /// lacks; not known to [`DocStore::load_bytes`], which does not load.
+    pub heads_missing: usize,
 }
 
 impl LoadReport {
-    /// Whether everything stored was loaded.
+    /// Whether everything stored was loaded: no chunk dropped, the snapshot there, every
+    /// change read applied and every stored head present.
     pub fn is_complete(&self) -> bool {
         self.chunks_dropped == 0
+            && !self.snapshot_missing
+            && self.missing_deps == 0
+            && self.heads_missing == 0
     }
 }
 
@@ -272,4 +314,133 @@ pub struct StoredBytes {
     pub bytes: Vec<u8>,
     /// Chunks included and dropped (checked by length and checksum only).
     pub report: LoadReport,
+}
+
+/// Delegates to the shared store, so that one store serves many owners
+/// (`Arc<dyn DocStore>`, `Arc<SledStore>`).
+impl<S: DocStore + ?Sized> DocStore for std::sync::Arc<S> {
+    fn save(&self, id: &DocumentId, doc: &Automerge, index: &IndexEntry) -> Result<SaveReport> {
+        (**self).save(id, doc, index)
+    }
+
+    fn save_batch(&self, docs: &[(DocumentId, &Automerge, IndexEntry)]) -> Result<Vec<SaveReport>> {
+        (**self).save_batch(docs)
+    }
+
+    fn load(&self, id: &DocumentId) -> Result<Option<Loaded>> {
+        (**self).load(id)
+    }
+
+    fn load_bytes(&self, id: &DocumentId) -> Result<Option<StoredBytes>> {
+        (**self).load_bytes(id)
+    }
+
+    fn contains(&self, id: &DocumentId) -> Result<bool> {
+        (**self).contains(id)
+    }
+
+    fn ids(&self) -> Result<Vec<DocumentId>> {
+        (**self).ids()
+    }
+
+    fn index_entry(&self, id: &DocumentId) -> Result<Option<IndexEntry>> {
+        (**self).index_entry(id)
+    }
+
+    fn pending(&self) -> Result<Vec<DocumentId>> {
+        (**self).pending()
+    }
+
+    fn acknowledge(&self, id: &DocumentId, heads: &[ChangeHash]) -> Result<bool> {
+        (**self).acknowledge(id, heads)
+    }
+
+    fn sync_state(
+        &self,
+        id: &DocumentId,
+        peer: &StorageId,
+    ) -> Result<Option<automerge::sync::State>> {
+        (**self).sync_state(id, peer)
+    }
+
+    fn put_sync_state(
+        &self,
+        id: &DocumentId,
+        peer: &StorageId,
+        state: &automerge::sync::State,
+    ) -> Result<()> {
+        (**self).put_sync_state(id, peer, state)
+    }
+
+    fn find(&self, index: &str, value: &str) -> Result<Vec<DocumentId>> {
+        (**self).find(index, value)
+    }
+
+    fn next_sequence(&self, name: &str) -> Result<u64> {
+        (**self).next_sequence(name)
+    }
+}
+
+/// Delegates to the boxed store (`Box<dyn DocStore>`).
+impl<S: DocStore + ?Sized> DocStore for Box<S> {
+    fn save(&self, id: &DocumentId, doc: &Automerge, index: &IndexEntry) -> Result<SaveReport> {
+        (**self).save(id, doc, index)
+    }
+
+    fn save_batch(&self, docs: &[(DocumentId, &Automerge, IndexEntry)]) -> Result<Vec<SaveReport>> {
+        (**self).save_batch(docs)
+    }
+
+    fn load(&self, id: &DocumentId) -> Result<Option<Loaded>> {
+        (**self).load(id)
+    }
+
+    fn load_bytes(&self, id: &DocumentId) -> Result<Option<StoredBytes>> {
+        (**self).load_bytes(id)
+    }
+
+    fn contains(&self, id: &DocumentId) -> Result<bool> {
+        (**self).contains(id)
+    }
+
+    fn ids(&self) -> Result<Vec<DocumentId>> {
+        (**self).ids()
+    }
+
+    fn index_entry(&self, id: &DocumentId) -> Result<Option<IndexEntry>> {
+        (**self).index_entry(id)
+    }
+
+    fn pending(&self) -> Result<Vec<DocumentId>> {
+        (**self).pending()
+    }
+
+    fn acknowledge(&self, id: &DocumentId, heads: &[ChangeHash]) -> Result<bool> {
+        (**self).acknowledge(id, heads)
+    }
+
+    fn sync_state(
+        &self,
+        id: &DocumentId,
+        peer: &StorageId,
+    ) -> Result<Option<automerge::sync::State>> {
+        (**self).sync_state(id, peer)
+    }
+
+    fn put_sync_state(
+        &self,
+        id: &DocumentId,
+        peer: &StorageId,
+        state: &automerge::sync::State,
+    ) -> Result<()> {
+        (**self).put_sync_state(id, peer, state)
+    }
+
+    fn find(&self, index: &str, value: &str) -> Result<Vec<DocumentId>> {
+        (**self).find(index, value)
+    }
+
+    fn next_sequence(&self, name: &str) -> Result<u64> {
+        (**self).next_sequence(name)
+    }
 }

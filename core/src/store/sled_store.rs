@@ -12,7 +12,7 @@
 //! | `index` | len+name, len+value, doc id | empty |
 //! | `sync` | doc id, peer storage id | automerge encoded sync state |
 //! | `sequences` | name | u64 BE |
-//! | `quarantine` | doc id, seq (BE) | damaged chunks moved aside by a repairing save |
+//! | `quarantine` | doc id, number (BE) | records moved aside by repairing saves, never overwritten |
 //!
 //! A save writes its chunk or snapshot, the removal of replaced chunks, the metadata, the
 //! index changes and the pending mark in one sled transaction (crash-atomic: sled recovers a
@@ -124,7 +124,9 @@ impl SledStore {
         Ok(store)
     }
 
-    /// The damaged chunks of `id` that a repairing save moved aside (kept, never deleted).
+    /// The records of `id` that repairing saves moved aside (kept, never deleted), in the order
+    /// they were moved: framed chunks as stored (see [`CHUNK_HEADER_LEN`](super::CHUNK_HEADER_LEN))
+    /// and snapshots (automerge bytes).
     ///
     /// # Errors
     /// [`StoreError::Sled`] on I/O failure.
@@ -202,7 +204,9 @@ impl SledStore {
             self.meta.get(codec::doc_key(id))?.as_deref(),
             self.entries.get(codec::doc_key(id))?.as_deref(),
         )?;
-        let plan = engine::plan_save(id, prev, doc, index, || self.parts(id))?;
+        // Under the writer lock no record of this document changes meanwhile.
+        let parts = self.parts(id)?;
+        let plan = engine::plan_save(id, prev, doc, index, &parts)?;
         let written = self.apply(id, &plan)?;
         let report = SaveReport {
             overhead_bytes: written.unwrap_or(0),
@@ -219,13 +223,21 @@ impl SledStore {
             return Ok(None);
         }
         let key = codec::doc_key(id);
-        // Under the writer lock no chunk of this document appears or goes meanwhile.
-        let replaced_chunks = match plan.write {
-            DocWrite::Snapshot { .. } => self
-                .chunks
-                .scan_prefix(key)
-                .keys()
-                .collect::<sled::Result<Vec<IVec>>>()?,
+        // Under the writer lock no record of this document appears or goes meanwhile.
+        let quarantine_keys: Vec<[u8; 24]> = match &plan.write {
+            DocWrite::Snapshot { quarantine, .. } if !quarantine.is_empty() => {
+                let last = self
+                    .quarantine
+                    .scan_prefix(key)
+                    .keys()
+                    .next_back()
+                    .transpose()?;
+                let first = codec::next_quarantine_number(last.as_deref());
+                (first..)
+                    .take(quarantine.len())
+                    .map(|number| codec::quarantine_key(id, number))
+                    .collect()
+            }
             _ => Vec::new(),
         };
         let overhead = (
@@ -238,25 +250,37 @@ impl SledStore {
             &self.quarantine,
         )
             .transaction(
-                |(tm, te, ts, tc, tp, ti, tq)| -> ConflictableTransactionResult<usize, ()> {
+                |(tm, te, ts, tc, tp, ti, tq)| -> ConflictableTransactionResult<usize, StoreError> {
                     let mut written = Bookkeeping::default();
                     match &plan.write {
                         DocWrite::Nothing => {}
                         DocWrite::Chunk { seq, framed } => {
                             let chunk_key = codec::chunk_key(id, *seq);
+                            // The plan checked the key is free; a stored chunk is never
+                            // overwritten, whatever the metadata says.
+                            if tc.get(chunk_key)?.is_some() {
+                                return sled::transaction::abort(StoreError::corrupt(
+                                    "metadata record",
+                                    format!("chunk {seq} is already stored"),
+                                ));
+                            }
                             tc.insert(&chunk_key[..], framed.as_slice())?;
                             written.put(&chunk_key, &[]);
                         }
-                        DocWrite::Snapshot { bytes, quarantine } => {
+                        DocWrite::Snapshot {
+                            bytes,
+                            remove,
+                            quarantine,
+                        } => {
                             ts.insert(&key[..], bytes.as_slice())?;
                             written.put(&key, &[]);
-                            for old in &replaced_chunks {
-                                tc.remove(old)?;
+                            for old in remove {
+                                tc.remove(old.as_slice())?;
                                 written.remove(old);
                             }
-                            for (chunk_key, bytes) in quarantine {
-                                tq.insert(chunk_key.as_slice(), bytes.as_slice())?;
-                                written.put(chunk_key, bytes);
+                            for (q_key, bytes) in quarantine_keys.iter().zip(quarantine) {
+                                tq.insert(&q_key[..], bytes.as_slice())?;
+                                written.put(q_key, bytes);
                             }
                         }
                     }
@@ -365,18 +389,24 @@ impl DocStore for SledStore {
 
     #[tracing::instrument(skip_all, fields(doc_id = %id))]
     fn load(&self, id: &DocumentId) -> Result<Option<Loaded>> {
-        let Some(bytes) = self.load_parts_assembled(id)? else {
+        let Some((heads, assembled)) = self.load_parts_assembled(id)? else {
             return Ok(None);
         };
-        let (doc, report, _) = engine::load_assembled(id, bytes)?;
-        Ok(Some(Loaded { doc, report }))
+        let outcome =
+            engine::load_assembled(id, assembled, heads.as_deref(), engine::OnBadSnapshot::Fail)?;
+        Ok(Some(Loaded {
+            doc: outcome.doc,
+            report: outcome.report,
+        }))
     }
 
     fn load_bytes(&self, id: &DocumentId) -> Result<Option<StoredBytes>> {
-        Ok(self.load_parts_assembled(id)?.map(|assembled| StoredBytes {
-            bytes: assembled.bytes,
-            report: assembled.report,
-        }))
+        Ok(self
+            .load_parts_assembled(id)?
+            .map(|(_, assembled)| StoredBytes {
+                bytes: assembled.bytes,
+                report: assembled.report,
+            }))
     }
 
     fn contains(&self, id: &DocumentId) -> Result<bool> {
@@ -473,12 +503,21 @@ impl DocStore for SledStore {
 }
 
 impl SledStore {
-    fn load_parts_assembled(&self, id: &DocumentId) -> Result<Option<engine::Assembled>> {
-        let parts = self.parts(id)?;
-        if parts.snapshot.is_none() && parts.chunks.is_empty() {
+    /// The stored heads (when the metadata record decodes) and the assembled records of a
+    /// document the store holds (has a metadata record for, as [`DocStore::contains`] says).
+    /// The metadata is read first: every save it records is in the records read after it.
+    fn load_parts_assembled(
+        &self,
+        id: &DocumentId,
+    ) -> Result<Option<(Option<Vec<ChangeHash>>, engine::Assembled)>> {
+        let Some(meta) = self.meta.get(codec::doc_key(id))? else {
             return Ok(None);
-        }
-        Ok(Some(engine::assemble(&parts)))
+        };
+        // A damaged metadata record does not keep the document from loading; its heads are
+        // then unknown.
+        let heads = Meta::decode(&meta).ok().map(|meta| meta.heads);
+        let parts = self.parts(id)?;
+        Ok(Some((heads, engine::assemble(&parts))))
     }
 }
 
@@ -750,6 +789,40 @@ mod tests {
         store.meta.insert(key, good).unwrap();
         append(&mut doc, 3);
         assert!(store.save(&doc_id, &doc, &index).unwrap().new_changes);
+    }
+
+    #[test]
+    fn a_chunk_is_never_overwritten_even_by_a_plan_that_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let doc_id = id(5);
+        let mut doc = Automerge::new();
+        for v in 0..50 {
+            append(&mut doc, v);
+        }
+        store.save(&doc_id, &doc, &IndexEntry::new("case")).unwrap();
+        append(&mut doc, 50);
+        store.save(&doc_id, &doc, &IndexEntry::new("case")).unwrap();
+        let (key, stored) = last_chunk(&store, &doc_id);
+        let meta = store.meta.get(codec::doc_key(&doc_id)).unwrap();
+        let plan = SavePlan {
+            write: DocWrite::Chunk {
+                seq: codec::chunk_seq(&key).unwrap(),
+                framed: codec::frame_chunk(b"other").unwrap(),
+            },
+            meta: Some(b"not written".to_vec()),
+            entry: None,
+            index_removed: Vec::new(),
+            index_added: Vec::new(),
+            mark_pending: true,
+            report: SaveReport::default(),
+        };
+        assert!(matches!(
+            store.apply(&doc_id, &plan),
+            Err(StoreError::Corrupt { .. })
+        ));
+        assert_eq!(last_chunk(&store, &doc_id), (key, stored));
+        assert_eq!(store.meta.get(codec::doc_key(&doc_id)).unwrap(), meta);
     }
 
     #[test]

@@ -1,13 +1,16 @@
 //! The conformance suite of [`DocStore`]: one `pub fn` per behaviour, generic over a
 //! [`Harness`], and a macro (after matrix-rust-sdk's `statestore_integration_tests!`) that turns
-//! them into `#[test]`s for one store. Run against [`MemoryStore`] and [`SledStore`]; a new
-//! store implementation adds one `doc_store_conformance!` line.
+//! them into `#[test]`s for one store. Run against [`MemoryStore`], [`SledStore`] and a shared
+//! `Arc<dyn DocStore>`; a new store implementation adds one `doc_store_conformance!` line.
+
+use std::sync::Arc;
 
 use automerge::sync::State;
 use automerge::{Automerge, ChangeHash};
 use zhichao_core::ids::StorageId;
+use zhichao_core::store::testing::{MetaFields, Record, Tamper};
 use zhichao_core::store::{
-    CHUNK_HEADER_LEN, DocStore, IndexEntry, KIND_INDEX, MemoryStore, SledStore,
+    CHUNK_HEADER_LEN, DocStore, IndexEntry, KIND_INDEX, MemoryStore, SledStore, StoreError,
 };
 
 use super::{append, field, id, set, values};
@@ -17,6 +20,8 @@ pub(crate) trait Harness: Sized {
     type Store: DocStore + 'static;
     fn new() -> Self;
     fn store(&self) -> &Self::Store;
+    /// Raw access to the store's records, to damage them.
+    fn tamper(&self) -> &dyn Tamper;
     /// Closes the store and opens it again from what it persisted.
     fn reopen(&mut self);
 }
@@ -30,6 +35,33 @@ impl Harness for Memory {
     }
     fn store(&self) -> &MemoryStore {
         &self.0
+    }
+    fn tamper(&self) -> &dyn Tamper {
+        &self.0
+    }
+    fn reopen(&mut self) {}
+}
+
+/// A store shared as the app shares it: every call goes through `Arc<dyn DocStore>`.
+pub(crate) struct Shared {
+    store: Arc<dyn DocStore>,
+    inner: Arc<MemoryStore>,
+}
+
+impl Harness for Shared {
+    type Store = Arc<dyn DocStore>;
+    fn new() -> Self {
+        let inner = Arc::new(MemoryStore::new());
+        Shared {
+            store: inner.clone(),
+            inner,
+        }
+    }
+    fn store(&self) -> &Arc<dyn DocStore> {
+        &self.store
+    }
+    fn tamper(&self) -> &dyn Tamper {
+        &*self.inner
     }
     fn reopen(&mut self) {}
 }
@@ -52,6 +84,9 @@ impl Harness for Sled {
     }
     fn store(&self) -> &SledStore {
         self.store.as_ref().expect("store is open")
+    }
+    fn tamper(&self) -> &dyn Tamper {
+        self.store()
     }
     fn reopen(&mut self) {
         self.store = None;
@@ -79,6 +114,11 @@ macro_rules! doc_store_conformance {
                 a_stale_copy_saved_later_loses_nothing,
                 reopening_keeps_everything,
                 concurrent_saves_from_threads_are_all_kept,
+                a_missing_snapshot_is_reported_and_repaired,
+                changes_that_cannot_be_applied_are_reported_and_kept_aside,
+                a_metadata_record_behind_the_chunks_never_overwrites_one,
+                a_garbage_snapshot_is_rewritten_from_the_callers_copy,
+                records_without_metadata_are_merged_not_overwritten,
             );
         }
     };
@@ -94,6 +134,7 @@ macro_rules! doc_store_conformance {
 
 doc_store_conformance!(memory, Memory);
 doc_store_conformance!(sled, Sled);
+doc_store_conformance!(shared, Shared);
 
 fn case(plate: &str) -> IndexEntry {
     IndexEntry::new("case").with("plate", plate)
@@ -484,15 +525,19 @@ pub(crate) fn a_stale_copy_saved_later_loses_nothing<H: Harness>() {
     let index = IndexEntry::new("case");
     let mut first = Automerge::new();
     append(&mut first, 1);
-    store.save(&id(1), &first, &index).unwrap();
+    let report = store.save(&id(1), &first, &index).unwrap();
+    assert!(!report.merged_stored_changes, "{report:?}");
     // A second copy (e.g. the sync engine's) saves more changes.
     let mut second = store.load(&id(1)).unwrap().unwrap().doc;
     append(&mut second, 2);
-    store.save(&id(1), &second, &index).unwrap();
-    // The first copy, unaware, saves its own edit.
+    let report = store.save(&id(1), &second, &index).unwrap();
+    assert!(!report.merged_stored_changes, "{report:?}");
+    // The first copy, unaware, saves its own edit: the store merges, and says so, since the
+    // index entry given was derived from the stale copy.
     set(&mut first, "findings", "称重 52 300 kg");
     let report = store.save(&id(1), &first, &index).unwrap();
     assert!(report.new_changes, "{report:?}");
+    assert!(report.merged_stored_changes, "{report:?}");
 
     let loaded = store.load(&id(1)).unwrap().unwrap();
     assert_eq!(values(&loaded.doc), vec![1, 2]);
@@ -505,10 +550,26 @@ pub(crate) fn a_stale_copy_saved_later_loses_nothing<H: Harness>() {
     merged.merge(&mut second.clone()).unwrap();
     assert_eq!(loaded.doc.get_heads(), merged.get_heads());
     assert!(store.acknowledge(&id(1), &merged.get_heads()).unwrap());
-    // Saving a copy that lacks nothing new changes nothing.
+    // Saving a copy that holds nothing new changes nothing, but it still lacks stored
+    // changes.
     let report = store.save(&id(1), &second, &index).unwrap();
     assert!(!report.new_changes, "{report:?}");
+    assert!(report.merged_stored_changes, "{report:?}");
+    assert_eq!((report.bytes_written, report.overhead_bytes), (0, 0));
     assert!(store.pending().unwrap().is_empty());
+    // A copy holding everything stored merged nothing.
+    let report = store.save(&id(1), &merged, &index).unwrap();
+    assert!(
+        !report.merged_stored_changes && !report.new_changes,
+        "{report:?}"
+    );
+    append(&mut merged, 3);
+    let report = store.save(&id(1), &merged, &index).unwrap();
+    assert!(
+        !report.merged_stored_changes && report.new_changes,
+        "{report:?}"
+    );
+    assert!(!report.compacted, "{report:?}");
 }
 
 pub(crate) fn reopening_keeps_everything<H: Harness>() {
@@ -582,4 +643,325 @@ pub(crate) fn concurrent_saves_from_threads_are_all_kept<H: Harness>() {
         assert_eq!(values(&loaded.doc), (0..25).collect::<Vec<_>>());
     }
     assert_eq!(store.next_sequence("shared").unwrap(), 101);
+}
+
+/// Values in the snapshot of [`snapshot_and_two_chunks`]: enough that two small chunks stay
+/// below it (no compaction).
+const BASE: i64 = 300;
+
+/// A document of a snapshot (values `0..BASE`) and two chunks (`BASE`, then `BASE + 1`), saved
+/// in three saves; returns the complete in-memory copy.
+fn snapshot_and_two_chunks<H: Harness>(h: &H, n: u8) -> Automerge {
+    let store = h.store();
+    let mut doc = Automerge::new();
+    for v in 0..BASE {
+        append(&mut doc, v);
+    }
+    store.save(&id(n), &doc, &IndexEntry::new("case")).unwrap();
+    for v in BASE..BASE + 2 {
+        append(&mut doc, v);
+        let report = store.save(&id(n), &doc, &IndexEntry::new("case")).unwrap();
+        assert!(!report.compacted, "{report:?}");
+    }
+    assert_eq!(h.tamper().chunk_seqs(&id(n)), vec![0, 1]);
+    doc
+}
+
+fn assert_loads_complete<S: DocStore + ?Sized>(store: &S, n: u8, expected: &[i64]) {
+    let loaded = store.load(&id(n)).unwrap().expect("the document is stored");
+    assert!(loaded.report.is_complete(), "{:?}", loaded.report);
+    assert_eq!(values(&loaded.doc), expected);
+}
+
+pub(crate) fn a_missing_snapshot_is_reported_and_repaired<H: Harness>() {
+    let h = H::new();
+    let store = h.store();
+    // Missing or empty, with or without chunks: never silently `None`, never "complete".
+    for (n, empty_record, keep_chunks) in [(1, false, true), (2, true, true), (3, false, false)] {
+        let doc = snapshot_and_two_chunks(&h, n);
+        if !keep_chunks {
+            // Compact, so that the snapshot holds everything.
+            let mut compacted = doc.clone();
+            for v in BASE + 2..3 * BASE {
+                append(&mut compacted, v);
+            }
+            assert!(
+                store
+                    .save(&id(n), &compacted, &IndexEntry::new("case"))
+                    .unwrap()
+                    .compacted
+            );
+            assert!(h.tamper().chunk_seqs(&id(n)).is_empty());
+        }
+        let before: Vec<i64> = values(&store.load(&id(n)).unwrap().unwrap().doc);
+        let snapshot = h.tamper().raw(Record::Snapshot(id(n))).unwrap();
+        h.tamper()
+            .set_raw(Record::Snapshot(id(n)), empty_record.then_some(&[][..]));
+
+        assert!(store.contains(&id(n)).unwrap());
+        let loaded = store
+            .load(&id(n))
+            .unwrap()
+            .expect("a listed document loads");
+        assert!(!loaded.report.is_complete(), "{:?}", loaded.report);
+        assert!(loaded.report.snapshot_missing, "{:?}", loaded.report);
+        assert!(loaded.report.heads_missing > 0, "{:?}", loaded.report);
+        if keep_chunks {
+            // The chunks were read, but build on the lost snapshot.
+            assert!(loaded.report.missing_deps > 0, "{:?}", loaded.report);
+        }
+        let bytes = store.load_bytes(&id(n)).unwrap().expect("listed");
+        assert!(bytes.report.snapshot_missing && !bytes.report.is_complete());
+
+        // A save of the complete copy the caller holds restores the document entirely.
+        let mut copy = store.load(&id(n)).unwrap().unwrap().doc;
+        copy.merge(&mut Automerge::load(&snapshot).unwrap())
+            .unwrap();
+        let report = store.save(&id(n), &copy, &IndexEntry::new("case")).unwrap();
+        assert!(report.compacted, "{report:?}");
+        assert_loads_complete(store, n, &before);
+        // Saves are incremental again and keep it loadable.
+        append(&mut copy, 1000);
+        let report = store.save(&id(n), &copy, &IndexEntry::new("case")).unwrap();
+        assert!(report.new_changes && !report.compacted, "{report:?}");
+        let mut expected = before.clone();
+        expected.push(1000);
+        assert_loads_complete(store, n, &expected);
+    }
+
+    // The copy loaded past the loss (it lacks the snapshot's changes) is saved: the chunks
+    // that cannot be applied are kept aside, and the document loads again.
+    snapshot_and_two_chunks(&h, 4);
+    let chunks: Vec<Vec<u8>> = [0, 1]
+        .iter()
+        .map(|seq| h.tamper().raw(Record::Chunk(id(4), *seq)).unwrap())
+        .collect();
+    h.tamper().set_raw(Record::Snapshot(id(4)), None);
+    let mut partial = store.load(&id(4)).unwrap().unwrap().doc;
+    set(&mut partial, "findings", "重新录入");
+    let report = store
+        .save(&id(4), &partial, &IndexEntry::new("case"))
+        .unwrap();
+    assert!(report.compacted && report.new_changes, "{report:?}");
+    for chunk in &chunks {
+        assert!(h.tamper().quarantined(&id(4)).contains(chunk));
+    }
+    let loaded = store.load(&id(4)).unwrap().unwrap();
+    assert!(loaded.report.is_complete(), "{:?}", loaded.report);
+    assert_eq!(field(&loaded.doc, "findings").as_deref(), Some("重新录入"));
+}
+
+pub(crate) fn changes_that_cannot_be_applied_are_reported_and_kept_aside<H: Harness>() {
+    let h = H::new();
+    let store = h.store();
+    let mut doc = snapshot_and_two_chunks(&h, 1);
+    // Chunk 0 (value BASE) is lost: its place is taken by a chunk of value BASE + 2, as a save
+    // overwriting it would have left it. Chunk 1 and the new one build on the lost one.
+    let before = doc.get_heads();
+    append(&mut doc, BASE + 2);
+    // Framed the way the store frames a chunk: version, length, checksum, payload.
+    let payload = doc.save_after(&before);
+    let mut framed = vec![1];
+    framed.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    framed.extend_from_slice(&sha256_prefix(&payload));
+    framed.extend_from_slice(&payload);
+    h.tamper().set_raw(Record::Chunk(id(1), 0), Some(&framed));
+    let meta = MetaFields::decode(&h.tamper().raw(Record::Meta(id(1))).unwrap()).unwrap();
+    let second = h.tamper().raw(Record::Chunk(id(1), 1)).unwrap();
+    let forged = MetaFields {
+        heads: doc.get_heads(),
+        chunk_bytes: (framed.len() + second.len()) as u64,
+        ..meta
+    };
+    h.tamper()
+        .set_raw(Record::Meta(id(1)), Some(&forged.encode().unwrap()));
+
+    let loaded = store.load(&id(1)).unwrap().unwrap();
+    assert_eq!(values(&loaded.doc), (0..BASE).collect::<Vec<_>>());
+    assert!(!loaded.report.is_complete(), "{:?}", loaded.report);
+    assert_eq!(loaded.report.chunks_dropped, 0);
+    assert!(loaded.report.missing_deps > 0, "{:?}", loaded.report);
+    assert_eq!(loaded.report.heads_missing, 1, "{:?}", loaded.report);
+
+    // The caller saves what it loaded, with an edit: the document is rewritten, and the
+    // chunks whose changes it cannot hold are kept aside, never deleted.
+    let mut partial = loaded.doc;
+    append(&mut partial, 99);
+    let report = store
+        .save(&id(1), &partial, &IndexEntry::new("case"))
+        .unwrap();
+    assert!(report.compacted, "{report:?}");
+    let quarantined = h.tamper().quarantined(&id(1));
+    assert!(quarantined.contains(&framed) && quarantined.contains(&second));
+    let mut expected: Vec<i64> = (0..BASE).collect();
+    expected.push(99);
+    assert_loads_complete(store, 1, &expected);
+
+    // A copy that has the lost change brings everything back, and merges the stored edit.
+    let report = store.save(&id(1), &doc, &IndexEntry::new("case")).unwrap();
+    assert!(report.merged_stored_changes, "{report:?}");
+    let loaded = store.load(&id(1)).unwrap().unwrap();
+    assert!(loaded.report.is_complete(), "{:?}", loaded.report);
+    let mut got = values(&loaded.doc);
+    got.sort_unstable();
+    let mut expected: Vec<i64> = (0..BASE + 3).collect();
+    expected.push(99);
+    expected.sort_unstable();
+    assert_eq!(got, expected);
+}
+
+/// The first 4 bytes of the SHA-256 of `payload`, as the store's chunk frame holds them.
+fn sha256_prefix(payload: &[u8]) -> [u8; 4] {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(payload);
+    [digest[0], digest[1], digest[2], digest[3]]
+}
+
+pub(crate) fn a_metadata_record_behind_the_chunks_never_overwrites_one<H: Harness>() {
+    let h = H::new();
+    let store = h.store();
+    let mut doc = snapshot_and_two_chunks(&h, 1);
+    let chunk0 = h.tamper().raw(Record::Chunk(id(1), 0)).unwrap();
+    // A metadata record that says no chunk was ever written.
+    let meta = MetaFields::decode(&h.tamper().raw(Record::Meta(id(1))).unwrap()).unwrap();
+    let forged = MetaFields {
+        next_chunk: 0,
+        chunks: 0,
+        chunk_bytes: 0,
+        ..meta
+    };
+    h.tamper()
+        .set_raw(Record::Meta(id(1)), Some(&forged.encode().unwrap()));
+
+    append(&mut doc, BASE + 2);
+    let report = store.save(&id(1), &doc, &IndexEntry::new("case")).unwrap();
+    assert!(!report.merged_stored_changes, "{report:?}");
+    // Chunk 0 was not overwritten: it is either untouched or carried into a fresh snapshot.
+    let now = h.tamper().raw(Record::Chunk(id(1), 0));
+    assert!(now.is_none() || now.as_ref() == Some(&chunk0));
+    assert_loads_complete(store, 1, &(0..BASE + 3).collect::<Vec<_>>());
+    // Later saves append under fresh keys and keep it loadable.
+    for v in BASE + 3..BASE + 6 {
+        append(&mut doc, v);
+        store.save(&id(1), &doc, &IndexEntry::new("case")).unwrap();
+    }
+    assert_loads_complete(store, 1, &(0..BASE + 6).collect::<Vec<_>>());
+    let seqs = h.tamper().chunk_seqs(&id(1));
+    assert!(seqs.iter().all(|seq| *seq >= 2), "{seqs:?}");
+}
+
+pub(crate) fn a_garbage_snapshot_is_rewritten_from_the_callers_copy<H: Harness>() {
+    let h = H::new();
+    let store = h.store();
+    let garbage = b"\x85\x6f\x4a\x83 not a snapshot at all".to_vec();
+
+    // The caller's copy is complete; with and without a new edit.
+    for (n, edit) in [(1, true), (2, false)] {
+        let mut doc = snapshot_and_two_chunks(&h, n);
+        h.tamper().set_raw(Record::Snapshot(id(n)), Some(&garbage));
+        assert!(matches!(
+            store.load(&id(n)),
+            Err(StoreError::CorruptDocument { .. })
+        ));
+        let mut expected: Vec<i64> = (0..BASE + 2).collect();
+        if edit {
+            append(&mut doc, BASE + 2);
+            expected.push(BASE + 2);
+        }
+        let report = store.save(&id(n), &doc, &IndexEntry::new("case")).unwrap();
+        assert!(report.compacted, "{report:?}");
+        assert_eq!(report.new_changes, edit, "{report:?}");
+        assert!(!report.merged_stored_changes, "{report:?}");
+        assert_loads_complete(store, n, &expected);
+        assert!(h.tamper().quarantined(&id(n)).contains(&garbage));
+    }
+
+    // A snapshot damaged by one flipped bit is found as well.
+    let mut doc = snapshot_and_two_chunks(&h, 3);
+    let mut flipped = h.tamper().raw(Record::Snapshot(id(3))).unwrap();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0x04;
+    h.tamper().set_raw(Record::Snapshot(id(3)), Some(&flipped));
+    append(&mut doc, BASE + 2);
+    store.save(&id(3), &doc, &IndexEntry::new("case")).unwrap();
+    assert_loads_complete(store, 3, &(0..BASE + 3).collect::<Vec<_>>());
+    assert!(h.tamper().quarantined(&id(3)).contains(&flipped));
+
+    // A stale copy (without the chunks' changes): the chunks apply on top of it.
+    let full = snapshot_and_two_chunks(&h, 4);
+    let mut stale = full.fork_at(&stale_heads(&full, BASE as usize)).unwrap();
+    h.tamper().set_raw(Record::Snapshot(id(4)), Some(&garbage));
+    set(&mut stale, "findings", "现场复核");
+    let report = store
+        .save(&id(4), &stale, &IndexEntry::new("case"))
+        .unwrap();
+    assert!(
+        report.merged_stored_changes && report.compacted,
+        "{report:?}"
+    );
+    assert_loads_complete(store, 4, &(0..BASE + 2).collect::<Vec<_>>());
+    let loaded = store.load(&id(4)).unwrap().unwrap();
+    assert_eq!(field(&loaded.doc, "findings").as_deref(), Some("现场复核"));
+}
+
+/// The heads of `doc` after its first `n` changes.
+fn stale_heads(doc: &Automerge, n: usize) -> Vec<ChangeHash> {
+    let changes = doc.get_changes(&[]);
+    vec![changes[n - 1].hash()]
+}
+
+pub(crate) fn records_without_metadata_are_merged_not_overwritten<H: Harness>() {
+    let h = H::new();
+    let store = h.store();
+    snapshot_and_two_chunks(&h, 1);
+    h.tamper().set_raw(Record::Meta(id(1)), None);
+    h.tamper().set_raw(Record::Entry(id(1)), None);
+    assert!(!store.contains(&id(1)).unwrap());
+
+    // A new document saved under the id does not wipe the records left behind.
+    let mut fresh = Automerge::new();
+    set(&mut fresh, "findings", "新建");
+    let report = store
+        .save(&id(1), &fresh, &IndexEntry::new("case"))
+        .unwrap();
+    assert!(
+        report.merged_stored_changes && report.new_changes,
+        "{report:?}"
+    );
+    let loaded = store.load(&id(1)).unwrap().unwrap();
+    assert!(loaded.report.is_complete(), "{:?}", loaded.report);
+    assert_eq!(values(&loaded.doc), (0..BASE + 2).collect::<Vec<_>>());
+    assert_eq!(field(&loaded.doc, "findings").as_deref(), Some("新建"));
+}
+
+/// `Arc<S>` and `Box<S>` are stores: one store, shared between owners and threads.
+#[test]
+fn shared_and_boxed_stores_delegate() {
+    let inner = Arc::new(MemoryStore::new());
+    let shared: Arc<dyn DocStore> = inner.clone();
+    let boxed: Box<dyn DocStore> = Box::new(Arc::clone(&shared));
+    std::thread::scope(|scope| {
+        for t in 0..2u8 {
+            let store = Arc::clone(&shared);
+            scope.spawn(move || {
+                let mut doc = Automerge::new();
+                append(&mut doc, i64::from(t));
+                store.save(&id(t), &doc, &case("晋E12345")).unwrap();
+            });
+        }
+    });
+    assert_eq!(boxed.ids().unwrap(), vec![id(0), id(1)]);
+    assert_eq!(inner.pending().unwrap(), vec![id(0), id(1)]);
+    assert_eq!(boxed.find("plate", "晋E12345").unwrap(), vec![id(0), id(1)]);
+    assert_eq!(values(&boxed.load(&id(1)).unwrap().unwrap().doc), vec![1]);
+    let doc = boxed.load(&id(0)).unwrap().unwrap().doc;
+    assert!(boxed.acknowledge(&id(0), &doc.get_heads()).unwrap());
+    assert_eq!(shared.pending().unwrap(), vec![id(1)]);
+    // Generic code takes them as any store.
+    fn count<S: DocStore>(store: &S) -> usize {
+        store.ids().unwrap().len()
+    }
+    assert_eq!(count(&shared), 2);
+    assert_eq!(count(&boxed), 2);
+    assert_eq!(count(&Box::new(MemoryStore::new())), 0);
 }

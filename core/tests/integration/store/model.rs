@@ -74,6 +74,8 @@ proptest! {
                     let heads = docs[doc].get_heads();
                     let changed = saved[doc].as_ref().is_none_or(|(h, _)| *h != heads);
                     prop_assert_eq!(a.new_changes, changed && !heads.is_empty());
+                    // Each copy is the only one saved under its id: never stale.
+                    prop_assert!(!a.merged_stored_changes);
                     if a.new_changes {
                         pending.insert(id(doc as u8));
                     }
@@ -89,6 +91,7 @@ proptest! {
                     let b = disk.save_batch(&batch).unwrap();
                     prop_assert_eq!(&a, &b);
                     for (i, report) in a.iter().enumerate() {
+                        prop_assert!(!report.merged_stored_changes);
                         if report.new_changes {
                             pending.insert(id(i as u8));
                         }
@@ -136,6 +139,7 @@ proptest! {
                     prop_assert_eq!(&values(&m.doc), vals);
                     prop_assert_eq!(&values(&s.doc), vals);
                     prop_assert_eq!(m.report, s.report);
+                    prop_assert!(m.report.is_complete(), "{:?}", m.report);
                 }
             }
         }
