@@ -262,9 +262,13 @@ impl AdminCode {
     }
 
     /// The 9-digit township code, for township- and village-level codes (a 12-digit
-    /// township code is shortened to 9 digits); `None` for higher levels.
+    /// township code is shortened to 9 digits); `None` for higher levels, and for a village code
+    /// whose township digits are zeros.
     pub fn township(&self) -> Option<Self> {
-        (self.level() >= AdminLevel::Township).then(|| self.truncated(9))
+        // A village code whose township digits are zeros has no township part.
+        (self.level() >= AdminLevel::Township)
+            .then(|| self.truncated(9))
+            .filter(|t| t.level() == AdminLevel::Township)
     }
 
     /// Whether this division lies within `other` (or is the same division): the code
@@ -926,6 +930,13 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn a_village_code_without_township_digits_has_no_township() {
+        let c = AdminCode::parse("100000000001").unwrap();
+        assert_eq!(c.level(), AdminLevel::Village);
+        assert_eq!(c.township(), None);
     }
 
     fn valid_code() -> impl Strategy<Value = String> {
