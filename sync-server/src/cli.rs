@@ -1,4 +1,5 @@
-//! The `zhichao` command line: argument parsing and the subcommands that need no server.
+//! The `zhichao` command line: argument parsing, the subcommands that need no server
+//! (`classify`, `plate`), `serve`, and the `admin` commands that call a running server.
 //!
 //! `main.rs` only calls [`run`]; everything here writes to the writers it is given so that tests
 //! can check the exact output and exit code.
@@ -19,7 +20,8 @@ use zhichao_core::rules::{
 /// configuration, an unreadable rules file). clap uses the same code for usage errors.
 pub const EXIT_INVALID_INPUT: u8 = 2;
 
-/// Exit code when the output cannot be written (closed pipe, full disk).
+/// Exit code when the output cannot be written (closed pipe, full disk), the server cannot be
+/// reached or fails, or `serve` stops on an error.
 pub const EXIT_OUTPUT_FAILED: u8 = 1;
 
 /// zhichao — source-side technology overload control of road freight (源头科技治超).
@@ -40,7 +42,22 @@ pub enum Command {
     Classify(ClassifyArgs),
     /// Normalise a licence plate (GA 36-2018) and print its kind, or say what is wrong.
     Plate(PlateArgs),
+    /// Run the sync server. With port 0 the first line of output is `listening on ADDR`.
+    #[command(after_long_help = SERVE_AFTER_HELP)]
+    Serve(ServeArgs),
+    /// Manage accounts and devices of a running server (uses ZHICHAO_ADMIN_TOKEN).
+    Admin(AdminArgs),
 }
+
+const SERVE_AFTER_HELP: &str = "\
+Settings come from defaults, then --config FILE (TOML), then the environment, then the flags:
+  ZHICHAO_LISTEN, ZHICHAO_DATA_DIR, ZHICHAO_COUNTY, ZHICHAO_LOG_FORMAT (text|json),
+  ZHICHAO_LOG (e.g. info,zhichao_server=debug), ZHICHAO_ALLOWED_ORIGINS (comma-separated),
+  ZHICHAO_ACCESS_TTL, ZHICHAO_REFRESH_TTL, ZHICHAO_ENROLLMENT_TTL (e.g. 1h, 90d),
+  ZHICHAO_MAX_MESSAGE_BYTES, ZHICHAO_MAX_BODY_BYTES, ZHICHAO_MAX_CONNECTIONS.
+ZHICHAO_ADMIN_TOKEN (at least 24 characters) registers the bootstrap admin token; unset, an
+earlier bootstrap token stops working. Logs go to standard error.
+";
 
 const CLASSIFY_AFTER_HELP: &str = "\
 Unknown details:
@@ -184,6 +201,183 @@ pub struct PlateArgs {
     pub json: bool,
 }
 
+/// Arguments of `zhichao serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// A TOML configuration file (see `zhichao serve --help` for the environment).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data directory (default ./data): holds docs/ and auth/.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address to listen on (default 127.0.0.1:8080; port 0 picks a free port).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+}
+
+/// Arguments of `zhichao admin`.
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+/// The admin subcommands; each calls the server's admin API with the token from the
+/// environment variable `ZHICHAO_ADMIN_TOKEN`.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a one-time enrollment code for a principal's device; prints only the code.
+    Enroll(EnrollArgs),
+    /// Issue an access token directly (integrators, tests); prints only the token.
+    IssueToken(IssueTokenArgs),
+    /// Revoke tokens by id, token, device or principal; prints how many were revoked.
+    Revoke(RevokeArgs),
+    /// List stored tokens (never their secrets), one per line.
+    List(ListArgs),
+}
+
+/// The server to talk to.
+#[derive(Debug, Args)]
+pub struct ServerArg {
+    /// The server's base URL, e.g. http://127.0.0.1:8080.
+    #[arg(long, value_name = "URL")]
+    pub server: String,
+}
+
+/// Role on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RoleArg {
+    /// A field officer of a patrol team (needs --team).
+    Officer,
+    /// An enterprise speaking for one source unit (needs --unit).
+    Enterprise,
+    /// A supervisor of a scope.
+    Supervisor,
+    /// A source unit's weighbridge uploader (needs --unit).
+    SourceUnitSystem,
+    /// An administrator.
+    Admin,
+    /// The server itself.
+    Server,
+}
+
+impl From<RoleArg> for crate::api::Role {
+    fn from(r: RoleArg) -> Self {
+        use crate::api::Role;
+        match r {
+            RoleArg::Officer => Role::Officer,
+            RoleArg::Enterprise => Role::Enterprise,
+            RoleArg::Supervisor => Role::Supervisor,
+            RoleArg::SourceUnitSystem => Role::SourceUnitSystem,
+            RoleArg::Admin => Role::Admin,
+            RoleArg::Server => Role::Server,
+        }
+    }
+}
+
+/// Who a token or code is for.
+#[derive(Debug, Args)]
+pub struct PrincipalArgs {
+    /// The principal's role.
+    #[arg(long, value_enum)]
+    pub role: RoleArg,
+    /// The account id, e.g. officer:zhang-wei-0417.
+    #[arg(long)]
+    pub name: String,
+    /// Officers: the patrol team.
+    #[arg(long)]
+    pub team: Option<String>,
+    /// Officers, supervisors, server: the scope, e.g. 140522 or 140522/township/140522100
+    /// (default: the server's county).
+    #[arg(long, value_name = "CODE")]
+    pub scope: Option<String>,
+    /// Enterprises and source-unit systems: the unit's unified social credit code.
+    #[arg(long, value_name = "USCC")]
+    pub unit: Option<String>,
+}
+
+impl PrincipalArgs {
+    fn spec(&self) -> crate::api::PrincipalSpec {
+        crate::api::PrincipalSpec {
+            role: self.role.into(),
+            name: self.name.clone(),
+            team: self.team.clone(),
+            scope: self.scope.clone(),
+            unit: self.unit.clone(),
+        }
+    }
+}
+
+/// Arguments of `zhichao admin enroll`.
+#[derive(Debug, Args)]
+pub struct EnrollArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub server: ServerArg,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub principal: PrincipalArgs,
+    /// The device: the storage id it announces when syncing.
+    #[arg(long)]
+    pub device: String,
+    /// Lifetime of the code, e.g. 7d (default: the server's enrollment_ttl).
+    #[arg(long)]
+    pub ttl: Option<String>,
+}
+
+/// Arguments of `zhichao admin issue-token`.
+#[derive(Debug, Args)]
+pub struct IssueTokenArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub server: ServerArg,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub principal: PrincipalArgs,
+    /// Lifetime, e.g. 1h (default: the server's access_ttl).
+    #[arg(long)]
+    pub ttl: Option<String>,
+    /// Bind the token to a device (storage id).
+    #[arg(long)]
+    pub device: Option<String>,
+}
+
+/// Arguments of `zhichao admin revoke`: exactly one target.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["id", "token", "device", "principal"])))]
+pub struct RevokeArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub server: ServerArg,
+    /// A token id (from `admin list`).
+    #[arg(long)]
+    pub id: Option<String>,
+    /// A token itself.
+    #[arg(long)]
+    pub token: Option<String>,
+    /// Every token of this device.
+    #[arg(long)]
+    pub device: Option<String>,
+    /// Every token of this principal.
+    #[arg(long)]
+    pub principal: Option<String>,
+}
+
+/// Arguments of `zhichao admin list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub server: ServerArg,
+    /// Only the tokens of this principal.
+    #[arg(long)]
+    pub principal: Option<String>,
+    /// Print one JSON object instead of lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Parses `args` (including the program name) and runs the command, writing results to `out`
 /// and errors to `err`. Returns the process exit code: 0 on success, 2 for invalid input.
 pub fn run<I, T>(args: I, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode
@@ -207,6 +401,8 @@ where
     let result = match cli.command {
         Command::Classify(args) => classify(&args, out),
         Command::Plate(args) => plate(&args, out),
+        Command::Serve(args) => serve(&args, out),
+        Command::Admin(args) => admin(&args, out),
     };
     match result {
         Ok(code) => code,
@@ -218,14 +414,29 @@ where
             let _ = writeln!(err, "error: cannot write the output: {e}");
             ExitCode::from(EXIT_OUTPUT_FAILED)
         }
+        Err(CliError::Failed(message)) => {
+            let _ = writeln!(err, "error: {message}");
+            ExitCode::from(EXIT_OUTPUT_FAILED)
+        }
     }
 }
 
-/// Why a command failed: the input (exit 2) or the output (exit 1).
+/// Why a command failed: the input (exit 2), the output or the server (exit 1).
 #[derive(Debug)]
 enum CliError {
     Invalid(String),
     Output(std::io::Error),
+    Failed(String),
+}
+
+impl From<crate::client::ClientError> for CliError {
+    fn from(e: crate::client::ClientError) -> Self {
+        if e.is_client_error() || matches!(e, crate::client::ClientError::Url { .. }) {
+            CliError::Invalid(e.to_string())
+        } else {
+            CliError::Failed(e.to_string())
+        }
+    }
 }
 
 impl From<std::io::Error> for CliError {
@@ -525,6 +736,145 @@ fn plate(args: &PlateArgs, out: &mut dyn Write) -> CmdResult {
         writeln!(out, "kind     {}", output.kind)?;
         if let Some(c) = &output.default_colour {
             writeln!(out, "colour   {c} (usual for this kind)")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn serve(args: &ServeArgs, out: &mut dyn Write) -> CmdResult {
+    use crate::config::ServerConfig;
+
+    let mut config = ServerConfig::load(args.config.as_deref(), |name| std::env::var(name).ok())
+        .map_err(invalid)?;
+    if let Some(dir) = &args.data_dir {
+        config.data_dir.clone_from(dir);
+    }
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    match crate::telemetry::init(&config.log) {
+        Ok(()) | Err(crate::telemetry::TelemetryError::AlreadyInstalled) => {}
+        Err(e) => return Err(invalid(e)),
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Failed(format!("cannot start the runtime: {e}")))?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| CliError::Failed(format!("cannot listen on {}: {e}", config.listen)))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| CliError::Failed(format!("no local address: {e}")))?;
+        let data_dir = config.data_dir.clone();
+        let state = crate::AppState::open(config, std::sync::Arc::new(crate::clock::SystemClock))
+            .await
+            .map_err(|e| CliError::Failed(format!("{}: {e}", data_dir.display())))?;
+        writeln!(out, "listening on {addr}")?;
+        out.flush()?;
+        tracing::info!(%addr, data_dir = %data_dir.display(), "serving");
+        crate::serve(listener, state, shutdown_signal())
+            .await
+            .map_err(|e| CliError::Failed(format!("server failed: {e}")))?;
+        tracing::info!("stopped");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+fn admin(args: &AdminArgs, out: &mut dyn Write) -> CmdResult {
+    use crate::api::{CreateEnrollmentRequest, IssueTokenRequest, RevokeRequest};
+    use crate::client::AdminClient;
+
+    let token = std::env::var("ZHICHAO_ADMIN_TOKEN")
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| invalid("set ZHICHAO_ADMIN_TOKEN to the admin token"))?;
+    let client = |server: &ServerArg| AdminClient::new(&server.server, token.trim());
+    let check_ttl = |ttl: &Option<String>| -> Result<(), CliError> {
+        if let Some(t) = ttl {
+            crate::config::parse_duration(t).map_err(|e| invalid(format_args!("--ttl: {e}")))?;
+        }
+        Ok(())
+    };
+    match &args.command {
+        AdminCommand::Enroll(a) => {
+            check_ttl(&a.ttl)?;
+            let answer = client(&a.server)?.create_enrollment(&CreateEnrollmentRequest {
+                principal: a.principal.spec(),
+                device: a.device.clone(),
+                ttl: a.ttl.clone(),
+            })?;
+            writeln!(out, "{}", answer.code)?;
+        }
+        AdminCommand::IssueToken(a) => {
+            check_ttl(&a.ttl)?;
+            let answer = client(&a.server)?.issue_token(&IssueTokenRequest {
+                principal: a.principal.spec(),
+                ttl: a.ttl.clone(),
+                device: a.device.clone(),
+            })?;
+            writeln!(out, "{}", answer.token)?;
+        }
+        AdminCommand::Revoke(a) => {
+            let answer = client(&a.server)?.revoke(&RevokeRequest {
+                id: a.id.clone(),
+                token: a.token.clone(),
+                device: a.device.clone(),
+                principal: a.principal.clone(),
+            })?;
+            writeln!(out, "{}", answer.revoked)?;
+        }
+        AdminCommand::List(a) => {
+            let answer = client(&a.server)?.list(a.principal.as_deref())?;
+            if a.json {
+                write_json(out, &answer)?;
+            } else {
+                for t in &answer.tokens {
+                    let state = if t.revoked {
+                        "revoked"
+                    } else if t.used_at_ms.is_some() {
+                        "used"
+                    } else {
+                        "live"
+                    };
+                    writeln!(
+                        out,
+                        "{}  {:<10} {:<8} {}  device={}  expires_at_ms={}",
+                        t.id,
+                        t.kind,
+                        state,
+                        t.principal.id(),
+                        t.device.as_ref().map_or("-", |d| d.as_str()),
+                        t.expires_at_ms
+                            .map_or_else(|| "never".to_owned(), |ms| ms.to_string()),
+                    )?;
+                }
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -1,5 +1,297 @@
-//! zhichao-server: the sync server and the `zhichao` command line.
+//! zhichao-server: the county's sync server and the `zhichao` command line.
 //!
-//! For now the command line only: `zhichao classify` and `zhichao plate` (see [`cli`]).
+//! The server is a library: [`app`] builds the axum [`Router`] from an [`AppState`], and
+//! [`serve`] runs it on a listener until a shutdown future resolves, so tests call the router
+//! with `tower::ServiceExt::oneshot` or bind `127.0.0.1:0`. `main.rs` only calls [`cli::run`].
+//!
+//! - [`config`]: settings from defaults, a TOML file and the environment.
+//! - [`auth`]: tokens stored as hashes, enrollment, refresh rotation, WebSocket tickets, and
+//!   the extractors ([`auth::Authenticated`], [`auth::Admin`], [`auth::SyncAuth`]).
+//! - [`routes`]: one module per resource, each with its own `router()`.
+//! - [`metrics`], [`clock`], [`error`], [`api`] (request and response bodies), [`client`]
+//!   (the admin command line's HTTP client), [`telemetry`] (logging).
+//!
+//! Data directory layout: `<data_dir>/docs` is the document store ([`SledStore`]),
+//! `<data_dir>/auth` the token database. sled locks each, so one server process owns a data
+//! directory; admin commands go through the HTTP API.
 
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::Request;
+use axum::response::{IntoResponse, Response};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use zhichao_core::access::Principal;
+use zhichao_core::ids::{PeerId, PrincipalId};
+use zhichao_core::store::{DocStore, MemoryStore, SledStore, StoreError};
+
+pub mod api;
+pub mod auth;
 pub mod cli;
+pub mod client;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod routes;
+pub mod sync_service;
+pub mod telemetry;
+
+use crate::auth::{Auth, AuthError};
+use crate::clock::Clock;
+use crate::config::ServerConfig;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+
+/// The principal id of the server itself (see [`AppState::server_principal`]).
+pub const SERVER_PRINCIPAL_ID: &str = "server";
+
+/// How often [`serve`] removes long-expired token records.
+pub const PURGE_INTERVAL: Duration = Duration::from_secs(3_600);
+
+/// Why the server cannot start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The document store cannot be opened.
+    #[error("cannot open the document store: {0}")]
+    Store(#[from] StoreError),
+    /// The token database cannot be opened or the admin token registered.
+    #[error("cannot open the token database: {0}")]
+    Auth(#[from] AuthError),
+    /// A directory cannot be created.
+    #[error("cannot create {path}: {source}")]
+    Io {
+        /// The directory.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Everything a request handler needs; cheap to clone (all shared).
+#[derive(Clone)]
+pub struct AppState {
+    /// The settings.
+    pub config: Arc<ServerConfig>,
+    /// The document store (sled in production, memory in router tests).
+    pub docs: Arc<dyn DocStore>,
+    /// Tokens, enrollment, tickets.
+    pub auth: Arc<Auth>,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<Metrics>,
+    /// Where "now" comes from.
+    pub clock: Arc<dyn Clock>,
+    /// The sync hub's thread (WebSocket connections talk to it).
+    pub sync: sync_service::SyncService,
+    shutdown: Arc<watch::Sender<bool>>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("config", &self.config)
+            .field("metrics", &self.metrics.snapshot())
+            .field("shutting_down", &self.is_shutting_down())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// Opens the stores under `config.data_dir` (`docs/`, `auth/`) and registers the admin
+    /// bootstrap token of `config.admin_token` (removing an earlier one when unset).
+    ///
+    /// # Errors
+    /// [`StartError`] when a directory cannot be created or a store opened (another process
+    /// holds it, or it is of another format).
+    pub async fn open(config: ServerConfig, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+        let docs_dir = config.docs_dir();
+        let auth_dir = config.auth_dir();
+        for dir in [&docs_dir, &auth_dir] {
+            std::fs::create_dir_all(dir).map_err(|source| StartError::Io {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+        let docs = tokio::task::spawn_blocking(move || SledStore::open(docs_dir))
+            .await
+            .map_err(|e| StartError::Io {
+                path: "docs".to_owned(),
+                source: std::io::Error::other(e),
+            })??;
+        let auth = Auth::open(&auth_dir, config.tokens.clone(), config.limits.max_tickets)?;
+        Self::assemble(config, Arc::new(docs), auth, clock).await
+    }
+
+    /// A state whose stores live in memory (router tests, simulations).
+    ///
+    /// # Errors
+    /// [`StartError::Auth`] when the temporary token database cannot be created.
+    pub async fn temporary(
+        config: ServerConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StartError> {
+        let auth = Auth::temporary(config.tokens.clone(), config.limits.max_tickets)?;
+        Self::assemble(config, Arc::new(MemoryStore::new()), auth, clock).await
+    }
+
+    async fn assemble(
+        config: ServerConfig,
+        docs: Arc<dyn DocStore>,
+        auth: Auth,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StartError> {
+        auth.bootstrap_admin(config.admin_token.as_ref(), clock.now_ms())
+            .await?;
+        let (shutdown, _) = watch::channel(false);
+        let metrics = Arc::new(Metrics::default());
+        let sync = sync_service::SyncService::start(
+            Arc::clone(&docs),
+            PeerId::new(SERVER_PRINCIPAL_ID).unwrap_or_else(|_| unreachable!()),
+            config.limits.max_message_bytes,
+            config.limits.max_idle_docs,
+            Arc::clone(&metrics),
+        )
+        .map_err(|source| StartError::Io {
+            path: "sync thread".to_owned(),
+            source,
+        })?;
+        Ok(AppState {
+            config: Arc::new(config),
+            docs,
+            auth: Arc::new(auth),
+            metrics,
+            clock,
+            sync,
+            shutdown: Arc::new(shutdown),
+        })
+    }
+
+    /// The server itself as a principal ([`SERVER_PRINCIPAL_ID`], scoped to the county): the
+    /// writer of server documents (rules in force, watch-list).
+    pub fn server_principal(&self) -> Principal {
+        Principal::Server {
+            id: PrincipalId::new(SERVER_PRINCIPAL_ID).unwrap_or_else(|_| unreachable!()),
+            scope: self.config.county,
+        }
+    }
+
+    /// Now, UTC milliseconds, from the state's clock.
+    pub fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    /// Starts the shutdown: [`AppState::shutdown_signal`] resolves everywhere.
+    pub fn request_shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    /// Whether shutdown has started.
+    pub fn is_shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    /// Resolves when the server starts shutting down; long-lived tasks (WebSocket
+    /// connections) select on it to close cleanly, since a graceful shutdown does not wait for
+    /// upgraded connections.
+    pub fn shutdown_signal(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut rx = self.shutdown.subscribe();
+        async move {
+            // An error means the sender is gone: the state was dropped, so shut down too.
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    }
+}
+
+/// The HTTP application: every route, JSON 404/405 answers, the request body limit, panic
+/// containment and request logging (method and path only: query strings can carry tickets).
+pub fn app(state: AppState) -> Router {
+    let body_limit = state.config.limits.max_body_bytes;
+    Router::new()
+        .merge(routes::health::router())
+        .merge(routes::metrics::router())
+        .merge(routes::admin::router())
+        .merge(routes::auth::router())
+        .merge(routes::ticket::router())
+        .merge(routes::sync::router())
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        .with_state(state)
+}
+
+/// The span of one request: method and path, never the query string or headers.
+fn request_span<B>(request: &Request<B>) -> tracing::Span {
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+    )
+}
+
+#[allow(clippy::needless_pass_by_value)] // the signature `CatchPanicLayer::custom` takes
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    ApiError::internal(format!("handler panicked: {detail}")).into_response()
+}
+
+/// Serves [`app`] on `listener` until `shutdown` resolves, then stops accepting, signals
+/// [`AppState::shutdown_signal`] and waits for in-flight HTTP requests. Also purges
+/// long-expired tokens every [`PURGE_INTERVAL`].
+///
+/// # Errors
+/// I/O errors of the listener.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let purge = tokio::spawn(purge_loop(state.clone()));
+    let signal_state = state.clone();
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("shutting down");
+        signal_state.request_shutdown();
+    };
+    let result = axum::serve(
+        listener,
+        app(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(signal)
+    .await;
+    state.request_shutdown();
+    purge.abort();
+    result
+}
+
+async fn purge_loop(state: AppState) {
+    let mut stop = std::pin::pin!(state.shutdown_signal());
+    loop {
+        match state.auth.purge_expired(state.now_ms()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "purged expired tokens"),
+            Err(e) => tracing::warn!(error = %e, "purging expired tokens failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(PURGE_INTERVAL) => {}
+            () = &mut stop => return,
+        }
+    }
+}

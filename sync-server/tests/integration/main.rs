@@ -1,3 +1,6 @@
 //! Integration tests of zhichao-server: one binary, one module per area.
 
 mod cli;
+mod routes;
+mod serve;
+mod sync;

@@ -1,0 +1,231 @@
+//! [`AdminClient`]: the blocking HTTP client of `zhichao admin …`.
+//!
+//! sled locks the server's data directory, so admin commands never open it: they call the
+//! admin API of the running server with the admin token. Plain HTTP only (no TLS stack in the
+//! binary): run the commands on the server machine or through an SSH tunnel, as the server
+//! listens on loopback behind its reverse proxy.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::api::{
+    CreateEnrollmentRequest, EnrollmentResponse, ErrorBody, IssueTokenRequest, IssuedTokenResponse,
+    RevokeRequest, RevokeResponse, TokenList,
+};
+
+/// How long one admin request may take, connect to answer.
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why an admin request failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The server URL is unusable.
+    #[error("server URL {url:?}: {reason}")]
+    Url {
+        /// The URL given.
+        url: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// The server could not be reached or the connection failed.
+    #[error("cannot reach the server: {0}")]
+    Transport(#[from] ureq::Error),
+    /// The server answered with an error.
+    #[error("server refused ({status}): {code}: {message}")]
+    Server {
+        /// HTTP status.
+        status: u16,
+        /// The error code of the JSON body (`http_<status>` when it had none).
+        code: String,
+        /// The error message.
+        message: String,
+    },
+    /// The answer is not what this client expects (another server version?).
+    #[error("unexpected answer from the server: {0}")]
+    Decode(String),
+}
+
+impl ClientError {
+    /// True when the server refused the request itself (4xx): bad input or credentials.
+    pub fn is_client_error(&self) -> bool {
+        matches!(self, ClientError::Server { status, .. } if (400..500).contains(status))
+    }
+}
+
+/// Result of an admin request.
+pub type Result<T, E = ClientError> = std::result::Result<T, E>;
+
+/// A client of one server's admin API.
+pub struct AdminClient {
+    agent: ureq::Agent,
+    base: String,
+    token: String,
+}
+
+impl std::fmt::Debug for AdminClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminClient")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AdminClient {
+    /// A client of the server at `server` (`http://HOST:PORT`) authenticating with the admin
+    /// `token`.
+    ///
+    /// # Errors
+    /// [`ClientError::Url`] for anything but an `http://` URL.
+    pub fn new(server: &str, token: &str) -> Result<Self> {
+        let url = |reason| ClientError::Url {
+            url: server.chars().take(100).collect(),
+            reason,
+        };
+        let base = server.trim().trim_end_matches('/');
+        if base.starts_with("https://") {
+            return Err(url(
+                "https is not supported by this client; use http:// on the server machine or through a tunnel",
+            ));
+        }
+        let Some(host) = base.strip_prefix("http://") else {
+            return Err(url("must start with http://"));
+        };
+        if host.is_empty() || host.contains(['/', '?', '#', ' ']) {
+            return Err(url("must be http://HOST:PORT"));
+        }
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(TIMEOUT))
+            .build()
+            .into();
+        Ok(AdminClient {
+            agent,
+            base: base.to_owned(),
+            token: token.to_owned(),
+        })
+    }
+
+    /// `POST /v1/admin/tokens`.
+    ///
+    /// # Errors
+    /// [`ClientError`].
+    pub fn issue_token(&self, request: &IssueTokenRequest) -> Result<IssuedTokenResponse> {
+        self.post("/v1/admin/tokens", request)
+    }
+
+    /// `POST /v1/admin/enrollments`.
+    ///
+    /// # Errors
+    /// [`ClientError`].
+    pub fn create_enrollment(
+        &self,
+        request: &CreateEnrollmentRequest,
+    ) -> Result<EnrollmentResponse> {
+        self.post("/v1/admin/enrollments", request)
+    }
+
+    /// `POST /v1/admin/revoke`.
+    ///
+    /// # Errors
+    /// [`ClientError`].
+    pub fn revoke(&self, request: &RevokeRequest) -> Result<RevokeResponse> {
+        self.post("/v1/admin/revoke", request)
+    }
+
+    /// `GET /v1/admin/tokens`, optionally of one principal.
+    ///
+    /// # Errors
+    /// [`ClientError`].
+    pub fn list(&self, principal: Option<&str>) -> Result<TokenList> {
+        let path = match principal {
+            Some(p) => format!("/v1/admin/tokens?principal={}", percent_encode(p)),
+            None => "/v1/admin/tokens".to_owned(),
+        };
+        let response = self
+            .agent
+            .get(format!("{}{path}", self.base))
+            .header("Authorization", format!("Bearer {}", self.token))
+            .call()?;
+        decode(response)
+    }
+
+    fn post<Req: Serialize, Resp: DeserializeOwned>(&self, path: &str, body: &Req) -> Result<Resp> {
+        let body = serde_json::to_string(body).map_err(|e| ClientError::Decode(e.to_string()))?;
+        let response = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .header("Authorization", format!("Bearer {}", self.token))
+            .content_type("application/json")
+            .send(body)?;
+        decode(response)
+    }
+}
+
+fn decode<T: DeserializeOwned>(mut response: ureq::http::Response<ureq::Body>) -> Result<T> {
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string()?;
+    if (200..300).contains(&status) {
+        return serde_json::from_str(&text).map_err(|e| ClientError::Decode(e.to_string()));
+    }
+    match serde_json::from_str::<ErrorBody>(&text) {
+        Ok(body) => Err(ClientError::Server {
+            status,
+            code: body.error.code,
+            message: body.error.message,
+        }),
+        Err(_) => Err(ClientError::Server {
+            status,
+            code: format!("http_{status}"),
+            message: text.chars().take(200).collect(),
+        }),
+    }
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert!(AdminClient::new("http://127.0.0.1:8080/", "t").is_ok());
+        for bad in [
+            "https://x",
+            "ftp://x",
+            "127.0.0.1:8080",
+            "http://",
+            "http://a/b",
+        ] {
+            assert!(
+                matches!(AdminClient::new(bad, "t"), Err(ClientError::Url { .. })),
+                "{bad}"
+            );
+        }
+        let c = AdminClient::new("http://h:1", "secret-token").unwrap();
+        assert!(!format!("{c:?}").contains("secret"));
+    }
+
+    #[test]
+    fn encoding() {
+        assert_eq!(
+            percent_encode("officer:zhang 1&x"),
+            "officer%3Azhang%201%26x"
+        );
+        assert_eq!(percent_encode("李"), "%E6%9D%8E");
+    }
+}

@@ -1,0 +1,20 @@
+//! The HTTP routes, one module per resource, each with a `router()` that [`crate::app`]
+//! merges. Every route but `/healthz` and `/metrics` needs a principal: the extractors of
+//! [`crate::auth`] in a handler's signature say which.
+//!
+//! | route | who | module |
+//! |---|---|---|
+//! | `GET /healthz` | anyone | [`health`] |
+//! | `GET /metrics` | anyone (Prometheus) | [`metrics`] |
+//! | `POST /v1/admin/enrollments`, `GET`/`POST /v1/admin/tokens`, `POST /v1/admin/revoke` | admin | [`admin`] |
+//! | `POST /v1/auth/enroll`, `POST /v1/auth/refresh` | holder of a code / refresh token | [`auth`] |
+//! | `POST /v1/sync/ticket` | any principal | [`ticket`] |
+//! | `GET /v1/sync` (WebSocket) | any principal, bearer or `?ticket=` | [`sync`] |
+
+pub mod admin;
+pub mod auth;
+pub mod health;
+pub mod metrics;
+/// `GET /v1/sync`: the WebSocket sync route.
+pub mod sync;
+pub mod ticket;

@@ -1,0 +1,294 @@
+//! [`SyncService`]: drives the sans-I/O [`Hub`] of `zhichao-core` on a dedicated thread, with
+//! the store, group commit and per-connection outgoing queues.
+//!
+//! Why a thread of its own: the hub is a plain state machine and the store is synchronous
+//! (sled). One OS thread owns both; WebSocket tasks talk to it through channels. Saves are
+//! grouped: the thread drains every command already queued, then writes all documents those
+//! commands changed with one flush ([`DocStore::save_batch`]), and only then tells the hub they
+//! are saved — so acknowledgements always follow a flush, and one flush serves many phones.
+//!
+//! Each connection gets a bounded outgoing queue. A peer that does not read its queue (slow or
+//! malicious) is disconnected instead of stalling the others.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc as std_mpsc;
+
+use tokio::sync::mpsc;
+use zhichao_core::access::Principal;
+use zhichao_core::docs::read_header;
+use zhichao_core::ids::{DocumentId, PeerId, PrincipalId};
+use zhichao_core::store::{DocStore, IndexEntry};
+use zhichao_core::sync::{ConnId, Hub, HubConfig, HubInput, HubOutput, PeerMetadata};
+
+use crate::metrics::Metrics;
+
+/// Frames queued for one connection before it counts as stalled.
+pub const OUTGOING_QUEUE: usize = 256;
+
+/// What a connection task must do.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outgoing {
+    /// Send this binary message.
+    Frame(Vec<u8>),
+    /// Close the connection.
+    Close(String),
+}
+
+enum Command {
+    Connect {
+        conn: ConnId,
+        principal: Principal,
+        outgoing: mpsc::Sender<Outgoing>,
+    },
+    Frame {
+        conn: ConnId,
+        bytes: Vec<u8>,
+    },
+    Disconnect {
+        conn: ConnId,
+    },
+    Shutdown,
+}
+
+/// Handle to the sync thread. Cheap to clone.
+#[derive(Clone)]
+pub struct SyncService {
+    tx: std_mpsc::Sender<Command>,
+    next_conn: Arc<AtomicU64>,
+    metrics: Arc<Metrics>,
+}
+
+impl std::fmt::Debug for SyncService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncService").finish_non_exhaustive()
+    }
+}
+
+/// A connection registered with the service.
+#[derive(Debug)]
+pub struct SyncConnection {
+    /// Its id.
+    pub conn: ConnId,
+    /// What to send to the peer.
+    pub outgoing: mpsc::Receiver<Outgoing>,
+}
+
+impl SyncService {
+    /// Starts the sync thread over `store`.
+    ///
+    /// # Errors
+    /// When the thread cannot be spawned.
+    pub fn start<S: DocStore + 'static>(
+        store: S,
+        server_peer: PeerId,
+        max_message_bytes: usize,
+        max_idle_docs: usize,
+        metrics: Arc<Metrics>,
+    ) -> std::io::Result<Self> {
+        let (tx, rx) = std_mpsc::channel();
+        let hub = Hub::new(HubConfig {
+            peer_id: server_peer,
+            metadata: PeerMetadata::default(),
+            max_message_bytes,
+            max_idle_docs,
+        });
+        let thread_metrics = Arc::clone(&metrics);
+        std::thread::Builder::new()
+            .name("zhichao-sync".to_owned())
+            .spawn(move || {
+                Driver {
+                    hub,
+                    store,
+                    outgoing: HashMap::new(),
+                    metrics: thread_metrics,
+                }
+                .run(&rx);
+            })?;
+        Ok(SyncService {
+            tx,
+            next_conn: Arc::new(AtomicU64::new(1)),
+            metrics,
+        })
+    }
+
+    /// Registers an authenticated connection.
+    pub fn connect(&self, principal: Principal) -> SyncConnection {
+        let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        let (outgoing, rx) = mpsc::channel(OUTGOING_QUEUE);
+        let _ = self.tx.send(Command::Connect {
+            conn,
+            principal,
+            outgoing,
+        });
+        SyncConnection { conn, outgoing: rx }
+    }
+
+    /// Passes a received binary message.
+    pub fn frame(&self, conn: ConnId, bytes: Vec<u8>) {
+        self.metrics.record_bytes_received(bytes.len());
+        let _ = self.tx.send(Command::Frame { conn, bytes });
+    }
+
+    /// The connection is gone.
+    pub fn disconnect(&self, conn: ConnId) {
+        let _ = self.tx.send(Command::Disconnect { conn });
+    }
+
+    /// Stops the thread after the queued commands (saves included) are handled.
+    pub fn shutdown(&self) {
+        let _ = self.tx.send(Command::Shutdown);
+    }
+}
+
+struct Driver<S> {
+    hub: Hub,
+    store: S,
+    outgoing: HashMap<ConnId, mpsc::Sender<Outgoing>>,
+    metrics: Arc<Metrics>,
+}
+
+/// A save the hub asked for, waiting for the group flush.
+struct PendingSave {
+    doc: DocumentId,
+    ticket: u64,
+    changed_by: PrincipalId,
+}
+
+impl<S: DocStore> Driver<S> {
+    fn run(mut self, rx: &std_mpsc::Receiver<Command>) {
+        let mut saves: Vec<PendingSave> = Vec::new();
+        while let Ok(first) = rx.recv() {
+            let mut next = Some(first);
+            // Drain what is queued: one flush for all of it.
+            while let Some(cmd) = next {
+                if matches!(cmd, Command::Shutdown) {
+                    self.flush(&mut saves);
+                    return;
+                }
+                self.command(cmd, &mut saves);
+                next = rx.try_recv().ok();
+            }
+            self.flush(&mut saves);
+        }
+        self.flush(&mut saves);
+    }
+
+    fn command(&mut self, cmd: Command, saves: &mut Vec<PendingSave>) {
+        let input = match cmd {
+            Command::Connect {
+                conn,
+                principal,
+                outgoing,
+            } => {
+                self.outgoing.insert(conn, outgoing);
+                HubInput::Connected { conn, principal }
+            }
+            Command::Frame { conn, bytes } => HubInput::Frame { conn, bytes },
+            Command::Disconnect { conn } => {
+                self.outgoing.remove(&conn);
+                HubInput::Disconnected { conn }
+            }
+            Command::Shutdown => return,
+        };
+        self.input(input, saves);
+    }
+
+    /// Feeds one input and performs the outputs; loads are answered at once.
+    fn input(&mut self, input: HubInput, saves: &mut Vec<PendingSave>) {
+        let mut queue = vec![input];
+        while let Some(input) = queue.pop() {
+            for output in self.hub.handle(input) {
+                match output {
+                    HubOutput::Send { conn, bytes } => self.send(conn, Outgoing::Frame(bytes)),
+                    HubOutput::Close { conn, reason } => {
+                        self.send(conn, Outgoing::Close(reason));
+                        self.outgoing.remove(&conn);
+                    }
+                    HubOutput::Refused { .. } => self.metrics.record_refusal(),
+                    HubOutput::Load { doc } => {
+                        let stored = match self.store.load(&doc) {
+                            Ok(loaded) => loaded.map(|l| {
+                                if !l.report.is_complete() {
+                                    tracing::warn!(%doc, report = ?l.report, "document loaded with losses");
+                                }
+                                Box::new(l.doc)
+                            }),
+                            Err(e) => {
+                                tracing::error!(%doc, error = %e, "cannot load document");
+                                None
+                            }
+                        };
+                        queue.push(HubInput::Loaded { doc, stored });
+                    }
+                    HubOutput::Save {
+                        doc,
+                        ticket,
+                        changed_by,
+                    } => saves.push(PendingSave {
+                        doc,
+                        ticket,
+                        changed_by,
+                    }),
+                }
+            }
+        }
+    }
+
+    fn send(&mut self, conn: ConnId, message: Outgoing) {
+        let Some(tx) = self.outgoing.get(&conn) else {
+            return;
+        };
+        if let Outgoing::Frame(bytes) = &message {
+            self.metrics.record_bytes_sent(bytes.len());
+        }
+        if tx.try_send(message).is_err() {
+            // Full (the peer does not read) or closed: drop it rather than stall everyone.
+            tracing::warn!(conn, "outgoing queue full or closed; disconnecting");
+            self.outgoing.remove(&conn);
+            let mut ignored = Vec::new();
+            self.input(HubInput::Disconnected { conn }, &mut ignored);
+        }
+    }
+
+    /// Writes every pending save with one flush, then acknowledges them (which may produce
+    /// more saves: loop until none is left).
+    fn flush(&mut self, saves: &mut Vec<PendingSave>) {
+        while !saves.is_empty() {
+            let batch = std::mem::take(saves);
+            let saved = {
+                let mut items = Vec::with_capacity(batch.len());
+                for s in &batch {
+                    let Some(doc) = self.hub.document(&s.doc) else {
+                        continue;
+                    };
+                    let kind = read_header(doc)
+                        .map(|h| h.kind.as_str())
+                        .unwrap_or("unknown");
+                    items.push((s.doc, doc, IndexEntry::new(kind)));
+                }
+                let count = items.len();
+                self.store.save_batch(&items).map(|_| count)
+            };
+            match saved {
+                Ok(count) => (0..count).for_each(|_| self.metrics.record_doc_synced()),
+                Err(e) => {
+                    // Not saved: not acknowledged. Peers resend after reconnecting.
+                    tracing::error!(error = %e, "save failed; nothing acknowledged");
+                    continue;
+                }
+            }
+            for s in batch {
+                tracing::debug!(doc = %s.doc, by = %s.changed_by, "saved");
+                self.input(
+                    HubInput::Saved {
+                        doc: s.doc,
+                        ticket: s.ticket,
+                    },
+                    saves,
+                );
+            }
+        }
+    }
+}

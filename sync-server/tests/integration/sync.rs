@@ -1,0 +1,292 @@
+//! The WebSocket sync route on a real server bound to 127.0.0.1:0, with clients built on
+//! `zhichao-core`'s protocol types: push, fetch, access refusals, bad input.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use automerge::{ActorId, Automerge};
+use futures_util::{SinkExt, StreamExt};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use zhichao_core::access::Principal;
+use zhichao_core::docs::{
+    Agency, Case, CaseKind, DocKind, Header, Officer, OnSiteRecord, SCHEMA_VERSION, TypedDoc,
+};
+use zhichao_core::ids::{
+    CaseNumber, DevicePrefix, DocumentId, EnforcementId, PeerId, PrincipalId, TeamId,
+};
+use zhichao_core::jurisdiction::YANGCHENG_COUNTY;
+use zhichao_core::rules::RulesConfig;
+use zhichao_core::scope::Scope;
+use zhichao_core::sync::{Connection, PeerMetadata, Received, SyncSession, WireMessage};
+use zhichao_server::clock::ManualClock;
+use zhichao_server::config::ServerConfig;
+use zhichao_server::{AppState, serve};
+
+const NOW: u64 = 1_780_000_000_000;
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+struct Server {
+    state: AppState,
+    addr: std::net::SocketAddr,
+}
+
+async fn start() -> Server {
+    let state = AppState::temporary(ServerConfig::default(), Arc::new(ManualClock::new(NOW)))
+        .await
+        .expect("state");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let serving = state.clone();
+    tokio::spawn(async move {
+        let stop = serving.shutdown_signal();
+        let _ = serve(listener, serving, stop).await;
+    });
+    Server { state, addr }
+}
+
+impl Server {
+    async fn token(&self, principal: Principal) -> String {
+        self.state
+            .auth
+            .issue(principal, None, Duration::from_secs(3600), NOW)
+            .await
+            .expect("issue")
+            .token
+    }
+}
+
+fn pid(s: &str) -> PrincipalId {
+    PrincipalId::new(s).unwrap()
+}
+
+fn county() -> Scope {
+    Scope::county(YANGCHENG_COUNTY).unwrap()
+}
+
+fn officer(id: &str, team: &str) -> Principal {
+    Principal::Officer {
+        id: pid(id),
+        team: TeamId::new(team).unwrap(),
+        scope: county(),
+    }
+}
+
+fn case(seed: u64, by: &str, team: &str) -> TypedDoc<Case> {
+    let header = Header {
+        kind: DocKind::Case,
+        schema: SCHEMA_VERSION,
+        scope: county(),
+        team: Some(TeamId::new(team).unwrap()),
+        unit: None,
+        parent: None,
+        created_by: pid(by),
+        created_at_ms: 0,
+    };
+    let officers = vec![
+        Officer {
+            name: "王强".to_owned(),
+            enforcement_id: EnforcementId::new("14052219001").unwrap(),
+            agency: Agency::Transport,
+        },
+        Officer {
+            name: "李明".to_owned(),
+            enforcement_id: EnforcementId::new("140522").unwrap(),
+            agency: Agency::TrafficPolice,
+        },
+    ];
+    let body = Case::new(
+        CaseNumber::new(DevicePrefix::new("K7Q2").unwrap(), 2026, 1).unwrap(),
+        CaseKind::RoadsideCheck,
+        &RulesConfig::default(),
+        OnSiteRecord {
+            place: "S329".into(),
+            gps: None,
+            started_at_ms: 0,
+            ended_at_ms: None,
+            officers,
+            person_on_site: None,
+        },
+    );
+    let id = DocumentId::generate(&mut StdRng::seed_from_u64(seed));
+    TypedDoc::create(id, ActorId::random(), &header, &body).unwrap()
+}
+
+/// A minimal phone: one WebSocket, the protocol types of core.
+struct Client {
+    ws: Ws,
+    connection: Connection,
+}
+
+impl Client {
+    async fn connect(server: &Server, token: &str, name: &str) -> Client {
+        let mut request = format!("ws://{}/v1/sync", server.addr)
+            .into_client_request()
+            .unwrap();
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        let (mut ws, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("upgrade");
+        let (mut connection, join) =
+            Connection::client(PeerId::new(name).unwrap(), PeerMetadata::default());
+        ws.send(Message::binary(join.encode())).await.unwrap();
+        let reply = next_binary(&mut ws).await.expect("peer message");
+        assert!(matches!(
+            connection.receive(&reply).unwrap(),
+            Received::Established { .. }
+        ));
+        Client { ws, connection }
+    }
+
+    fn frame(&self, doc: DocumentId, data: Vec<u8>, request: bool) -> Message {
+        let sender_id = self.connection.local().clone();
+        let target_id = self.connection.remote().cloned().unwrap();
+        let m = if request {
+            WireMessage::Request {
+                document_id: doc,
+                sender_id,
+                target_id,
+                data,
+            }
+        } else {
+            WireMessage::Sync {
+                document_id: doc,
+                sender_id,
+                target_id,
+                data,
+            }
+        };
+        Message::binary(m.encode())
+    }
+
+    /// Syncs `doc` until the server has nothing more to say; returns what else it sent.
+    async fn sync(
+        &mut self,
+        id: DocumentId,
+        doc: &mut Automerge,
+        request: bool,
+    ) -> Vec<WireMessage> {
+        let mut session = SyncSession::new();
+        let mut others = Vec::new();
+        let first = session.generate(doc).unwrap_or_default();
+        self.ws.send(self.frame(id, first, request)).await.unwrap();
+        while let Some(bytes) = next_binary(&mut self.ws).await {
+            match self.connection.receive(&bytes) {
+                Ok(Received::Message(WireMessage::Sync { data, .. })) => {
+                    session.receive(doc, &data).unwrap();
+                    if let Some(reply) = session.generate(doc) {
+                        self.ws.send(self.frame(id, reply, false)).await.unwrap();
+                    }
+                }
+                Ok(Received::Message(other)) => others.push(other),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        others
+    }
+}
+
+/// The next binary message, or `None` after 300 ms of silence (the exchange is over).
+async fn next_binary(ws: &mut Ws) -> Option<Vec<u8>> {
+    loop {
+        match tokio::time::timeout(Duration::from_millis(300), ws.next()).await {
+            Ok(Some(Ok(Message::Binary(b)))) => return Some(b.to_vec()),
+            Ok(Some(Ok(_))) => continue,
+            _ => return None,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_case_pushed_by_one_officer_is_fetched_by_a_teammate() {
+    let server = start().await;
+    let case = case(1, "officer:wang", "team-1");
+    let id = case.id();
+    let token = server.token(officer("officer:wang", "team-1")).await;
+    let mut wang = Client::connect(&server, &token, "phone-wang").await;
+    let mut doc = case.automerge().clone();
+    let others = wang.sync(id, &mut doc, false).await;
+    assert!(others.is_empty(), "{others:?}");
+    let stored = server.state.docs.load(&id).unwrap().expect("stored").doc;
+    assert_eq!(stored.get_heads(), case.automerge().get_heads());
+
+    let token = server.token(officer("officer:li", "team-1")).await;
+    let mut li = Client::connect(&server, &token, "phone-li").await;
+    let mut fetched = Automerge::new();
+    li.sync(id, &mut fetched, true).await;
+    assert_eq!(fetched.get_heads(), case.automerge().get_heads());
+    assert_eq!(
+        TypedDoc::<Case>::open(id, fetched).unwrap().body().unwrap(),
+        case.body().unwrap()
+    );
+    assert!(server.state.metrics.snapshot().docs_synced >= 1);
+}
+
+#[tokio::test]
+async fn refusals_are_answered_and_nothing_is_stored() {
+    let server = start().await;
+    // Another team's header: rejected with an ephemeral "rejected" message.
+    let forged = case(2, "officer:wang", "team-2");
+    let token = server.token(officer("officer:wang", "team-1")).await;
+    let mut wang = Client::connect(&server, &token, "phone-wang").await;
+    let mut doc = forged.automerge().clone();
+    let others = wang.sync(forged.id(), &mut doc, false).await;
+    assert!(
+        others
+            .iter()
+            .any(|m| matches!(m, WireMessage::Ephemeral { data, .. }
+            if String::from_utf8_lossy(data).contains("rejected"))),
+        "{others:?}"
+    );
+    assert!(server.state.docs.load(&forged.id()).unwrap().is_none());
+    // An officer of another county asking for a stored case: unavailable, nothing leaked.
+    let ours = case(3, "officer:wang", "team-1");
+    let mut doc = ours.automerge().clone();
+    wang.sync(ours.id(), &mut doc, false).await;
+    let elsewhere = Principal::Officer {
+        id: pid("officer:zhou"),
+        team: TeamId::new("team-9").unwrap(),
+        scope: Scope::county("140521".parse().unwrap()).unwrap(),
+    };
+    let token = server.token(elsewhere).await;
+    let mut zhou = Client::connect(&server, &token, "phone-zhou").await;
+    let mut empty = Automerge::new();
+    let others = zhou.sync(ours.id(), &mut empty, true).await;
+    assert!(
+        matches!(others.as_slice(), [WireMessage::DocUnavailable { .. }]),
+        "{others:?}"
+    );
+    assert!(empty.get_heads().is_empty());
+}
+
+#[tokio::test]
+async fn bad_input_closes_that_connection_only() {
+    let server = start().await;
+    let token = server.token(officer("officer:wang", "team-1")).await;
+    // Unauthenticated upgrades are refused before the upgrade.
+    let refused = tokio_tungstenite::connect_async(format!("ws://{}/v1/sync", server.addr)).await;
+    assert!(refused.is_err());
+    // Garbage after the handshake: an error message, then the connection closes.
+    let mut bad = Client::connect(&server, &token, "phone-bad").await;
+    bad.ws
+        .send(Message::binary(vec![0xff, 0x00, 0x13]))
+        .await
+        .unwrap();
+    let answer = next_binary(&mut bad.ws).await.expect("an error message");
+    assert!(matches!(
+        WireMessage::decode(&answer),
+        Ok(WireMessage::Error { .. })
+    ));
+    // Others are still served.
+    let mut wang = Client::connect(&server, &token, "phone-wang").await;
+    let case = case(4, "officer:wang", "team-1");
+    let mut doc = case.automerge().clone();
+    wang.sync(case.id(), &mut doc, false).await;
+    assert!(server.state.docs.load(&case.id()).unwrap().is_some());
+}
