@@ -316,131 +316,82 @@ pub struct StoredBytes {
     pub report: LoadReport,
 }
 
-/// Delegates to the shared store, so that one store serves many owners
-/// (`Arc<dyn DocStore>`, `Arc<SledStore>`).
-impl<S: DocStore + ?Sized> DocStore for std::sync::Arc<S> {
-    fn save(&self, id: &DocumentId, doc: &Automerge, index: &IndexEntry) -> Result<SaveReport> {
-        (**self).save(id, doc, index)
-    }
+/// Implements [`DocStore`] for a smart pointer by delegating to the store it points to, so
+/// one store can serve many owners (`Arc<dyn DocStore>`, `Box<dyn DocStore>`).
+macro_rules! delegate_doc_store {
+    ($ptr:ty) => {
+        impl<S: DocStore + ?Sized> DocStore for $ptr {
+            fn save(
+                &self,
+                id: &DocumentId,
+                doc: &Automerge,
+                index: &IndexEntry,
+            ) -> Result<SaveReport> {
+                (**self).save(id, doc, index)
+            }
 
-    fn save_batch(&self, docs: &[(DocumentId, &Automerge, IndexEntry)]) -> Result<Vec<SaveReport>> {
-        (**self).save_batch(docs)
-    }
+            fn save_batch(
+                &self,
+                docs: &[(DocumentId, &Automerge, IndexEntry)],
+            ) -> Result<Vec<SaveReport>> {
+                (**self).save_batch(docs)
+            }
 
-    fn load(&self, id: &DocumentId) -> Result<Option<Loaded>> {
-        (**self).load(id)
-    }
+            fn load(&self, id: &DocumentId) -> Result<Option<Loaded>> {
+                (**self).load(id)
+            }
 
-    fn load_bytes(&self, id: &DocumentId) -> Result<Option<StoredBytes>> {
-        (**self).load_bytes(id)
-    }
+            fn load_bytes(&self, id: &DocumentId) -> Result<Option<StoredBytes>> {
+                (**self).load_bytes(id)
+            }
 
-    fn contains(&self, id: &DocumentId) -> Result<bool> {
-        (**self).contains(id)
-    }
+            fn contains(&self, id: &DocumentId) -> Result<bool> {
+                (**self).contains(id)
+            }
 
-    fn ids(&self) -> Result<Vec<DocumentId>> {
-        (**self).ids()
-    }
+            fn ids(&self) -> Result<Vec<DocumentId>> {
+                (**self).ids()
+            }
 
-    fn index_entry(&self, id: &DocumentId) -> Result<Option<IndexEntry>> {
-        (**self).index_entry(id)
-    }
+            fn index_entry(&self, id: &DocumentId) -> Result<Option<IndexEntry>> {
+                (**self).index_entry(id)
+            }
 
-    fn pending(&self) -> Result<Vec<DocumentId>> {
-        (**self).pending()
-    }
+            fn pending(&self) -> Result<Vec<DocumentId>> {
+                (**self).pending()
+            }
 
-    fn acknowledge(&self, id: &DocumentId, heads: &[ChangeHash]) -> Result<bool> {
-        (**self).acknowledge(id, heads)
-    }
+            fn acknowledge(&self, id: &DocumentId, heads: &[ChangeHash]) -> Result<bool> {
+                (**self).acknowledge(id, heads)
+            }
 
-    fn sync_state(
-        &self,
-        id: &DocumentId,
-        peer: &StorageId,
-    ) -> Result<Option<automerge::sync::State>> {
-        (**self).sync_state(id, peer)
-    }
+            fn sync_state(
+                &self,
+                id: &DocumentId,
+                peer: &StorageId,
+            ) -> Result<Option<automerge::sync::State>> {
+                (**self).sync_state(id, peer)
+            }
 
-    fn put_sync_state(
-        &self,
-        id: &DocumentId,
-        peer: &StorageId,
-        state: &automerge::sync::State,
-    ) -> Result<()> {
-        (**self).put_sync_state(id, peer, state)
-    }
+            fn put_sync_state(
+                &self,
+                id: &DocumentId,
+                peer: &StorageId,
+                state: &automerge::sync::State,
+            ) -> Result<()> {
+                (**self).put_sync_state(id, peer, state)
+            }
 
-    fn find(&self, index: &str, value: &str) -> Result<Vec<DocumentId>> {
-        (**self).find(index, value)
-    }
+            fn find(&self, index: &str, value: &str) -> Result<Vec<DocumentId>> {
+                (**self).find(index, value)
+            }
 
-    fn next_sequence(&self, name: &str) -> Result<u64> {
-        (**self).next_sequence(name)
-    }
+            fn next_sequence(&self, name: &str) -> Result<u64> {
+                (**self).next_sequence(name)
+            }
+        }
+    };
 }
 
-/// Delegates to the boxed store (`Box<dyn DocStore>`).
-impl<S: DocStore + ?Sized> DocStore for Box<S> {
-    fn save(&self, id: &DocumentId, doc: &Automerge, index: &IndexEntry) -> Result<SaveReport> {
-        (**self).save(id, doc, index)
-    }
-
-    fn save_batch(&self, docs: &[(DocumentId, &Automerge, IndexEntry)]) -> Result<Vec<SaveReport>> {
-        (**self).save_batch(docs)
-    }
-
-    fn load(&self, id: &DocumentId) -> Result<Option<Loaded>> {
-        (**self).load(id)
-    }
-
-    fn load_bytes(&self, id: &DocumentId) -> Result<Option<StoredBytes>> {
-        (**self).load_bytes(id)
-    }
-
-    fn contains(&self, id: &DocumentId) -> Result<bool> {
-        (**self).contains(id)
-    }
-
-    fn ids(&self) -> Result<Vec<DocumentId>> {
-        (**self).ids()
-    }
-
-    fn index_entry(&self, id: &DocumentId) -> Result<Option<IndexEntry>> {
-        (**self).index_entry(id)
-    }
-
-    fn pending(&self) -> Result<Vec<DocumentId>> {
-        (**self).pending()
-    }
-
-    fn acknowledge(&self, id: &DocumentId, heads: &[ChangeHash]) -> Result<bool> {
-        (**self).acknowledge(id, heads)
-    }
-
-    fn sync_state(
-        &self,
-        id: &DocumentId,
-        peer: &StorageId,
-    ) -> Result<Option<automerge::sync::State>> {
-        (**self).sync_state(id, peer)
-    }
-
-    fn put_sync_state(
-        &self,
-        id: &DocumentId,
-        peer: &StorageId,
-        state: &automerge::sync::State,
-    ) -> Result<()> {
-        (**self).put_sync_state(id, peer, state)
-    }
-
-    fn find(&self, index: &str, value: &str) -> Result<Vec<DocumentId>> {
-        (**self).find(index, value)
-    }
-
-    fn next_sequence(&self, name: &str) -> Result<u64> {
-        (**self).next_sequence(name)
-    }
-}
+delegate_doc_store!(std::sync::Arc<S>);
+delegate_doc_store!(Box<S>);
