@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc as std_mpsc;
 
+use rand::TryRng;
 use tokio::sync::mpsc;
 use zhichao_core::access::Principal;
 use zhichao_core::docs::read_header;
@@ -76,10 +77,10 @@ pub struct SyncConnection {
 }
 
 impl SyncService {
-    /// Starts the sync thread over `store`.
+    /// Starts the sync thread over `store`, with a new ephemeral session.
     ///
     /// # Errors
-    /// When the thread cannot be spawned.
+    /// When the thread cannot be spawned or the system has no randomness.
     pub fn start<S: DocStore + 'static>(
         store: S,
         server_peer: PeerId,
@@ -93,6 +94,7 @@ impl SyncService {
             metadata: PeerMetadata::default(),
             max_message_bytes,
             max_idle_docs,
+            session_id: new_session_id()?,
         });
         let thread_metrics = Arc::clone(&metrics);
         std::thread::Builder::new()
@@ -140,6 +142,17 @@ impl SyncService {
     pub fn shutdown(&self) {
         let _ = self.tx.send(Command::Shutdown);
     }
+}
+
+/// A fresh `sessionId` for the hub's ephemeral messages: 16 random bytes in hex, new at every
+/// start, since peers remember the highest `count` seen per session across reconnections (see
+/// [`HubConfig::session_id`]).
+fn new_session_id() -> std::io::Result<String> {
+    let mut bytes = [0u8; 16];
+    rand::rngs::SysRng
+        .try_fill_bytes(&mut bytes)
+        .map_err(|e| std::io::Error::other(format!("no randomness: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 struct Driver<S> {
@@ -290,5 +303,19 @@ impl<S: DocStore> Driver<S> {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_start_signs_ephemeral_messages_with_a_new_session() {
+        let a = new_session_id().unwrap();
+        let b = new_session_id().unwrap();
+        assert_eq!(a.len(), 32);
+        assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
     }
 }

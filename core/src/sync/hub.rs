@@ -49,6 +49,14 @@ pub struct HubConfig {
     pub max_message_bytes: usize,
     /// Documents kept in memory when idle (least recently used leave first).
     pub max_idle_docs: usize,
+    /// The `sessionId` of the ephemeral messages this hub sends (our `rejected` notices); their
+    /// `count` starts at 1 with each hub. Must be new for every hub instance (every server
+    /// start): automerge-repo peers (JS and samod) drop an ephemeral message whose
+    /// `(sessionId, count)` is not above the highest they saw from that session, and remember
+    /// sessions across connections, so a restarted server reusing a session id would not be
+    /// heard until its count overtook the old one. The caller draws it (the hub draws no
+    /// randomness).
+    pub session_id: String,
 }
 
 /// Something that happened, for the hub to act on.
@@ -219,13 +227,11 @@ pub struct Hub {
     idle: VecDeque<DocumentId>,
     next_ticket: u64,
     ephemeral_count: u64,
-    session_id: String,
 }
 
 impl Hub {
     /// A hub with no connections and nothing loaded.
     pub fn new(config: HubConfig) -> Self {
-        let session_id = format!("hub-{}", config.peer_id);
         Hub {
             config,
             conns: HashMap::new(),
@@ -233,7 +239,6 @@ impl Hub {
             idle: VecDeque::new(),
             next_ticket: 1,
             ephemeral_count: 0,
-            session_id,
         }
     }
 
@@ -390,7 +395,7 @@ impl Hub {
             c.scratch.remove(&doc_id);
             reject(
                 &self.config.peer_id,
-                &self.session_id,
+                &self.config.session_id,
                 &mut self.ephemeral_count,
                 conn,
                 c,
@@ -414,7 +419,7 @@ impl Hub {
                 c.scratch.remove(&doc_id);
                 reject(
                     &self.config.peer_id,
-                    &self.session_id,
+                    &self.config.session_id,
                     &mut self.ephemeral_count,
                     conn,
                     c,
@@ -460,7 +465,7 @@ impl Hub {
             c.scratch.remove(&doc_id);
             reject(
                 &self.config.peer_id,
-                &self.session_id,
+                &self.config.session_id,
                 &mut self.ephemeral_count,
                 conn,
                 c,
@@ -558,7 +563,7 @@ impl Hub {
             Err(e) => {
                 reject(
                     &peer_id,
-                    &self.session_id,
+                    &self.config.session_id,
                     &mut self.ephemeral_count,
                     conn,
                     c,
@@ -573,7 +578,7 @@ impl Hub {
         if carries_changes && !access::can_write(&c.principal, &d.header, &d.ancestors) {
             reject(
                 &peer_id,
-                &self.session_id,
+                &self.config.session_id,
                 &mut self.ephemeral_count,
                 conn,
                 c,
@@ -590,7 +595,7 @@ impl Hub {
             Err(e) => {
                 reject(
                     &peer_id,
-                    &self.session_id,
+                    &self.config.session_id,
                     &mut self.ephemeral_count,
                     conn,
                     c,
@@ -607,7 +612,7 @@ impl Hub {
                 let by = c.principal.id().clone();
                 reject(
                     &peer_id,
-                    &self.session_id,
+                    &self.config.session_id,
                     &mut self.ephemeral_count,
                     conn,
                     c,

@@ -84,6 +84,8 @@ struct Phone {
     connection: Connection,
     docs: HashMap<DocumentId, (Automerge, SyncSession)>,
     rejected: Vec<(DocumentId, String)>,
+    /// `(sessionId, count)` of each ephemeral message received.
+    ephemeral_sessions: Vec<(String, u64)>,
     unavailable: Vec<DocumentId>,
     closed_by_error: Option<String>,
 }
@@ -100,6 +102,7 @@ impl Phone {
                 connection,
                 docs: HashMap::new(),
                 rejected: Vec::new(),
+                ephemeral_sessions: Vec::new(),
                 unavailable: Vec::new(),
                 closed_by_error: None,
             },
@@ -170,8 +173,13 @@ impl Phone {
                 Vec::new()
             }
             Ok(Received::Message(WireMessage::Ephemeral {
-                document_id, data, ..
+                document_id,
+                data,
+                session_id,
+                count,
+                ..
             })) => {
+                self.ephemeral_sessions.push((session_id, count));
                 let text = String::from_utf8_lossy(&data).to_string();
                 self.rejected.push((document_id, text));
                 Vec::new()
@@ -201,12 +209,18 @@ struct Server {
 
 impl Server {
     fn new() -> Self {
+        Self::with_session("session-1")
+    }
+
+    /// A server whose hub signs its ephemeral messages with `session_id`.
+    fn with_session(session_id: &str) -> Self {
         Server {
             hub: Hub::new(HubConfig {
                 peer_id: PeerId::new("server").unwrap(),
                 metadata: PeerMetadata::default(),
                 max_message_bytes: 1 << 20,
                 max_idle_docs: 2,
+                session_id: session_id.to_owned(),
             }),
             store: MemoryStore::new(),
             outbox: VecDeque::new(),
@@ -340,6 +354,30 @@ fn another_teams_header_is_refused_and_nothing_is_stored() {
     server.send(&mut wang, frame);
     assert!(server.store.load(&impostor.id()).unwrap().is_none());
     assert_eq!(server.refused.len(), 2);
+}
+
+#[test]
+fn rejections_carry_the_session_id_the_hub_was_given() {
+    // automerge-repo peers drop an ephemeral message whose (sessionId, count) is not above
+    // what they saw from that session, across connections: each hub instance (server start)
+    // needs its own session id, since its count starts again at 1.
+    let mut before = Server::with_session("start-1");
+    let mut wang = before.connect(1, officer("officer:wang", "team-1"));
+    for seed in [20, 21] {
+        let forged = case_doc(seed, "officer:wang", "team-2");
+        let frame = wang.push(forged.id(), forged.automerge().clone());
+        before.send(&mut wang, frame);
+    }
+    let mut after = Server::with_session("start-2");
+    let mut wang_again = after.connect(1, officer("officer:wang", "team-1"));
+    let forged = case_doc(22, "officer:wang", "team-2");
+    let frame = wang_again.push(forged.id(), forged.automerge().clone());
+    after.send(&mut wang_again, frame);
+    assert_eq!(
+        wang.ephemeral_sessions,
+        [("start-1".to_owned(), 1), ("start-1".to_owned(), 2)]
+    );
+    assert_eq!(wang_again.ephemeral_sessions, [("start-2".to_owned(), 1)]);
 }
 
 #[test]
