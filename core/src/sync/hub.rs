@@ -226,19 +226,68 @@ pub struct Hub {
     /// Idle loaded documents, least recently used first.
     idle: VecDeque<DocumentId>,
     next_ticket: u64,
-    ephemeral_count: u64,
+    rejections: Rejections,
+}
+
+/// Sends our `rejected` notices: ephemeral messages signed with the hub's session id and a
+/// count that only grows, as automerge-repo peers require.
+#[derive(Debug)]
+struct Rejections {
+    peer_id: PeerId,
+    session_id: String,
+    count: u64,
+}
+
+impl Rejections {
+    /// Logs and counts a refusal and tells the peer, keeping the connection open.
+    fn reject(
+        &mut self,
+        conn: ConnId,
+        c: &Conn,
+        doc_id: DocumentId,
+        reason: &str,
+        out: &mut Vec<HubOutput>,
+    ) {
+        tracing::info!(%doc_id, principal = %c.principal.id(), reason, "refused");
+        out.push(HubOutput::Refused {
+            conn,
+            doc: doc_id,
+            reason: reason.to_owned(),
+        });
+        let Some(remote) = remote_of(c) else {
+            return;
+        };
+        self.count += 1;
+        out.push(HubOutput::Send {
+            conn,
+            bytes: WireMessage::Ephemeral {
+                sender_id: self.peer_id.clone(),
+                target_id: remote,
+                count: self.count,
+                session_id: self.session_id.clone(),
+                document_id: doc_id,
+                data: rejection_payload(reason),
+            }
+            .encode(),
+        });
+    }
 }
 
 impl Hub {
     /// A hub with no connections and nothing loaded.
     pub fn new(config: HubConfig) -> Self {
+        let rejections = Rejections {
+            peer_id: config.peer_id.clone(),
+            session_id: config.session_id.clone(),
+            count: 0,
+        };
         Hub {
             config,
             conns: HashMap::new(),
             docs: HashMap::new(),
             idle: VecDeque::new(),
             next_ticket: 1,
-            ephemeral_count: 0,
+            rejections,
         }
     }
 
@@ -393,16 +442,8 @@ impl Hub {
         });
         if let Err(e) = scratch.session.receive(&mut scratch.doc, &data) {
             c.scratch.remove(&doc_id);
-            reject(
-                &self.config.peer_id,
-                &self.config.session_id,
-                &mut self.ephemeral_count,
-                conn,
-                c,
-                doc_id,
-                &format!("sync message refused: {e}"),
-                out,
-            );
+            self.rejections
+                .reject(conn, c, doc_id, &format!("sync message refused: {e}"), out);
             return;
         }
         if scratch.doc.get_heads().is_empty() {
@@ -417,10 +458,7 @@ impl Hub {
             Ok(h) => h,
             Err(e) => {
                 c.scratch.remove(&doc_id);
-                reject(
-                    &self.config.peer_id,
-                    &self.config.session_id,
-                    &mut self.ephemeral_count,
+                self.rejections.reject(
                     conn,
                     c,
                     doc_id,
@@ -463,16 +501,8 @@ impl Hub {
         };
         if !access::can_create(&c.principal, &header, &ancestors) {
             c.scratch.remove(&doc_id);
-            reject(
-                &self.config.peer_id,
-                &self.config.session_id,
-                &mut self.ephemeral_count,
-                conn,
-                c,
-                doc_id,
-                "not allowed to create this document",
-                out,
-            );
+            self.rejections
+                .reject(conn, c, doc_id, "not allowed to create this document", out);
             return;
         }
         let Some(scratch) = c.scratch.remove(&doc_id) else {
@@ -561,10 +591,7 @@ impl Hub {
         let decoded = match Message::decode(&data) {
             Ok(m) => m,
             Err(e) => {
-                reject(
-                    &peer_id,
-                    &self.config.session_id,
-                    &mut self.ephemeral_count,
+                self.rejections.reject(
                     conn,
                     c,
                     doc_id,
@@ -576,16 +603,8 @@ impl Hub {
         };
         let carries_changes = !decoded.changes.is_empty();
         if carries_changes && !access::can_write(&c.principal, &d.header, &d.ancestors) {
-            reject(
-                &peer_id,
-                &self.config.session_id,
-                &mut self.ephemeral_count,
-                conn,
-                c,
-                doc_id,
-                "no write rights on this document",
-                out,
-            );
+            self.rejections
+                .reject(conn, c, doc_id, "no write rights on this document", out);
             return;
         }
         d.peers.insert(conn);
@@ -593,16 +612,8 @@ impl Hub {
         let changed = match peer.session.receive_message(&mut d.doc, decoded) {
             Ok(changed) => changed,
             Err(e) => {
-                reject(
-                    &peer_id,
-                    &self.config.session_id,
-                    &mut self.ephemeral_count,
-                    conn,
-                    c,
-                    doc_id,
-                    &format!("sync message refused: {e}"),
-                    out,
-                );
+                self.rejections
+                    .reject(conn, c, doc_id, &format!("sync message refused: {e}"), out);
                 return;
             }
         };
@@ -610,10 +621,7 @@ impl Hub {
             if read_header(&d.doc).ok().as_ref() != Some(&d.header) {
                 // Tampered: forget the in-memory state; the store has the last valid one.
                 let by = c.principal.id().clone();
-                reject(
-                    &peer_id,
-                    &self.config.session_id,
-                    &mut self.ephemeral_count,
+                self.rejections.reject(
                     conn,
                     c,
                     doc_id,
@@ -940,41 +948,6 @@ fn unavailable(
             sender_id: local.clone(),
             target_id: remote,
             document_id: doc_id,
-        }
-        .encode(),
-    });
-}
-
-#[allow(clippy::too_many_arguments)]
-fn reject(
-    local: &PeerId,
-    session_id: &str,
-    count: &mut u64,
-    conn: ConnId,
-    c: &Conn,
-    doc_id: DocumentId,
-    reason: &str,
-    out: &mut Vec<HubOutput>,
-) {
-    tracing::info!(%doc_id, principal = %c.principal.id(), reason, "refused");
-    out.push(HubOutput::Refused {
-        conn,
-        doc: doc_id,
-        reason: reason.to_owned(),
-    });
-    let Some(remote) = remote_of(c) else {
-        return;
-    };
-    *count += 1;
-    out.push(HubOutput::Send {
-        conn,
-        bytes: WireMessage::Ephemeral {
-            sender_id: local.clone(),
-            target_id: remote,
-            count: *count,
-            session_id: session_id.to_owned(),
-            document_id: doc_id,
-            data: rejection_payload(reason),
         }
         .encode(),
     });
