@@ -3,6 +3,8 @@
 pub mod access;
 pub mod docs;
 pub mod field;
+#[doc(hidden)]
+pub mod fixtures;
 pub mod ids;
 pub mod jurisdiction;
 pub mod plate;

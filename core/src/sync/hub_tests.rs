@@ -2,81 +2,17 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use automerge::{ActorId, Automerge};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
+use automerge::Automerge;
 
 use super::connection::{Connection, Received};
 use super::hub::{ConnId, Hub, HubConfig, HubInput, HubOutput};
 use super::session::SyncSession;
 use super::wire::{PeerMetadata, WireMessage};
 use crate::access::Principal;
-use crate::docs::{
-    Agency, Case, CaseKind, DocKind, Header, Officer, OnSiteRecord, SCHEMA_VERSION, TypedDoc,
-};
-use crate::ids::{
-    CaseNumber, DevicePrefix, DocumentId, EnforcementId, PeerId, PrincipalId, TeamId,
-};
-use crate::jurisdiction::YANGCHENG_COUNTY;
-use crate::rules::RulesConfig;
-use crate::scope::Scope;
+use crate::docs::{Case, TypedDoc};
+use crate::fixtures::{case as case_doc, officer, officer_elsewhere, pid};
+use crate::ids::{DocumentId, PeerId};
 use crate::store::{DocStore, IndexEntry, MemoryStore};
-
-fn pid(s: &str) -> PrincipalId {
-    PrincipalId::new(s).unwrap()
-}
-
-fn county() -> Scope {
-    Scope::county(YANGCHENG_COUNTY).unwrap()
-}
-
-fn officer(id: &str, team: &str) -> Principal {
-    Principal::Officer {
-        id: pid(id),
-        team: TeamId::new(team).unwrap(),
-        scope: county(),
-    }
-}
-
-fn case_doc(seed: u64, by: &str, team: &str) -> TypedDoc<Case> {
-    let header = Header {
-        kind: DocKind::Case,
-        schema: SCHEMA_VERSION,
-        scope: county(),
-        team: Some(TeamId::new(team).unwrap()),
-        unit: None,
-        parent: None,
-        created_by: pid(by),
-        created_at_ms: 1_780_000_000_000,
-    };
-    let officers = vec![
-        Officer {
-            name: "王强".to_owned(),
-            enforcement_id: EnforcementId::new("14052219001").unwrap(),
-            agency: Agency::Transport,
-        },
-        Officer {
-            name: "李明".to_owned(),
-            enforcement_id: EnforcementId::new("140522").unwrap(),
-            agency: Agency::TrafficPolice,
-        },
-    ];
-    let body = Case::new(
-        CaseNumber::new(DevicePrefix::new("K7Q2").unwrap(), 2026, 1).unwrap(),
-        CaseKind::RoadsideCheck,
-        &RulesConfig::default(),
-        OnSiteRecord {
-            place: "S329".into(),
-            gps: None,
-            started_at_ms: 0,
-            ended_at_ms: None,
-            officers,
-            person_on_site: None,
-        },
-    );
-    let id = DocumentId::generate(&mut StdRng::seed_from_u64(seed));
-    TypedDoc::create(id, ActorId::random(), &header, &body).unwrap()
-}
 
 /// A phone: one connection, its documents and sync sessions, what the server told it.
 struct Phone {
@@ -427,12 +363,7 @@ fn unreadable_and_unknown_documents_look_the_same() {
     let frame = wang.push(id, case.automerge().clone());
     server.send(&mut wang, frame);
 
-    let elsewhere = Principal::Officer {
-        id: pid("officer:zhou"),
-        team: TeamId::new("team-9").unwrap(),
-        scope: Scope::county("140521".parse().unwrap()).unwrap(),
-    };
-    let mut zhou = server.connect(3, elsewhere);
+    let mut zhou = server.connect(3, officer_elsewhere("officer:zhou"));
     let frame = zhou.request(id);
     server.send(&mut zhou, Some(frame));
     let unknown = DocumentId::from_bytes([0xab; 16]);

@@ -4,24 +4,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use automerge::{ActorId, Automerge};
+use automerge::Automerge;
 use futures_util::{SinkExt, StreamExt};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use zhichao_core::access::Principal;
-use zhichao_core::docs::{
-    Agency, Case, CaseKind, DocKind, Header, Officer, OnSiteRecord, SCHEMA_VERSION, TypedDoc,
-};
-use zhichao_core::ids::{
-    CaseNumber, DevicePrefix, DocumentId, EnforcementId, PeerId, PrincipalId, TeamId,
-};
-use zhichao_core::jurisdiction::YANGCHENG_COUNTY;
-use zhichao_core::rules::RulesConfig;
-use zhichao_core::scope::Scope;
+use zhichao_core::docs::{Case, TypedDoc};
+use zhichao_core::fixtures::{case, officer, officer_elsewhere};
+use zhichao_core::ids::{DocumentId, PeerId};
 use zhichao_core::sync::{Connection, PeerMetadata, Received, SyncSession, WireMessage};
 use zhichao_server::clock::ManualClock;
 use zhichao_server::config::ServerConfig;
@@ -58,62 +50,6 @@ impl Server {
             .expect("issue")
             .token
     }
-}
-
-fn pid(s: &str) -> PrincipalId {
-    PrincipalId::new(s).unwrap()
-}
-
-fn county() -> Scope {
-    Scope::county(YANGCHENG_COUNTY).unwrap()
-}
-
-fn officer(id: &str, team: &str) -> Principal {
-    Principal::Officer {
-        id: pid(id),
-        team: TeamId::new(team).unwrap(),
-        scope: county(),
-    }
-}
-
-fn case(seed: u64, by: &str, team: &str) -> TypedDoc<Case> {
-    let header = Header {
-        kind: DocKind::Case,
-        schema: SCHEMA_VERSION,
-        scope: county(),
-        team: Some(TeamId::new(team).unwrap()),
-        unit: None,
-        parent: None,
-        created_by: pid(by),
-        created_at_ms: 0,
-    };
-    let officers = vec![
-        Officer {
-            name: "王强".to_owned(),
-            enforcement_id: EnforcementId::new("14052219001").unwrap(),
-            agency: Agency::Transport,
-        },
-        Officer {
-            name: "李明".to_owned(),
-            enforcement_id: EnforcementId::new("140522").unwrap(),
-            agency: Agency::TrafficPolice,
-        },
-    ];
-    let body = Case::new(
-        CaseNumber::new(DevicePrefix::new("K7Q2").unwrap(), 2026, 1).unwrap(),
-        CaseKind::RoadsideCheck,
-        &RulesConfig::default(),
-        OnSiteRecord {
-            place: "S329".into(),
-            gps: None,
-            started_at_ms: 0,
-            ended_at_ms: None,
-            officers,
-            person_on_site: None,
-        },
-    );
-    let id = DocumentId::generate(&mut StdRng::seed_from_u64(seed));
-    TypedDoc::create(id, ActorId::random(), &header, &body).unwrap()
 }
 
 /// A minimal phone: one WebSocket, the protocol types of core.
@@ -249,12 +185,7 @@ async fn refusals_are_answered_and_nothing_is_stored() {
     let ours = case(3, "officer:wang", "team-1");
     let mut doc = ours.automerge().clone();
     wang.sync(ours.id(), &mut doc, false).await;
-    let elsewhere = Principal::Officer {
-        id: pid("officer:zhou"),
-        team: TeamId::new("team-9").unwrap(),
-        scope: Scope::county("140521".parse().unwrap()).unwrap(),
-    };
-    let token = server.token(elsewhere).await;
+    let token = server.token(officer_elsewhere("officer:zhou")).await;
     let mut zhou = Client::connect(&server, &token, "phone-zhou").await;
     let mut empty = Automerge::new();
     let others = zhou.sync(ours.id(), &mut empty, true).await;

@@ -5,21 +5,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use automerge::{ActorId, ChangeHash, ReadDoc};
+use automerge::{ChangeHash, ReadDoc};
 use futures_util::StreamExt;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use samod::{BackoffConfig, ConnectionId, DialerEvent, DialerHandle, DocHandle, Repo};
 use tokio::sync::mpsc;
 use url::Url;
 use zhichao_core::access::Principal;
-use zhichao_core::docs::{
-    Agency, Case, CaseKind, DocKind, Header, Officer, OnSiteRecord, SCHEMA_VERSION, Stage, TypedDoc,
-};
-use zhichao_core::ids::{CaseNumber, DevicePrefix, DocumentId, EnforcementId, PrincipalId, TeamId};
-use zhichao_core::jurisdiction::YANGCHENG_COUNTY;
-use zhichao_core::rules::RulesConfig;
-use zhichao_core::scope::Scope;
+use zhichao_core::docs::{Case, Stage, TypedDoc};
+use zhichao_core::ids::DocumentId;
 use zhichao_server::api::TicketResponse;
 use zhichao_server::clock::ManualClock;
 use zhichao_server::config::ServerConfig;
@@ -309,75 +302,13 @@ pub(crate) fn record_stage(handle: &DocHandle, by: &str, stage: Stage) {
     });
 }
 
-pub(crate) fn pid(s: &str) -> PrincipalId {
-    PrincipalId::new(s).expect("principal id")
-}
-
-fn county() -> Scope {
-    Scope::county(YANGCHENG_COUNTY).expect("county scope")
-}
-
-/// An officer of `team` in our county.
-pub(crate) fn officer(id: &str, team: &str) -> Principal {
-    Principal::Officer {
-        id: pid(id),
-        team: TeamId::new(team).expect("team id"),
-        scope: county(),
-    }
-}
-
-/// An officer of a neighbouring county (沁水县 140521).
-pub(crate) fn officer_elsewhere(id: &str) -> Principal {
-    Principal::Officer {
-        id: pid(id),
-        team: TeamId::new("team-9").expect("team id"),
-        scope: Scope::county("140521".parse().expect("admin code")).expect("county scope"),
-    }
-}
+pub(crate) use zhichao_core::fixtures::{officer, officer_elsewhere, pid};
 
 /// A roadside case of `team` created by `by`, as a phone creates it: header and body in one
-/// change whose first operation creates the header.
+/// change whose first operation creates the header. (The id samod uses is its own:
+/// `Repo::create` draws one; this one only names the typed wrapper.)
 pub(crate) fn case(seed: u32, by: &str, team: &str) -> TypedDoc<Case> {
-    let header = Header {
-        kind: DocKind::Case,
-        schema: SCHEMA_VERSION,
-        scope: county(),
-        team: Some(TeamId::new(team).expect("team id")),
-        unit: None,
-        parent: None,
-        created_by: pid(by),
-        created_at_ms: 0,
-    };
-    let officers = vec![
-        Officer {
-            name: "王强".to_owned(),
-            enforcement_id: EnforcementId::new("14052219001").expect("enforcement id"),
-            agency: Agency::Transport,
-        },
-        Officer {
-            name: "李明".to_owned(),
-            enforcement_id: EnforcementId::new("140522").expect("enforcement id"),
-            agency: Agency::TrafficPolice,
-        },
-    ];
-    let body = Case::new(
-        CaseNumber::new(DevicePrefix::new("K7Q2").expect("prefix"), 2026, seed)
-            .expect("case number"),
-        CaseKind::RoadsideCheck,
-        &RulesConfig::default(),
-        OnSiteRecord {
-            place: "S329".into(),
-            gps: None,
-            started_at_ms: 0,
-            ended_at_ms: None,
-            officers,
-            person_on_site: None,
-        },
-    );
-    // The id samod will use is its own (`Repo::create` draws one); this one only names the
-    // typed wrapper.
-    let id = DocumentId::generate(&mut StdRng::seed_from_u64(seed.into()));
-    TypedDoc::create(id, ActorId::random(), &header, &body).expect("a valid case")
+    zhichao_core::fixtures::case(seed.into(), by, team)
 }
 
 /// samod creates `case` (no commit added: the content is not empty) and pushes it to our
