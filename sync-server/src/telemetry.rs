@@ -33,8 +33,11 @@ pub fn init(config: &LogConfig) -> Result<(), TelemetryError> {
             .map_err(|e: tracing_subscriber::filter::ParseError| {
                 TelemetryError::Filter(e.to_string())
             })?;
+    // Colour only on a terminal: logs redirected to files or journald stay plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .with_target(true);
     let registry = tracing_subscriber::registry().with(filter);
     let result = match config.format {
