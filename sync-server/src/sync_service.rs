@@ -19,7 +19,7 @@ use rand::TryRng;
 use tokio::sync::mpsc;
 use zhichao_core::access::Principal;
 use zhichao_core::docs::read_header;
-use zhichao_core::ids::{DocumentId, PeerId, PrincipalId};
+use zhichao_core::ids::{DocumentId, PeerId, PrincipalId, StorageId};
 use zhichao_core::store::{DocStore, IndexEntry};
 use zhichao_core::sync::{ConnId, Hub, HubConfig, HubInput, HubOutput, PeerMetadata};
 
@@ -41,6 +41,7 @@ enum Command {
     Connect {
         conn: ConnId,
         principal: Principal,
+        device: Option<StorageId>,
         outgoing: mpsc::Sender<Outgoing>,
     },
     Frame {
@@ -116,12 +117,13 @@ impl SyncService {
     }
 
     /// Registers an authenticated connection.
-    pub fn connect(&self, principal: Principal) -> SyncConnection {
+    pub fn connect(&self, principal: Principal, device: Option<StorageId>) -> SyncConnection {
         let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
         let (outgoing, rx) = mpsc::channel(OUTGOING_QUEUE);
         let _ = self.tx.send(Command::Connect {
             conn,
             principal,
+            device,
             outgoing,
         });
         SyncConnection { conn, outgoing: rx }
@@ -193,10 +195,15 @@ impl<S: DocStore> Driver<S> {
             Command::Connect {
                 conn,
                 principal,
+                device,
                 outgoing,
             } => {
                 self.outgoing.insert(conn, outgoing);
-                HubInput::Connected { conn, principal }
+                HubInput::Connected {
+                    conn,
+                    principal,
+                    device,
+                }
             }
             Command::Frame { conn, bytes } => HubInput::Frame { conn, bytes },
             Command::Disconnect { conn } => {

@@ -29,7 +29,7 @@ use automerge::sync::Message;
 
 use crate::access::{self, Principal};
 use crate::docs::{Header, read_header};
-use crate::ids::{DocumentId, PeerId};
+use crate::ids::{DocumentId, PeerId, StorageId};
 
 use super::connection::{Connection, Received};
 use super::session::SyncSession;
@@ -68,6 +68,10 @@ pub enum HubInput {
         conn: ConnId,
         /// Who is on the other end.
         principal: Principal,
+        /// The storage id the token is bound to (an enrolled device): the handshake must
+        /// announce exactly this one, so sync state kept per storage id cannot be claimed by
+        /// another device. `None` for tokens not bound to a device.
+        device: Option<StorageId>,
     },
     /// A binary message arrived.
     Frame {
@@ -212,6 +216,7 @@ struct Scratch {
 struct Conn {
     connection: Connection,
     principal: Principal,
+    device: Option<StorageId>,
     remote: Option<PeerId>,
     docs: HashMap<DocumentId, PeerDoc>,
     scratch: HashMap<DocumentId, Scratch>,
@@ -324,7 +329,11 @@ impl Hub {
     pub fn handle(&mut self, input: HubInput) -> Vec<HubOutput> {
         let mut out = Vec::new();
         match input {
-            HubInput::Connected { conn, principal } => {
+            HubInput::Connected {
+                conn,
+                principal,
+                device,
+            } => {
                 self.conns.insert(
                     conn,
                     Conn {
@@ -333,6 +342,7 @@ impl Hub {
                             self.config.metadata.clone(),
                         ),
                         principal,
+                        device,
                         remote: None,
                         docs: HashMap::new(),
                         scratch: HashMap::new(),
@@ -368,7 +378,23 @@ impl Hub {
         match c.connection.receive(bytes) {
             Err(e) => close_with_error(conn, e.to_string(), out),
             Ok(Received::Closed { reason }) => out.push(HubOutput::Close { conn, reason }),
-            Ok(Received::Established { remote, reply, .. }) => {
+            Ok(Received::Established {
+                remote,
+                reply,
+                metadata,
+            }) => {
+                let announced = metadata.and_then(|m| m.storage_id);
+                if let Some(device) = &c.device
+                    && announced.as_ref() != Some(device)
+                {
+                    close_with_error(
+                        conn,
+                        "the storage id does not match the device this token was issued to"
+                            .to_owned(),
+                        out,
+                    );
+                    return;
+                }
                 c.remote = Some(remote);
                 if let Some(reply) = reply {
                     out.push(HubOutput::Send {

@@ -195,7 +195,11 @@ impl Server {
     }
 
     fn connect(&mut self, conn: ConnId, principal: Principal) -> Phone {
-        self.input(HubInput::Connected { conn, principal });
+        self.input(HubInput::Connected {
+            conn,
+            principal,
+            device: None,
+        });
         let (mut phone, join) = Phone::new(conn);
         self.input(HubInput::Frame { conn, bytes: join });
         self.deliver(&mut [&mut phone]);
@@ -417,6 +421,7 @@ fn malformed_input_closes_only_that_connection() {
     server.input(HubInput::Connected {
         conn: 9,
         principal: officer("officer:bad", "team-1"),
+        device: None,
     });
     server.input(HubInput::Frame {
         conn: 9,
@@ -427,6 +432,7 @@ fn malformed_input_closes_only_that_connection() {
     server.input(HubInput::Connected {
         conn: 10,
         principal: officer("officer:bad", "team-1"),
+        device: None,
     });
     server.input(HubInput::Frame {
         conn: 10,
@@ -438,4 +444,34 @@ fn malformed_input_closes_only_that_connection() {
     let frame = wang.push(case.id(), case.automerge().clone());
     server.send(&mut wang, frame);
     assert!(server.store.load(&case.id()).unwrap().is_some());
+}
+
+#[test]
+fn a_device_token_only_works_with_that_devices_storage_id() {
+    use crate::ids::StorageId;
+    let device = StorageId::new("c4d691a5-76af-4f9a-9550-48c572aedc29").unwrap();
+    for (announced, accepted) in [
+        (Some(device.clone()), true),
+        (Some(StorageId::new("someone-else").unwrap()), false),
+        (None, false),
+    ] {
+        let mut server = Server::new();
+        server.input(HubInput::Connected {
+            conn: 1,
+            principal: officer("officer:wang", "team-1"),
+            device: Some(device.clone()),
+        });
+        let (_, join) = Connection::client(
+            PeerId::new("phone").unwrap(),
+            PeerMetadata {
+                storage_id: announced,
+                is_ephemeral: false,
+            },
+        );
+        server.input(HubInput::Frame {
+            conn: 1,
+            bytes: join.encode(),
+        });
+        assert_eq!(server.closed.is_empty(), accepted);
+    }
 }

@@ -11,6 +11,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use axum::routing::get;
 use zhichao_core::access::Principal;
+use zhichao_core::ids::StorageId;
 use zhichao_core::sync::WireMessage;
 
 use crate::AppState;
@@ -30,13 +31,18 @@ async fn upgrade(
     let limit = state.config.limits.max_message_bytes;
     ws.max_message_size(limit)
         .max_frame_size(limit)
-        .on_upgrade(move |socket| connection(socket, state, grant.principal))
+        .on_upgrade(move |socket| connection(socket, state, grant.principal, grant.device))
 }
 
-async fn connection(mut socket: WebSocket, state: AppState, principal: Principal) {
+async fn connection(
+    mut socket: WebSocket,
+    state: AppState,
+    principal: Principal,
+    device: Option<StorageId>,
+) {
     let _guard = state.metrics.connection();
     let sync = state.sync.clone();
-    let mut registered = sync.connect(principal);
+    let mut registered = sync.connect(principal, device);
     let conn = registered.conn;
     let shutdown = state.shutdown_signal();
     tokio::pin!(shutdown);
