@@ -28,7 +28,7 @@ use automerge::Automerge;
 use automerge::sync::Message;
 
 use crate::access::{self, Principal};
-use crate::docs::{Header, read_header};
+use crate::docs::{CaseEvent, DocKind, Header, read_header};
 use crate::ids::{DocumentId, PeerId, StorageId};
 
 use super::connection::{Connection, Received};
@@ -634,6 +634,10 @@ impl Hub {
             return;
         }
         d.peers.insert(conn);
+        // Case lifecycle events are append-only; a raw change could delete them.
+        let events_before = (carries_changes && d.header.kind == DocKind::Case)
+            .then(|| case_events(&d.doc).ok())
+            .flatten();
         let peer = c.docs.entry(doc_id).or_default();
         let changed = match peer.session.receive_message(&mut d.doc, decoded) {
             Ok(changed) => changed,
@@ -644,17 +648,20 @@ impl Hub {
             }
         };
         if changed {
-            if read_header(&d.doc).ok().as_ref() != Some(&d.header) {
-                // Tampered: forget the in-memory state; the store has the last valid one.
+            let refusal = if read_header(&d.doc).ok().as_ref() != Some(&d.header) {
+                Some("changes to a document header are refused")
+            } else if let Some(before) = &events_before
+                && !case_events(&d.doc).is_ok_and(|after| after.starts_with(before))
+            {
+                Some("case lifecycle events are append-only")
+            } else {
+                None
+            };
+            if let Some(reason) = refusal {
+                // Forget the in-memory state; the store has the last valid one.
                 let by = c.principal.id().clone();
-                self.rejections.reject(
-                    conn,
-                    c,
-                    doc_id,
-                    "changes to a document header are refused",
-                    out,
-                );
-                tracing::warn!(%doc_id, principal = %by, "header change refused; reloading");
+                self.rejections.reject(conn, c, doc_id, reason, out);
+                tracing::warn!(%doc_id, principal = %by, reason, "change refused; reloading");
                 let peers: Vec<ConnId> = d.peers.iter().copied().collect();
                 self.docs.remove(&doc_id);
                 for p in peers {
@@ -918,6 +925,20 @@ impl Hub {
             self.docs.retain(|_, s| !matches!(s, Slot::Absent));
         }
     }
+}
+
+/// The lifecycle events of a case document (`body.events`).
+fn case_events(doc: &Automerge) -> Result<Vec<CaseEvent>, autosurgeon::HydrateError> {
+    autosurgeon::hydrate_path(
+        doc,
+        &automerge::ROOT,
+        ["body".into(), "events".into()].into_iter(),
+    )
+    .and_then(|events: Option<Vec<CaseEvent>>| {
+        events.ok_or_else(|| {
+            autosurgeon::HydrateError::unexpected("a list of events", "nothing".to_owned())
+        })
+    })
 }
 
 fn close_with_error(conn: ConnId, reason: String, out: &mut Vec<HubOutput>) {

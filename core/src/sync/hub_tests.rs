@@ -475,3 +475,63 @@ fn a_device_token_only_works_with_that_devices_storage_id() {
         assert_eq!(server.closed.is_empty(), accepted);
     }
 }
+
+#[test]
+fn deleting_a_case_event_is_refused_even_from_a_writer() {
+    use crate::docs::Stage;
+    use automerge::ReadDoc;
+    use automerge::transaction::Transactable;
+    let mut server = Server::new();
+    let mut wang = server.connect(1, officer("officer:wang", "team-1"));
+    let mut case = case_doc(11, "officer:wang", "team-1");
+    let by = pid("officer:wang");
+    case.update(&by, 0, |c| {
+        c.record_stage(Stage::Registered, 0, by.clone(), "")
+    })
+    .unwrap();
+    let id = case.id();
+    let frame = wang.push(id, case.automerge().clone());
+    server.send(&mut wang, frame);
+    let before = server.store.load(&id).unwrap().unwrap().doc.get_heads();
+    // A raw change on the phone deletes the registration event.
+    let (doc, _) = wang.docs.get_mut(&id).unwrap();
+    let body = match doc.get(automerge::ROOT, "body").unwrap() {
+        Some((_, b)) => b,
+        None => unreachable!(),
+    };
+    let events = match doc.get(&body, "events").unwrap() {
+        Some((_, e)) => e,
+        None => unreachable!(),
+    };
+    doc.transact(|tx| tx.delete(&events, 0usize)).unwrap();
+    let (doc, session) = wang.docs.get_mut(&id).unwrap();
+    let frame = session.generate(doc).map(|d| wang.sync_frame(id, d, false));
+    server.send(&mut wang, frame);
+    assert!(
+        wang.rejected.iter().any(|(_, r)| r.contains("append-only")),
+        "{:?}",
+        wang.rejected
+    );
+    assert_eq!(
+        server.store.load(&id).unwrap().unwrap().doc.get_heads(),
+        before
+    );
+    // Appending an event is still accepted.
+    let mut li = server.connect(2, officer("officer:li", "team-1"));
+    let frame = li.request(id);
+    server.send(&mut li, Some(frame));
+    let mut typed = TypedDoc::<Case>::open(id, li.docs[&id].0.clone()).unwrap();
+    let li_id = pid("officer:li");
+    typed
+        .update(&li_id, 0, |c| {
+            c.record_stage(Stage::Investigating, 0, li_id.clone(), "")
+        })
+        .unwrap();
+    let (doc, session) = li.docs.get_mut(&id).unwrap();
+    *doc = typed.into_automerge();
+    let frame = session.generate(doc).map(|d| li.sync_frame(id, d, false));
+    server.send(&mut li, frame);
+    let stored = server.store.load(&id).unwrap().unwrap().doc;
+    let stored = TypedDoc::<Case>::open(id, stored).unwrap().body().unwrap();
+    assert_eq!(stored.events.len(), 2);
+}
