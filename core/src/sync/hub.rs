@@ -929,16 +929,13 @@ impl Hub {
 
 /// The lifecycle events of a case document (`body.events`).
 fn case_events(doc: &Automerge) -> Result<Vec<CaseEvent>, autosurgeon::HydrateError> {
-    autosurgeon::hydrate_path(
-        doc,
-        &automerge::ROOT,
-        ["body".into(), "events".into()].into_iter(),
+    autosurgeon::hydrate_path(doc, &automerge::ROOT, ["body".into(), "events".into()]).and_then(
+        |events: Option<Vec<CaseEvent>>| {
+            events.ok_or_else(|| {
+                autosurgeon::HydrateError::unexpected("a list of events", "nothing".to_owned())
+            })
+        },
     )
-    .and_then(|events: Option<Vec<CaseEvent>>| {
-        events.ok_or_else(|| {
-            autosurgeon::HydrateError::unexpected("a list of events", "nothing".to_owned())
-        })
-    })
 }
 
 fn close_with_error(conn: ConnId, reason: String, out: &mut Vec<HubOutput>) {
