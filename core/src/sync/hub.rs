@@ -232,6 +232,8 @@ pub struct Hub {
     idle: VecDeque<DocumentId>,
     next_ticket: u64,
     rejections: Rejections,
+    /// Announcements waiting for their document to load.
+    pending_announces: HashMap<DocumentId, Vec<ConnId>>,
 }
 
 /// Sends our `rejected` notices: ephemeral messages signed with the hub's session id and a
@@ -293,6 +295,7 @@ impl Hub {
             idle: VecDeque::new(),
             next_ticket: 1,
             rejections,
+            pending_announces: HashMap::new(),
         }
     }
 
@@ -711,6 +714,7 @@ impl Hub {
         };
         let Some(doc) = stored else {
             self.docs.insert(doc_id, Slot::Absent);
+            self.pending_announces.remove(&doc_id);
             for (conn, message) in waiting {
                 self.on_message(conn, message, out);
             }
@@ -722,6 +726,7 @@ impl Hub {
             Err(e) => {
                 tracing::error!(%doc_id, error = %e, "stored document has no valid header");
                 self.docs.insert(doc_id, Slot::Absent);
+                self.pending_announces.remove(&doc_id);
                 for (conn, message) in waiting {
                     if let Some(c) = self.conns.get_mut(&conn) {
                         let _ = message;
@@ -783,6 +788,9 @@ impl Hub {
         self.idle.push_back(doc_id);
         for (conn, message) in waiting {
             self.on_message(conn, message, out);
+        }
+        for conn in self.pending_announces.remove(&doc_id).unwrap_or_default() {
+            self.on_announce(conn, doc_id, out);
         }
         // Children waiting for this document as their parent.
         let children: Vec<DocumentId> = self
@@ -861,8 +869,9 @@ impl Hub {
     fn on_announce(&mut self, conn: ConnId, doc_id: DocumentId, out: &mut Vec<HubOutput>) {
         match self.docs.get(&doc_id) {
             Some(Slot::Ready(_)) => {}
+            Some(Slot::Absent) => return,
             None => {
-                // Load first; announce when ready by queueing an empty request-like sync.
+                // Load first; the announcement waits for the document (see `make_ready`).
                 self.docs.insert(
                     doc_id,
                     Slot::Loading {
@@ -870,9 +879,13 @@ impl Hub {
                     },
                 );
                 out.push(HubOutput::Load { doc: doc_id });
+                self.pending_announces.entry(doc_id).or_default().push(conn);
                 return;
             }
-            _ => return,
+            Some(Slot::Loading { .. } | Slot::Resolving { .. }) => {
+                self.pending_announces.entry(doc_id).or_default().push(conn);
+                return;
+            }
         }
         let peer_id = self.config.peer_id.clone();
         let (Some(c), Some(Slot::Ready(d))) =

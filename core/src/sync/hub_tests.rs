@@ -535,3 +535,29 @@ fn deleting_a_case_event_is_refused_even_from_a_writer() {
     let stored = TypedDoc::<Case>::open(id, stored).unwrap().body().unwrap();
     assert_eq!(stored.events.len(), 2);
 }
+
+#[test]
+fn an_announced_document_reaches_a_reader_who_never_asked() {
+    let mut server = Server::new();
+    // A case in the store that this teammate never asked for: discovery on connect announces
+    // what changed for the peer, and the hub starts the sync itself.
+    let case = case_doc(12, "officer:wang", "team-1");
+    let id = case.id();
+    server
+        .store
+        .save(&id, case.automerge(), &IndexEntry::new("case"))
+        .unwrap();
+    let mut li = server.connect(1, officer("officer:li", "team-1"));
+    server.input(HubInput::Announce { conn: 1, doc: id });
+    server.deliver(&mut [&mut li]);
+    assert_eq!(li.docs[&id].0.get_heads(), case.automerge().get_heads());
+    // Not announced to someone who may not read it; unknown documents are ignored.
+    let mut zhou = server.connect(2, officer_elsewhere("officer:zhou"));
+    server.input(HubInput::Announce { conn: 2, doc: id });
+    server.input(HubInput::Announce {
+        conn: 2,
+        doc: DocumentId::from_bytes([0xcd; 16]),
+    });
+    server.deliver(&mut [&mut zhou]);
+    assert!(zhou.docs.is_empty());
+}
