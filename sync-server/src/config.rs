@@ -562,6 +562,11 @@ impl ServerConfig {
     pub fn auth_dir(&self) -> PathBuf {
         self.data_dir.join("auth")
     }
+
+    /// The sled directory of the change log (audit and discovery).
+    pub fn log_dir(&self) -> PathBuf {
+        self.data_dir.join("log")
+    }
 }
 
 fn parse_listen(text: &str) -> Result<SocketAddr, String> {

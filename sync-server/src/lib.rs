@@ -34,6 +34,7 @@ use zhichao_core::store::{DocStore, MemoryStore, SledStore, StoreError};
 
 pub mod api;
 pub mod auth;
+pub mod changelog;
 pub mod cli;
 pub mod client;
 pub mod clock;
@@ -45,6 +46,7 @@ pub mod sync_service;
 pub mod telemetry;
 
 use crate::auth::{Auth, AuthError};
+use crate::changelog::ChangeLog;
 use crate::clock::Clock;
 use crate::config::ServerConfig;
 use crate::error::ApiError;
@@ -91,6 +93,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// The sync hub's thread (WebSocket connections talk to it).
     pub sync: sync_service::SyncService,
+    /// The change log: who changed which document when (audit), and discovery.
+    pub log: ChangeLog,
     shutdown: Arc<watch::Sender<bool>>,
 }
 
@@ -114,7 +118,8 @@ impl AppState {
     pub async fn open(config: ServerConfig, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
         let docs_dir = config.docs_dir();
         let auth_dir = config.auth_dir();
-        for dir in [&docs_dir, &auth_dir] {
+        let log_dir = config.log_dir();
+        for dir in [&docs_dir, &auth_dir, &log_dir] {
             std::fs::create_dir_all(dir).map_err(|source| StartError::Io {
                 path: dir.display().to_string(),
                 source,
@@ -127,7 +132,11 @@ impl AppState {
                 source: std::io::Error::other(e),
             })??;
         let auth = Auth::open(&auth_dir, config.tokens.clone(), config.limits.max_tickets)?;
-        Self::assemble(config, Arc::new(docs), auth, clock).await
+        let log = ChangeLog::open(&log_dir).map_err(|e| StartError::Io {
+            path: log_dir.display().to_string(),
+            source: std::io::Error::other(e),
+        })?;
+        Self::assemble(config, Arc::new(docs), auth, log, clock).await
     }
 
     /// A state whose stores live in memory (router tests, simulations).
@@ -139,13 +148,18 @@ impl AppState {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StartError> {
         let auth = Auth::temporary(config.tokens.clone(), config.limits.max_tickets)?;
-        Self::assemble(config, Arc::new(MemoryStore::new()), auth, clock).await
+        let log = ChangeLog::temporary().map_err(|e| StartError::Io {
+            path: "temporary change log".to_owned(),
+            source: std::io::Error::other(e),
+        })?;
+        Self::assemble(config, Arc::new(MemoryStore::new()), auth, log, clock).await
     }
 
     async fn assemble(
         config: ServerConfig,
         docs: Arc<dyn DocStore>,
         auth: Auth,
+        log: ChangeLog,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StartError> {
         auth.bootstrap_admin(config.admin_token.as_ref(), clock.now_ms())
@@ -154,6 +168,8 @@ impl AppState {
         let metrics = Arc::new(Metrics::default());
         let sync = sync_service::SyncService::start(
             Arc::clone(&docs),
+            log.clone(),
+            Arc::clone(&clock),
             PeerId::new(SERVER_PRINCIPAL_ID).unwrap_or_else(|_| unreachable!()),
             config.limits.max_message_bytes,
             config.limits.max_idle_docs,
@@ -170,6 +186,7 @@ impl AppState {
             metrics,
             clock,
             sync,
+            log,
             shutdown: Arc::new(shutdown),
         })
     }

@@ -17,12 +17,13 @@ use std::sync::mpsc as std_mpsc;
 
 use rand::TryRng;
 use tokio::sync::mpsc;
-use zhichao_core::access::Principal;
-use zhichao_core::docs::read_header;
+use zhichao_core::access::{self, Principal};
 use zhichao_core::ids::{DocumentId, PeerId, PrincipalId, StorageId};
 use zhichao_core::store::{DocStore, IndexEntry};
 use zhichao_core::sync::{ConnId, Hub, HubConfig, HubInput, HubOutput, PeerMetadata};
 
+use crate::changelog::ChangeLog;
+use crate::clock::Clock;
 use crate::metrics::Metrics;
 
 /// Frames queued for one connection before it counts as stalled.
@@ -84,6 +85,8 @@ impl SyncService {
     /// When the thread cannot be spawned or the system has no randomness.
     pub fn start<S: DocStore + 'static>(
         store: S,
+        log: ChangeLog,
+        clock: Arc<dyn Clock>,
         server_peer: PeerId,
         max_message_bytes: usize,
         max_idle_docs: usize,
@@ -104,7 +107,9 @@ impl SyncService {
                 Driver {
                     hub,
                     store,
-                    outgoing: HashMap::new(),
+                    log,
+                    clock,
+                    conns: HashMap::new(),
                     metrics: thread_metrics,
                 }
                 .run(&rx);
@@ -160,8 +165,22 @@ fn new_session_id() -> std::io::Result<String> {
 struct Driver<S> {
     hub: Hub,
     store: S,
-    outgoing: HashMap<ConnId, mpsc::Sender<Outgoing>>,
+    log: ChangeLog,
+    clock: Arc<dyn Clock>,
+    conns: HashMap<ConnId, ConnInfo>,
     metrics: Arc<Metrics>,
+}
+
+/// What the driver knows of a connection.
+struct ConnInfo {
+    outgoing: mpsc::Sender<Outgoing>,
+    principal: Principal,
+    /// The peer's storage id, once the handshake announced one.
+    storage: Option<StorageId>,
+    /// The log sequence discovery brought the peer up to (recorded when it disconnects with
+    /// every announced document in sync).
+    discovered_up_to: u64,
+    announced: Vec<DocumentId>,
 }
 
 /// A save the hub asked for, waiting for the group flush.
@@ -198,7 +217,16 @@ impl<S: DocStore> Driver<S> {
                 device,
                 outgoing,
             } => {
-                self.outgoing.insert(conn, outgoing);
+                self.conns.insert(
+                    conn,
+                    ConnInfo {
+                        outgoing,
+                        principal: principal.clone(),
+                        storage: None,
+                        discovered_up_to: 0,
+                        announced: Vec::new(),
+                    },
+                );
                 HubInput::Connected {
                     conn,
                     principal,
@@ -207,7 +235,7 @@ impl<S: DocStore> Driver<S> {
             }
             Command::Frame { conn, bytes } => HubInput::Frame { conn, bytes },
             Command::Disconnect { conn } => {
-                self.outgoing.remove(&conn);
+                self.forget(conn);
                 HubInput::Disconnected { conn }
             }
             Command::Shutdown => return,
@@ -224,7 +252,10 @@ impl<S: DocStore> Driver<S> {
                     HubOutput::Send { conn, bytes } => self.send(conn, Outgoing::Frame(bytes)),
                     HubOutput::Close { conn, reason } => {
                         self.send(conn, Outgoing::Close(reason));
-                        self.outgoing.remove(&conn);
+                        self.conns.remove(&conn);
+                    }
+                    HubOutput::Joined { conn, storage_id } => {
+                        queue.extend(self.discover(conn, storage_id));
                     }
                     HubOutput::Refused { .. } => self.metrics.record_refusal(),
                     HubOutput::Load { doc } => {
@@ -256,8 +287,66 @@ impl<S: DocStore> Driver<S> {
         }
     }
 
+    /// The documents to announce to a peer that just joined: those in its read scope changed
+    /// since its storage id was last brought up to date.
+    fn discover(&mut self, conn: ConnId, storage: Option<StorageId>) -> Vec<HubInput> {
+        let Some(info) = self.conns.get_mut(&conn) else {
+            return Vec::new();
+        };
+        let Some(storage) = storage else {
+            // No persistent storage: nothing to compare with; the peer asks for what it needs.
+            return Vec::new();
+        };
+        let found = self.log.last_seq().and_then(|last| {
+            let since = self.log.delivered(&storage)?;
+            let changed = self.log.changed_since(since)?;
+            let mut docs = Vec::new();
+            for doc in changed.into_keys() {
+                if let Some((header, ancestors)) = self.log.header_chain(&doc)?
+                    && access::can_read(&info.principal, &header, &ancestors)
+                {
+                    docs.push(doc);
+                }
+            }
+            Ok((last, docs))
+        });
+        match found {
+            Ok((last, docs)) => {
+                info.storage = Some(storage);
+                info.discovered_up_to = last;
+                info.announced.clone_from(&docs);
+                docs.into_iter()
+                    .map(|doc| HubInput::Announce { conn, doc })
+                    .collect()
+            }
+            Err(e) => {
+                tracing::error!(conn, error = %e, "discovery failed; the peer syncs what it asks for");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Drops a connection; if every announced document reached it, records that its storage
+    /// id is up to date (a later reconnect then announces only newer changes).
+    fn forget(&mut self, conn: ConnId) {
+        let Some(info) = self.conns.remove(&conn) else {
+            return;
+        };
+        let Some(storage) = info.storage else {
+            return;
+        };
+        if info
+            .announced
+            .iter()
+            .all(|doc| self.hub.peer_in_sync(conn, doc))
+            && let Err(e) = self.log.set_delivered(&storage, info.discovered_up_to)
+        {
+            tracing::warn!(conn, error = %e, "cannot record delivery");
+        }
+    }
+
     fn send(&mut self, conn: ConnId, message: Outgoing) {
-        let Some(tx) = self.outgoing.get(&conn) else {
+        let Some(tx) = self.conns.get(&conn).map(|c| &c.outgoing) else {
             return;
         };
         if let Outgoing::Frame(bytes) = &message {
@@ -266,7 +355,7 @@ impl<S: DocStore> Driver<S> {
         if tx.try_send(message).is_err() {
             // Full (the peer does not read) or closed: drop it rather than stall everyone.
             tracing::warn!(conn, "outgoing queue full or closed; disconnecting");
-            self.outgoing.remove(&conn);
+            self.conns.remove(&conn);
             let mut ignored = Vec::new();
             self.input(HubInput::Disconnected { conn }, &mut ignored);
         }
@@ -279,17 +368,24 @@ impl<S: DocStore> Driver<S> {
             let batch = std::mem::take(saves);
             let saved = {
                 let mut items = Vec::with_capacity(batch.len());
+                let mut entries = Vec::with_capacity(batch.len());
                 for s in &batch {
-                    let Some(doc) = self.hub.document(&s.doc) else {
+                    let (Some(doc), Some(header)) =
+                        (self.hub.document(&s.doc), self.hub.header(&s.doc))
+                    else {
                         continue;
                     };
-                    let kind = read_header(doc)
-                        .map(|h| h.kind.as_str())
-                        .unwrap_or("unknown");
-                    items.push((s.doc, doc, IndexEntry::new(kind)));
+                    items.push((s.doc, doc, IndexEntry::new(header.kind.as_str())));
+                    let heads = doc.get_heads().iter().map(ToString::to_string).collect();
+                    entries.push((s.doc, header.clone(), s.changed_by.clone(), heads));
                 }
-                let count = items.len();
-                self.store.save_batch(&items).map(|_| count)
+                let now_ms = self.clock.now_ms();
+                // Store, then log; both flushed before anything is acknowledged.
+                self.store
+                    .save_batch(&items)
+                    .map_err(|e| e.to_string())
+                    .and_then(|_| self.log.append(&entries, now_ms).map_err(|e| e.to_string()))
+                    .map(|_| items.len())
             };
             match saved {
                 Ok(count) => (0..count).for_each(|_| self.metrics.record_doc_synced()),

@@ -141,6 +141,14 @@ pub enum HubOutput {
         /// Who made the new changes.
         changed_by: crate::ids::PrincipalId,
     },
+    /// The handshake completed: start discovery for this peer (announce what changed since
+    /// its storage id was last brought up to date).
+    Joined {
+        /// Connection.
+        conn: ConnId,
+        /// The storage id the peer announced, if any.
+        storage_id: Option<StorageId>,
+    },
     /// A change was refused (for logs and metrics; the peer was told).
     Refused {
         /// Connection.
@@ -328,6 +336,14 @@ impl Hub {
         self.conns.len()
     }
 
+    /// True when connection `conn` and the server share the current heads of `doc`.
+    pub fn peer_in_sync(&self, conn: ConnId, doc: &DocumentId) -> bool {
+        let (Some(c), Some(Slot::Ready(d))) = (self.conns.get(&conn), self.docs.get(doc)) else {
+            return false;
+        };
+        c.docs.get(doc).is_some_and(|p| p.session.in_sync(&d.doc))
+    }
+
     /// Handles one input and returns what to do.
     pub fn handle(&mut self, input: HubInput) -> Vec<HubOutput> {
         let mut out = Vec::new();
@@ -405,6 +421,10 @@ impl Hub {
                         bytes: reply.encode(),
                     });
                 }
+                out.push(HubOutput::Joined {
+                    conn,
+                    storage_id: announced,
+                });
             }
             Ok(Received::Message(message)) => self.on_message(conn, message, out),
         }

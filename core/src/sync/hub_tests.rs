@@ -175,6 +175,7 @@ impl Server {
                     HubOutput::Send { conn, bytes } => self.outbox.push_back((conn, bytes)),
                     HubOutput::Close { conn, .. } => self.closed.push(conn),
                     HubOutput::Refused { reason, .. } => self.refused.push(reason),
+                    HubOutput::Joined { .. } => {}
                     HubOutput::Load { doc } => {
                         let stored = self.store.load(&doc).unwrap().map(|l| Box::new(l.doc));
                         queue.push_back(HubInput::Loaded { doc, stored });

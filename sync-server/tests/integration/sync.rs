@@ -1,6 +1,7 @@
 //! The WebSocket sync route on a real server bound to 127.0.0.1:0, with clients built on
 //! `zhichao-core`'s protocol types: push, fetch, access refusals, bad input.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use zhichao_core::access::Principal;
 use zhichao_core::docs::{Case, TypedDoc};
 use zhichao_core::fixtures::{case, officer, officer_elsewhere};
-use zhichao_core::ids::{DocumentId, PeerId};
+use zhichao_core::ids::{DocumentId, PeerId, StorageId};
 use zhichao_core::sync::{Connection, PeerMetadata, Received, SyncSession, WireMessage};
 use zhichao_server::clock::ManualClock;
 use zhichao_server::config::ServerConfig;
@@ -60,6 +61,16 @@ struct Client {
 
 impl Client {
     async fn connect(server: &Server, token: &str, name: &str) -> Client {
+        Self::connect_with(server, token, name, None).await
+    }
+
+    /// Connects announcing a persistent storage id (a phone with a store).
+    async fn connect_with(
+        server: &Server,
+        token: &str,
+        name: &str,
+        storage: Option<&str>,
+    ) -> Client {
         let mut request = format!("ws://{}/v1/sync", server.addr)
             .into_client_request()
             .unwrap();
@@ -69,8 +80,11 @@ impl Client {
         let (mut ws, _) = tokio_tungstenite::connect_async(request)
             .await
             .expect("upgrade");
-        let (mut connection, join) =
-            Connection::client(PeerId::new(name).unwrap(), PeerMetadata::default());
+        let metadata = PeerMetadata {
+            storage_id: storage.map(|s| StorageId::new(s).unwrap()),
+            is_ephemeral: false,
+        };
+        let (mut connection, join) = Connection::client(PeerId::new(name).unwrap(), metadata);
         ws.send(Message::binary(join.encode())).await.unwrap();
         let reply = next_binary(&mut ws).await.expect("peer message");
         assert!(matches!(
@@ -125,6 +139,29 @@ impl Client {
             }
         }
         others
+    }
+}
+
+impl Client {
+    /// Takes whatever the server starts syncing on its own (discovery), until silence.
+    async fn receive_announced(&mut self) -> HashMap<DocumentId, Automerge> {
+        let mut docs: HashMap<DocumentId, (Automerge, SyncSession)> = HashMap::new();
+        while let Some(bytes) = next_binary(&mut self.ws).await {
+            if let Ok(Received::Message(WireMessage::Sync {
+                document_id, data, ..
+            })) = self.connection.receive(&bytes)
+            {
+                let (doc, session) = docs.entry(document_id).or_default();
+                session.receive(doc, &data).unwrap();
+                if let Some(reply) = session.generate(doc) {
+                    self.ws
+                        .send(self.frame(document_id, reply, false))
+                        .await
+                        .unwrap();
+                }
+            }
+        }
+        docs.into_iter().map(|(id, (doc, _))| (id, doc)).collect()
     }
 }
 
@@ -220,4 +257,38 @@ async fn bad_input_closes_that_connection_only() {
     let mut doc = case.automerge().clone();
     wang.sync(case.id(), &mut doc, false).await;
     assert!(server.state.docs.load(&case.id()).unwrap().is_some());
+}
+
+#[tokio::test]
+async fn a_reconnecting_phone_receives_what_changed_and_nothing_twice() {
+    let server = start().await;
+    let case = case(5, "officer:wang", "team-1");
+    let id = case.id();
+    let token = server.token(officer("officer:wang", "team-1")).await;
+    let mut wang = Client::connect(&server, &token, "phone-wang").await;
+    let mut doc = case.automerge().clone();
+    wang.sync(id, &mut doc, false).await;
+    // The audit log has who and when (server time), not which device.
+    let history = server.state.log.history(&id).unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].principal.as_str(), "officer:wang");
+    assert_eq!(history[0].received_ms, NOW);
+
+    // A teammate's phone with a store connects: the case arrives without asking.
+    let token = server.token(officer("officer:li", "team-1")).await;
+    let mut li = Client::connect_with(&server, &token, "phone-li", Some("li-store")).await;
+    let got = li.receive_announced().await;
+    assert_eq!(
+        got.get(&id).map(Automerge::get_heads),
+        Some(case.automerge().get_heads())
+    );
+    drop(li);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Reconnecting with nothing changed: nothing is announced again.
+    let mut li = Client::connect_with(&server, &token, "phone-li", Some("li-store")).await;
+    assert!(li.receive_announced().await.is_empty());
+    // An officer of another county is announced nothing.
+    let token = server.token(officer_elsewhere("officer:zhou")).await;
+    let mut zhou = Client::connect_with(&server, &token, "phone-zhou", Some("zhou-store")).await;
+    assert!(zhou.receive_announced().await.is_empty());
 }
