@@ -6,6 +6,8 @@
 //!   integrators and tests (`zhichao admin issue-token`).
 //! - `GET /v1/admin/tokens[?principal=ID]`: stored tokens, never their secrets.
 //! - `POST /v1/admin/revoke` ([`RevokeRequest`]): by token id, token, device or principal.
+//! - `GET /v1/admin/docs/{id}/history`: every accepted save of a document, with the principal
+//!   who made it (a person, not a device key) and the server receipt time (audit).
 //!
 //! Each action is logged with the admin's id and the principal concerned, never a token.
 
@@ -13,11 +15,11 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::post;
+use axum::routing::{get, post};
 use serde::Deserialize;
-use zhichao_core::ids::{PrincipalId, StorageId};
+use zhichao_core::ids::{DocumentId, PrincipalId, StorageId};
 
 use crate::AppState;
 use crate::api::{
@@ -25,6 +27,7 @@ use crate::api::{
     RevokeRequest, RevokeResponse, TokenList,
 };
 use crate::auth::{Admin, RevokeTarget, TokenId};
+use crate::changelog::LogEntry;
 use crate::config::{format_duration, parse_duration};
 use crate::error::{ApiError, ApiResult, Json};
 
@@ -34,6 +37,26 @@ pub fn router() -> Router<AppState> {
         .route("/v1/admin/enrollments", post(create_enrollment))
         .route("/v1/admin/tokens", post(issue_token).get(list_tokens))
         .route("/v1/admin/revoke", post(revoke))
+        .route("/v1/admin/docs/{id}/history", get(history))
+}
+
+/// `GET /v1/admin/docs/{id}/history`.
+async fn history(
+    State(state): State<AppState>,
+    Admin(_): Admin,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<LogEntry>>> {
+    let id: DocumentId = id
+        .parse()
+        .map_err(|e| ApiError::invalid(format!("document id: {e}")))?;
+    let entries = state
+        .log
+        .history(&id)
+        .map_err(|e| ApiError::Internal(Box::new(e)))?;
+    if entries.is_empty() {
+        return Err(ApiError::NotFound);
+    }
+    Ok(Json(entries))
 }
 
 /// A lifetime from the request, bounded by `max`.

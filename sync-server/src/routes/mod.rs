@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | `GET /healthz` | anyone | [`health`] |
 //! | `GET /metrics` | anyone (Prometheus) | [`metrics`] |
-//! | `POST /v1/admin/enrollments`, `GET`/`POST /v1/admin/tokens`, `POST /v1/admin/revoke` | admin | [`admin`] |
+//! | `POST /v1/admin/enrollments`, `GET`/`POST /v1/admin/tokens`, `POST /v1/admin/revoke`, `GET /v1/admin/docs/{id}/history` | admin | [`admin`] |
 //! | `POST /v1/auth/enroll`, `POST /v1/auth/refresh` | holder of a code / refresh token | [`auth`] |
 //! | `POST /v1/sync/ticket` | any principal | [`ticket`] |
 //! | `GET /v1/sync` (WebSocket) | any principal, bearer or `?ticket=` | [`sync`] |

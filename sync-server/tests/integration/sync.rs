@@ -292,3 +292,56 @@ async fn a_reconnecting_phone_receives_what_changed_and_nothing_twice() {
     let mut zhou = Client::connect_with(&server, &token, "phone-zhou", Some("zhou-store")).await;
     assert!(zhou.receive_announced().await.is_empty());
 }
+
+#[tokio::test]
+async fn admins_read_a_documents_history_with_principals_and_receipt_times() {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+    let server = start().await;
+    let case = case(6, "officer:wang", "team-1");
+    let id = case.id();
+    let token = server.token(officer("officer:wang", "team-1")).await;
+    let mut wang = Client::connect(&server, &token, "phone-wang").await;
+    let mut doc = case.automerge().clone();
+    wang.sync(id, &mut doc, false).await;
+
+    let admin = server
+        .token(Principal::Admin {
+            id: zhichao_core::fixtures::pid("admin:zhao"),
+        })
+        .await;
+    let get = |path: String, bearer: String| {
+        let app = zhichao_server::app(server.state.clone());
+        async move {
+            let response = app
+                .oneshot(
+                    Request::get(path)
+                        .header("authorization", format!("Bearer {bearer}"))
+                        .body(Body::empty())
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            let status = response.status();
+            let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            (
+                status,
+                serde_json::from_slice::<serde_json::Value>(&body).unwrap(),
+            )
+        }
+    };
+    let (status, body) = get(format!("/v1/admin/docs/{id}/history"), admin.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body[0]["principal"], "officer:wang");
+    assert_eq!(body[0]["received_ms"], NOW);
+    let (status, _) = get(format!("/v1/admin/docs/{id}/history"), token.clone()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let unknown = DocumentId::from_bytes([0xee; 16]);
+    let (status, _) = get(format!("/v1/admin/docs/{unknown}/history"), admin.clone()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = get("/v1/admin/docs/not-an-id/history".to_owned(), admin).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
