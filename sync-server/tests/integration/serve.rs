@@ -9,12 +9,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const ADMIN: &str = "integration-admin-token-0123456789";
+pub(crate) const ADMIN: &str = "integration-admin-token-0123456789";
 
 /// A running `zhichao serve`; killed when dropped.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) addr: SocketAddr,
     stderr: PathBuf,
 }
 
@@ -52,7 +52,11 @@ fn zhichao() -> Command {
 
 /// Starts a server on port 0 in `data`, with output in files under `logs`, and waits for its
 /// first line. `None` when it exited first (the caller reads its stderr).
-fn start(data: &Path, logs: &Path, admin: Option<&str>) -> Result<Server, (Output, String)> {
+pub(crate) fn start(
+    data: &Path,
+    logs: &Path,
+    admin: Option<&str>,
+) -> Result<Server, (Output, String)> {
     let stdout = logs.join("stdout");
     let stderr = logs.join("stderr");
     let mut cmd = zhichao();
@@ -101,7 +105,7 @@ fn start(data: &Path, logs: &Path, admin: Option<&str>) -> Result<Server, (Outpu
     }
 }
 
-fn admin(server: &Server, token: Option<&str>, args: &[&str]) -> Output {
+pub(crate) fn admin(server: &Server, token: Option<&str>, args: &[&str]) -> Output {
     let mut cmd = zhichao();
     cmd.arg("admin")
         .arg(args[0])
@@ -113,7 +117,7 @@ fn admin(server: &Server, token: Option<&str>, args: &[&str]) -> Output {
     cmd.output().expect("run zhichao admin")
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8(bytes.to_vec()).expect("utf-8")
 }
 

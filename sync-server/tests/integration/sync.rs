@@ -71,7 +71,16 @@ impl Client {
         name: &str,
         storage: Option<&str>,
     ) -> Client {
-        let mut request = format!("ws://{}/v1/sync", server.addr)
+        Self::connect_to(server.addr, token, name, storage).await
+    }
+
+    async fn connect_to(
+        addr: std::net::SocketAddr,
+        token: &str,
+        name: &str,
+        storage: Option<&str>,
+    ) -> Client {
+        let mut request = format!("ws://{addr}/v1/sync")
             .into_client_request()
             .unwrap();
         request
@@ -143,6 +152,28 @@ impl Client {
 }
 
 impl Client {
+    /// Pushes `doc` and returns as soon as the server acknowledged its heads (no waiting for
+    /// silence): the moment a crash must not lose it any more.
+    async fn push_until_acknowledged(&mut self, id: DocumentId, doc: &mut Automerge) {
+        let mut session = SyncSession::new();
+        let first = session.generate(doc).unwrap_or_default();
+        self.ws.send(self.frame(id, first, false)).await.unwrap();
+        while let Some(bytes) = next_binary(&mut self.ws).await {
+            if let Ok(Received::Message(WireMessage::Sync { data, .. })) =
+                self.connection.receive(&bytes)
+            {
+                session.receive(doc, &data).unwrap();
+                if session.shared_heads() == doc.get_heads() {
+                    return;
+                }
+                if let Some(reply) = session.generate(doc) {
+                    self.ws.send(self.frame(id, reply, false)).await.unwrap();
+                }
+            }
+        }
+        panic!("no acknowledgement");
+    }
+
     /// Takes whatever the server starts syncing on its own (discovery), until silence.
     async fn receive_announced(&mut self) -> HashMap<DocumentId, Automerge> {
         let mut docs: HashMap<DocumentId, (Automerge, SyncSession)> = HashMap::new();
@@ -344,4 +375,64 @@ async fn admins_read_a_documents_history_with_principals_and_receipt_times() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, body) = get("/v1/admin/docs/not-an-id/history".to_owned(), admin).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
+
+/// Kill -9 of the server at any moment loses nothing that was acknowledged: push, wait for the
+/// acknowledgement, SIGKILL, restart on the same data directory, fetch.
+#[test]
+fn acknowledged_changes_survive_a_sigkill_of_the_server() {
+    use crate::serve::{ADMIN, admin, start, text};
+    let dir = tempfile::tempdir().unwrap();
+    let (data, logs) = (dir.path().join("data"), dir.path().join("logs"));
+    std::fs::create_dir_all(&logs).unwrap();
+    let mut server = start(&data, &logs, Some(ADMIN)).unwrap_or_else(|(_, log)| panic!("{log}"));
+    let issue = |server: &crate::serve::Server, name: &str| {
+        let out = admin(
+            server,
+            Some(ADMIN),
+            &[
+                "issue-token",
+                "--role",
+                "officer",
+                "--name",
+                name,
+                "--team",
+                "team-1",
+            ],
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout).trim().to_owned()
+    };
+    let wang = issue(&server, "officer:wang");
+    let li = issue(&server, "officer:li");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut pushed = Vec::new();
+    for round in 0..3u64 {
+        let case = case(100 + round, "officer:wang", "team-1");
+        let addr = server.addr;
+        runtime.block_on(async {
+            let mut client = Client::connect_to(addr, &wang, "phone-wang", None).await;
+            let mut doc = case.automerge().clone();
+            client.push_until_acknowledged(case.id(), &mut doc).await;
+        });
+        pushed.push(case);
+        // SIGKILL right after the acknowledgement, then restart on the same data.
+        server.child.kill().unwrap();
+        server.child.wait().unwrap();
+        drop(server);
+        server = start(&data, &logs, Some(ADMIN)).unwrap_or_else(|(_, log)| panic!("{log}"));
+        for case in &pushed {
+            let addr = server.addr;
+            let heads = runtime.block_on(async {
+                let mut client = Client::connect_to(addr, &li, "phone-li", None).await;
+                let mut fetched = Automerge::new();
+                client.sync(case.id(), &mut fetched, true).await;
+                fetched.get_heads()
+            });
+            assert_eq!(heads, case.automerge().get_heads(), "round {round}");
+        }
+    }
 }
