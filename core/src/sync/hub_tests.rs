@@ -87,6 +87,13 @@ impl Phone {
         .encode()
     }
 
+    /// The next sync frame for a document this phone holds (after a local edit).
+    fn resync(&mut self, id: DocumentId) -> Option<Vec<u8>> {
+        let (doc, session) = self.docs.get_mut(&id)?;
+        let data = session.generate(doc)?;
+        Some(self.sync_frame(id, data, false))
+    }
+
     /// Handles a frame from the server; returns frames to send back.
     fn receive(&mut self, bytes: &[u8]) -> Vec<Vec<u8>> {
         match self.connection.receive(bytes) {
@@ -193,6 +200,11 @@ impl Server {
                 }
             }
         }
+    }
+
+    /// Heads of the stored copy of a document.
+    fn stored_heads(&self, id: &DocumentId) -> Vec<automerge::ChangeHash> {
+        self.store.load(id).unwrap().unwrap().doc.get_heads()
     }
 
     fn connect(&mut self, conn: ConnId, principal: Principal) -> Phone {
@@ -348,10 +360,7 @@ fn an_enterprise_cannot_push_changes_to_a_case() {
         .unwrap();
     let frame = unit.push(id, edited.automerge().clone());
     server.send(&mut unit, frame);
-    assert_eq!(
-        server.store.load(&id).unwrap().unwrap().doc.get_heads(),
-        before
-    );
+    assert_eq!(server.stored_heads(&id), before);
     // It is told: unavailable (it may not even read it) or rejected — never accepted.
     assert!(
         !unit.unavailable.is_empty() || !unit.rejected.is_empty(),
@@ -396,18 +405,14 @@ fn a_header_change_is_refused_and_the_stored_state_stays() {
     };
     doc.transact(|tx| tx.put(&header, "team", "team-2"))
         .unwrap();
-    let (doc, session) = wang.docs.get_mut(&id).unwrap();
-    let frame = session.generate(doc).map(|d| wang.sync_frame(id, d, false));
+    let frame = wang.resync(id);
     server.send(&mut wang, frame);
     assert!(
         wang.rejected.iter().any(|(_, r)| r.contains("header")),
         "{:?}",
         wang.rejected
     );
-    assert_eq!(
-        server.store.load(&id).unwrap().unwrap().doc.get_heads(),
-        before
-    );
+    assert_eq!(server.stored_heads(&id), before);
     // The document is still served, in its stored state.
     let mut li = server.connect(2, officer("officer:li", "team-1"));
     let frame = li.request(id);
@@ -505,18 +510,14 @@ fn deleting_a_case_event_is_refused_even_from_a_writer() {
         None => unreachable!(),
     };
     doc.transact(|tx| tx.delete(&events, 0usize)).unwrap();
-    let (doc, session) = wang.docs.get_mut(&id).unwrap();
-    let frame = session.generate(doc).map(|d| wang.sync_frame(id, d, false));
+    let frame = wang.resync(id);
     server.send(&mut wang, frame);
     assert!(
         wang.rejected.iter().any(|(_, r)| r.contains("append-only")),
         "{:?}",
         wang.rejected
     );
-    assert_eq!(
-        server.store.load(&id).unwrap().unwrap().doc.get_heads(),
-        before
-    );
+    assert_eq!(server.stored_heads(&id), before);
     // Appending an event is still accepted.
     let mut li = server.connect(2, officer("officer:li", "team-1"));
     let frame = li.request(id);
@@ -528,9 +529,8 @@ fn deleting_a_case_event_is_refused_even_from_a_writer() {
             c.record_stage(Stage::Investigating, 0, li_id.clone(), "")
         })
         .unwrap();
-    let (doc, session) = li.docs.get_mut(&id).unwrap();
-    *doc = typed.into_automerge();
-    let frame = session.generate(doc).map(|d| li.sync_frame(id, d, false));
+    li.docs.get_mut(&id).unwrap().0 = typed.into_automerge();
+    let frame = li.resync(id);
     server.send(&mut li, frame);
     let stored = server.store.load(&id).unwrap().unwrap().doc;
     let stored = TypedDoc::<Case>::open(id, stored).unwrap().body().unwrap();
