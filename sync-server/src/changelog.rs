@@ -173,19 +173,61 @@ impl ChangeLog {
         Ok(Some((header, ancestors)))
     }
 
-    /// Documents changed after `since`, each once, with its latest sequence number.
+    /// Documents changed after `since`, each once, with its latest entry (sequence number,
+    /// heads after that save).
     ///
     /// # Errors
     /// Storage errors, [`ChangeLogError::Corrupt`].
-    pub fn changed_since(&self, since: u64) -> Result<BTreeMap<DocumentId, u64>> {
+    pub fn changed_since(&self, since: u64) -> Result<BTreeMap<DocumentId, LogEntry>> {
         let mut out = BTreeMap::new();
         for item in self.log.range((since + 1).to_be_bytes()..) {
             let (k, v) = item?;
             let record: Record =
                 serde_json::from_slice(&v).map_err(|e| ChangeLogError::Corrupt(e.to_string()))?;
-            out.insert(record.doc, seq_of(&k)?);
+            out.insert(
+                record.doc,
+                LogEntry {
+                    seq: seq_of(&k)?,
+                    doc: record.doc,
+                    principal: record.principal,
+                    received_ms: record.received_ms,
+                    heads: record.heads,
+                },
+            );
         }
         Ok(out)
+    }
+
+    /// The server's own storage id, announced in every handshake: drawn at random the first
+    /// time and kept, so phones key their sync states to this server's data (a server
+    /// restored elsewhere from scratch gets a new one, and phones start fresh states).
+    ///
+    /// # Errors
+    /// Storage errors, [`ChangeLogError::Corrupt`] for a stored id that does not parse, or no
+    /// system randomness.
+    pub fn storage_id(&self) -> Result<StorageId> {
+        const KEY: &[u8] = b"server_storage_id";
+        if let Some(v) = self.db.get(KEY)? {
+            let text = std::str::from_utf8(&v)
+                .map_err(|e| ChangeLogError::Corrupt(format!("server storage id: {e}")))?;
+            return StorageId::new(text)
+                .map_err(|e| ChangeLogError::Corrupt(format!("server storage id: {e}")));
+        }
+        let mut bytes = [0u8; 16];
+        rand::TryRng::try_fill_bytes(&mut rand::rngs::SysRng, &mut bytes)
+            .map_err(|e| ChangeLogError::Corrupt(format!("no randomness: {e}")))?;
+        let text: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let id = StorageId::new(&text)
+            .map_err(|e| ChangeLogError::Corrupt(format!("server storage id: {e}")))?;
+        // Compare-and-swap: two starts racing keep one id.
+        let _ = self
+            .db
+            .compare_and_swap(KEY, None as Option<&[u8]>, Some(text.as_bytes()))?;
+        self.db.flush()?;
+        match self.db.get(KEY)? {
+            Some(v) if v.as_ref() == text.as_bytes() => Ok(id),
+            _ => self.storage_id(),
+        }
     }
 
     /// The history of one document, oldest first (for the audit route).
@@ -265,8 +307,9 @@ mod tests {
         log.append(&[(a, h.clone(), pid("officer:li"), vec![])], 2_000)
             .unwrap();
         let changed = log.changed_since(0).unwrap();
-        assert_eq!(changed.get(&a), Some(&3));
-        assert_eq!(changed.get(&b), Some(&2));
+        assert_eq!(changed.get(&a).map(|e| e.seq), Some(3));
+        assert_eq!(changed.get(&b).map(|e| e.seq), Some(2));
+        assert_eq!(changed[&b].heads, Vec::<String>::new());
         assert_eq!(log.changed_since(2).unwrap().len(), 1);
         assert!(log.changed_since(3).unwrap().is_empty());
         let history = log.history(&a).unwrap();
@@ -278,6 +321,17 @@ mod tests {
         assert_eq!(log.delivered(&peer).unwrap(), 0);
         log.set_delivered(&peer, 3).unwrap();
         assert_eq!(log.delivered(&peer).unwrap(), 3);
+    }
+
+    #[test]
+    fn the_server_storage_id_is_drawn_once_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = ChangeLog::open(dir.path()).unwrap().storage_id().unwrap();
+        assert_eq!(first.as_str().len(), 32);
+        let again = ChangeLog::open(dir.path()).unwrap().storage_id().unwrap();
+        assert_eq!(first, again);
+        let other = ChangeLog::temporary().unwrap().storage_id().unwrap();
+        assert_ne!(first, other);
     }
 
     #[test]

@@ -31,6 +31,7 @@
 //! max_connections = 10000
 //! max_idle_docs = 10000
 //! max_tickets = 10000
+//! announce_window = 32
 //! ```
 
 use std::fmt;
@@ -180,6 +181,9 @@ pub struct Limits {
     pub max_idle_docs: usize,
     /// Most WebSocket tickets outstanding at once (default 10 000).
     pub max_tickets: usize,
+    /// Documents discovery syncs at once with one peer on connect (default 32): a phone with
+    /// thousands to receive gets them a window at a time.
+    pub announce_window: usize,
 }
 
 impl Default for Limits {
@@ -190,6 +194,7 @@ impl Default for Limits {
             max_connections: 10_000,
             max_idle_docs: 10_000,
             max_tickets: 10_000,
+            announce_window: 32,
         }
     }
 }
@@ -298,6 +303,7 @@ struct RawLimits {
     max_connections: Option<usize>,
     max_idle_docs: Option<usize>,
     max_tickets: Option<usize>,
+    announce_window: Option<usize>,
 }
 
 impl ServerConfig {
@@ -399,6 +405,7 @@ impl ServerConfig {
         limits.max_connections = l.max_connections.unwrap_or(limits.max_connections);
         limits.max_idle_docs = l.max_idle_docs.unwrap_or(limits.max_idle_docs);
         limits.max_tickets = l.max_tickets.unwrap_or(limits.max_tickets);
+        limits.announce_window = l.announce_window.unwrap_or(limits.announce_window);
         Ok(c)
     }
 
@@ -533,6 +540,7 @@ impl ServerConfig {
             ("limits.max_connections", l.max_connections),
             ("limits.max_idle_docs", l.max_idle_docs),
             ("limits.max_tickets", l.max_tickets),
+            ("limits.announce_window", l.announce_window),
         ] {
             if n == 0 {
                 return invalid(field, "must be at least 1");

@@ -31,6 +31,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use zhichao_core::access::Principal;
 use zhichao_core::ids::{PeerId, PrincipalId};
 use zhichao_core::store::{DocStore, MemoryStore, SledStore, StoreError};
+use zhichao_core::sync::{HubConfig, PeerMetadata};
 
 pub mod api;
 pub mod auth;
@@ -170,9 +171,14 @@ impl AppState {
             Arc::clone(&docs),
             log.clone(),
             Arc::clone(&clock),
-            PeerId::new(SERVER_PRINCIPAL_ID).unwrap_or_else(|_| unreachable!()),
-            config.limits.max_message_bytes,
-            config.limits.max_idle_docs,
+            HubConfig {
+                peer_id: PeerId::new(SERVER_PRINCIPAL_ID).unwrap_or_else(|_| unreachable!()),
+                metadata: PeerMetadata::default(),
+                max_message_bytes: config.limits.max_message_bytes,
+                max_idle_docs: config.limits.max_idle_docs,
+                session_id: String::new(),
+                announce_window: config.limits.announce_window,
+            },
             Arc::clone(&metrics),
         )
         .map_err(|source| StartError::Io {

@@ -18,9 +18,9 @@ use std::sync::mpsc as std_mpsc;
 use rand::TryRng;
 use tokio::sync::mpsc;
 use zhichao_core::access::{self, Principal};
-use zhichao_core::ids::{DocumentId, PeerId, PrincipalId, StorageId};
+use zhichao_core::ids::{DocumentId, PrincipalId, StorageId};
 use zhichao_core::store::{DocStore, IndexEntry};
-use zhichao_core::sync::{ConnId, Hub, HubConfig, HubInput, HubOutput, PeerMetadata};
+use zhichao_core::sync::{Announcement, ConnId, Hub, HubConfig, HubInput, HubOutput, PeerMetadata};
 
 use crate::changelog::ChangeLog;
 use crate::clock::Clock;
@@ -79,27 +79,27 @@ pub struct SyncConnection {
 }
 
 impl SyncService {
-    /// Starts the sync thread over `store`, with a new ephemeral session.
+    /// Starts the sync thread over `store`. `hub` gives the limits and identity; its
+    /// `session_id` is replaced by a new random one and its metadata by the server's
+    /// storage id from `log` (see [`ChangeLog::storage_id`]).
     ///
     /// # Errors
-    /// When the thread cannot be spawned or the system has no randomness.
+    /// When the thread cannot be spawned, the log cannot give the storage id, or the system
+    /// has no randomness.
     pub fn start<S: DocStore + 'static>(
         store: S,
         log: ChangeLog,
         clock: Arc<dyn Clock>,
-        server_peer: PeerId,
-        max_message_bytes: usize,
-        max_idle_docs: usize,
+        mut hub: HubConfig,
         metrics: Arc<Metrics>,
     ) -> std::io::Result<Self> {
         let (tx, rx) = std_mpsc::channel();
-        let hub = Hub::new(HubConfig {
-            peer_id: server_peer,
-            metadata: PeerMetadata::default(),
-            max_message_bytes,
-            max_idle_docs,
-            session_id: new_session_id()?,
-        });
+        hub.session_id = new_session_id()?;
+        hub.metadata = PeerMetadata {
+            storage_id: Some(log.storage_id().map_err(std::io::Error::other)?),
+            ..PeerMetadata::default()
+        };
+        let hub = Hub::new(hub);
         let thread_metrics = Arc::clone(&metrics);
         std::thread::Builder::new()
             .name("zhichao-sync".to_owned())
@@ -177,10 +177,9 @@ struct ConnInfo {
     principal: Principal,
     /// The peer's storage id, once the handshake announced one.
     storage: Option<StorageId>,
-    /// The log sequence discovery brought the peer up to (recorded when it disconnects with
-    /// every announced document in sync).
+    /// The log sequence discovery brings the peer up to (recorded when every announced
+    /// document is in sync: [`HubOutput::DiscoveryComplete`]).
     discovered_up_to: u64,
-    announced: Vec<DocumentId>,
 }
 
 /// A save the hub asked for, waiting for the group flush.
@@ -224,7 +223,6 @@ impl<S: DocStore> Driver<S> {
                         principal: principal.clone(),
                         storage: None,
                         discovered_up_to: 0,
-                        announced: Vec::new(),
                     },
                 );
                 HubInput::Connected {
@@ -255,8 +253,24 @@ impl<S: DocStore> Driver<S> {
                         self.conns.remove(&conn);
                     }
                     HubOutput::Joined { conn, storage_id } => {
-                        queue.extend(self.discover(conn, storage_id));
+                        let docs = self.discover(conn, storage_id);
+                        queue.push(HubInput::Discovered { conn, docs });
                     }
+                    HubOutput::DiscoveryComplete { conn } => self.delivered(conn),
+                    HubOutput::StoreSyncState {
+                        doc,
+                        storage_id,
+                        state,
+                    } => match automerge::sync::State::decode(&state) {
+                        Ok(state) => {
+                            if let Err(e) = self.store.put_sync_state(&doc, &storage_id, &state) {
+                                tracing::warn!(%doc, error = %e, "cannot keep a sync state");
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(%doc, error = %e, "hub gave an undecodable sync state")
+                        }
+                    },
                     HubOutput::Refused { .. } => self.metrics.record_refusal(),
                     HubOutput::Load { doc } => {
                         let stored = match self.store.load(&doc) {
@@ -288,8 +302,10 @@ impl<S: DocStore> Driver<S> {
     }
 
     /// The documents to announce to a peer that just joined: those in its read scope changed
-    /// since its storage id was last brought up to date.
-    fn discover(&mut self, conn: ConnId, storage: Option<StorageId>) -> Vec<HubInput> {
+    /// since its storage id was last brought up to date, each with the sync state kept for
+    /// it — except those whose kept state already shares the latest heads (the peer's own
+    /// pushes, typically), which would cost a round trip each for nothing.
+    fn discover(&mut self, conn: ConnId, storage: Option<StorageId>) -> Vec<Announcement> {
         let Some(info) = self.conns.get_mut(&conn) else {
             return Vec::new();
         };
@@ -297,16 +313,39 @@ impl<S: DocStore> Driver<S> {
             // No persistent storage: nothing to compare with; the peer asks for what it needs.
             return Vec::new();
         };
+        let store = &self.store;
         let found = self.log.last_seq().and_then(|last| {
             let since = self.log.delivered(&storage)?;
             let changed = self.log.changed_since(since)?;
             let mut docs = Vec::new();
-            for doc in changed.into_keys() {
-                if let Some((header, ancestors)) = self.log.header_chain(&doc)?
-                    && access::can_read(&info.principal, &header, &ancestors)
-                {
-                    docs.push(doc);
+            for (doc, entry) in changed {
+                let Some((header, ancestors)) = self.log.header_chain(&doc)? else {
+                    continue;
+                };
+                if !access::can_read(&info.principal, &header, &ancestors) {
+                    continue;
                 }
+                let state = match store.sync_state(&doc, &storage) {
+                    Ok(state) => state,
+                    Err(e) => {
+                        tracing::warn!(%doc, error = %e, "unreadable sync state; starting fresh");
+                        None
+                    }
+                };
+                if let Some(state) = &state {
+                    let mut shared: Vec<String> =
+                        state.shared_heads.iter().map(ToString::to_string).collect();
+                    let mut latest = entry.heads.clone();
+                    shared.sort();
+                    latest.sort();
+                    if shared == latest {
+                        continue;
+                    }
+                }
+                docs.push(Announcement {
+                    doc,
+                    sync_state: state.map(|s| s.encode()),
+                });
             }
             Ok((last, docs))
         });
@@ -314,10 +353,8 @@ impl<S: DocStore> Driver<S> {
             Ok((last, docs)) => {
                 info.storage = Some(storage);
                 info.discovered_up_to = last;
-                info.announced.clone_from(&docs);
-                docs.into_iter()
-                    .map(|doc| HubInput::Announce { conn, doc })
-                    .collect()
+                tracing::debug!(conn, announced = docs.len(), "discovery");
+                docs
             }
             Err(e) => {
                 tracing::error!(conn, error = %e, "discovery failed; the peer syncs what it asks for");
@@ -326,23 +363,23 @@ impl<S: DocStore> Driver<S> {
         }
     }
 
-    /// Drops a connection; if every announced document reached it, records that its storage
-    /// id is up to date (a later reconnect then announces only newer changes).
-    fn forget(&mut self, conn: ConnId) {
-        let Some(info) = self.conns.remove(&conn) else {
+    /// Every announced document reached the peer: record that its storage id is up to date
+    /// (a later reconnect then announces only newer changes).
+    fn delivered(&mut self, conn: ConnId) {
+        let Some(info) = self.conns.get(&conn) else {
             return;
         };
-        let Some(storage) = info.storage else {
+        let Some(storage) = &info.storage else {
             return;
         };
-        if info
-            .announced
-            .iter()
-            .all(|doc| self.hub.peer_in_sync(conn, doc))
-            && let Err(e) = self.log.set_delivered(&storage, info.discovered_up_to)
-        {
+        if let Err(e) = self.log.set_delivered(storage, info.discovered_up_to) {
             tracing::warn!(conn, error = %e, "cannot record delivery");
         }
+    }
+
+    /// Drops a connection.
+    fn forget(&mut self, conn: ConnId) {
+        self.conns.remove(&conn);
     }
 
     fn send(&mut self, conn: ConnId, message: Outgoing) {

@@ -20,7 +20,12 @@
 //!   it is saved;
 //! - changes are acknowledged (the reply carrying the new heads is generated) only after the
 //!   caller reports them flushed ([`HubInput::Saved`]);
-//! - per-event work touches only the connections syncing that document.
+//! - per-event work touches only the connections syncing that document;
+//! - discovery: after the handshake the caller lists the documents the peer should receive
+//!   ([`HubInput::Discovered`]); the hub announces them a window at a time, with sync states
+//!   restored from storage, and reports [`HubOutput::DiscoveryComplete`] when all are in sync;
+//! - sync states of peers with a storage id are handed out for storage
+//!   ([`HubOutput::StoreSyncState`]) whenever a peer is in sync on a document.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
@@ -37,6 +42,9 @@ use super::wire::{PeerMetadata, WireMessage};
 
 /// A connection, numbered by the caller.
 pub type ConnId = u64;
+
+/// A stored sync state in automerge's encoding, if any.
+type SyncStateBytes = Option<Vec<u8>>;
 
 /// Limits and identity of a hub.
 #[derive(Clone, Debug)]
@@ -57,6 +65,20 @@ pub struct HubConfig {
     /// heard until its count overtook the old one. The caller draws it (the hub draws no
     /// randomness).
     pub session_id: String,
+    /// Announced documents in flight per connection (discovery is paced so that a peer with
+    /// thousands of documents to receive neither floods its outgoing queue nor the hub's
+    /// memory).
+    pub announce_window: usize,
+}
+
+/// A document discovery announces to a peer, with the sync state stored for (document, peer
+/// storage id) if any (automerge's encoding, see [`SyncSession::encode`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Announcement {
+    /// The document.
+    pub doc: DocumentId,
+    /// The stored sync state with this peer, restored (and primed) for the announcement.
+    pub sync_state: Option<Vec<u8>>,
 }
 
 /// Something that happened, for the hub to act on.
@@ -85,13 +107,15 @@ pub enum HubInput {
         /// Connection.
         conn: ConnId,
     },
-    /// Start syncing a document with a connection (discovery: it changed since the peer's
-    /// last delivery and the peer may read it).
-    Announce {
+    /// Answer to [`HubOutput::Joined`]: the documents to announce to the peer (discovery:
+    /// changed since the peer's last delivery, and the peer may read them). The handshake
+    /// reply goes out with this input, carrying their number in its metadata
+    /// ([`PeerMetadata::announced`]); then the documents are synced a window at a time.
+    Discovered {
         /// Connection.
         conn: ConnId,
-        /// Document.
-        doc: DocumentId,
+        /// The documents, in the order to announce them.
+        docs: Vec<Announcement>,
     },
     /// Answer to [`HubOutput::Load`].
     Loaded {
@@ -141,13 +165,30 @@ pub enum HubOutput {
         /// Who made the new changes.
         changed_by: crate::ids::PrincipalId,
     },
-    /// The handshake completed: start discovery for this peer (announce what changed since
-    /// its storage id was last brought up to date).
+    /// The handshake completed: find what changed for this peer since its storage id was last
+    /// brought up to date, and answer with [`HubInput::Discovered`] (an empty list when there
+    /// is nothing or no storage id). The handshake reply is held until then.
     Joined {
         /// Connection.
         conn: ConnId,
         /// The storage id the peer announced, if any.
         storage_id: Option<StorageId>,
+    },
+    /// Every document announced to the peer is in sync with it (or was dropped): record that
+    /// the peer's storage id is up to date with the change log as of its join.
+    DiscoveryComplete {
+        /// Connection.
+        conn: ConnId,
+    },
+    /// A peer is in sync on a document: store its sync state for (document, storage id),
+    /// for the next reconnect ([`Announcement::sync_state`]). Losing it costs bandwidth only.
+    StoreSyncState {
+        /// Document.
+        doc: DocumentId,
+        /// The peer's storage id.
+        storage_id: StorageId,
+        /// automerge's encoding of the state (shared heads).
+        state: Vec<u8>,
     },
     /// A change was refused (for logs and metrics; the peer was told).
     Refused {
@@ -158,6 +199,21 @@ pub enum HubOutput {
         /// Why.
         reason: String,
     },
+}
+
+/// The payload of our `discovery-complete` ephemeral message: a CBOR map
+/// `{"type": "discovery-complete", "announced": N}`, sent (only to clients that asked, see
+/// [`PeerMetadata::discovery_marker`]) once every announced document is in sync.
+pub fn discovery_complete_payload(announced: u64) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let mut e = minicbor::Encoder::new(&mut buf);
+    let _ = e
+        .map(2)
+        .and_then(|e| e.str("type"))
+        .and_then(|e| e.str("discovery-complete"))
+        .and_then(|e| e.str("announced"))
+        .and_then(|e| e.u64(announced));
+    buf
 }
 
 /// The payload of our `rejected` ephemeral message: a CBOR map
@@ -180,6 +236,8 @@ struct PeerDoc {
     session: SyncSession,
     /// Waiting for a save before acknowledging.
     awaiting_save: bool,
+    /// Shared heads last handed out for storage.
+    stored_shared: Vec<automerge::ChangeHash>,
 }
 
 /// A loaded document.
@@ -226,8 +284,25 @@ struct Conn {
     principal: Principal,
     device: Option<StorageId>,
     remote: Option<PeerId>,
+    /// The storage id announced in the handshake.
+    storage: Option<StorageId>,
+    /// The handshake reply, held until discovery answers.
+    pending_reply: Option<WireMessage>,
+    /// The peer asked for the `discovery-complete` marker.
+    wants_marker: bool,
+    discovery: Discovery,
     docs: HashMap<DocumentId, PeerDoc>,
     scratch: HashMap<DocumentId, Scratch>,
+}
+
+/// Discovery of one connection: what is left to announce and what is in flight.
+#[derive(Debug, Default)]
+struct Discovery {
+    open: bool,
+    total: u64,
+    queue: VecDeque<Announcement>,
+    in_flight: BTreeSet<DocumentId>,
+    last: Option<DocumentId>,
 }
 
 /// The server side of sync. See the module docs.
@@ -240,8 +315,10 @@ pub struct Hub {
     idle: VecDeque<DocumentId>,
     next_ticket: u64,
     rejections: Rejections,
-    /// Announcements waiting for their document to load.
-    pending_announces: HashMap<DocumentId, Vec<ConnId>>,
+    /// Announcements waiting for their document to load, with their stored sync states.
+    pending_announces: HashMap<DocumentId, Vec<(ConnId, SyncStateBytes)>>,
+    /// Connections whose discovery may start more announcements.
+    needs_pump: BTreeSet<ConnId>,
 }
 
 /// Sends our `rejected` notices: ephemeral messages signed with the hub's session id and a
@@ -269,6 +346,18 @@ impl Rejections {
             doc: doc_id,
             reason: reason.to_owned(),
         });
+        self.signal(conn, c, doc_id, rejection_payload(reason), out);
+    }
+
+    /// Sends an `ephemeral` message about `doc_id` with our session id and the next count.
+    fn signal(
+        &mut self,
+        conn: ConnId,
+        c: &Conn,
+        doc_id: DocumentId,
+        data: Vec<u8>,
+        out: &mut Vec<HubOutput>,
+    ) {
         let Some(remote) = remote_of(c) else {
             return;
         };
@@ -281,7 +370,7 @@ impl Rejections {
                 count: self.count,
                 session_id: self.session_id.clone(),
                 document_id: doc_id,
-                data: rejection_payload(reason),
+                data,
             }
             .encode(),
         });
@@ -304,6 +393,7 @@ impl Hub {
             next_ticket: 1,
             rejections,
             pending_announces: HashMap::new(),
+            needs_pump: BTreeSet::new(),
         }
     }
 
@@ -363,6 +453,10 @@ impl Hub {
                         principal,
                         device,
                         remote: None,
+                        storage: None,
+                        pending_reply: None,
+                        wants_marker: false,
+                        discovery: Discovery::default(),
                         docs: HashMap::new(),
                         scratch: HashMap::new(),
                     },
@@ -370,12 +464,117 @@ impl Hub {
             }
             HubInput::Frame { conn, bytes } => self.on_frame(conn, &bytes, &mut out),
             HubInput::Disconnected { conn } => self.on_disconnect(conn),
-            HubInput::Announce { conn, doc } => self.on_announce(conn, doc, &mut out),
+            HubInput::Discovered { conn, docs } => self.on_discovered(conn, docs, &mut out),
             HubInput::Loaded { doc, stored } => self.on_loaded(doc, stored.map(|d| *d), &mut out),
             HubInput::Saved { doc, ticket } => self.on_saved(doc, ticket, &mut out),
         }
+        self.pump_discovery(&mut out);
         self.evict_idle();
         out
+    }
+
+    fn on_discovered(&mut self, conn: ConnId, docs: Vec<Announcement>, out: &mut Vec<HubOutput>) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let total = docs.len() as u64;
+        if let Some(mut reply) = c.pending_reply.take() {
+            if let WireMessage::Peer { peer_metadata, .. } = &mut reply {
+                peer_metadata
+                    .get_or_insert_with(PeerMetadata::default)
+                    .announced = Some(total);
+            }
+            out.push(HubOutput::Send {
+                conn,
+                bytes: reply.encode(),
+            });
+        }
+        c.discovery = Discovery {
+            open: true,
+            total,
+            queue: docs.into(),
+            in_flight: BTreeSet::new(),
+            last: None,
+        };
+        self.needs_pump.insert(conn);
+    }
+
+    /// Starts announcements up to the window on every connection that may need more, and
+    /// reports discoveries that completed.
+    fn pump_discovery(&mut self, out: &mut Vec<HubOutput>) {
+        while let Some(conn) = self.needs_pump.pop_first() {
+            let Some(c) = self.conns.get_mut(&conn) else {
+                continue;
+            };
+            if !c.discovery.open {
+                continue;
+            }
+            let mut started = Vec::new();
+            while c.discovery.in_flight.len() < self.config.announce_window {
+                let Some(a) = c.discovery.queue.pop_front() else {
+                    break;
+                };
+                if c.discovery.in_flight.insert(a.doc) {
+                    c.discovery.last = Some(a.doc);
+                    started.push(a);
+                }
+            }
+            if started.is_empty()
+                && c.discovery.in_flight.is_empty()
+                && c.discovery.queue.is_empty()
+            {
+                c.discovery.open = false;
+                let (total, last) = (c.discovery.total, c.discovery.last);
+                if c.wants_marker
+                    && let Some(doc) = last
+                {
+                    self.rejections
+                        .signal(conn, c, doc, discovery_complete_payload(total), out);
+                }
+                out.push(HubOutput::DiscoveryComplete { conn });
+                continue;
+            }
+            for a in started {
+                self.on_announce(conn, a.doc, a.sync_state, out);
+            }
+        }
+    }
+
+    /// An announced document is in sync with the peer, or will never be: let discovery go on.
+    fn finish_announcement(&mut self, conn: ConnId, doc: DocumentId) {
+        if let Some(c) = self.conns.get_mut(&conn)
+            && c.discovery.in_flight.remove(&doc)
+        {
+            self.needs_pump.insert(conn);
+        }
+    }
+
+    /// After an event on (`conn`, `doc`): when the peer is in sync, hand its sync state out
+    /// for storage and let discovery go on.
+    fn after_event(&mut self, conn: ConnId, doc_id: DocumentId, out: &mut Vec<HubOutput>) {
+        let (Some(c), Some(Slot::Ready(d))) = (self.conns.get_mut(&conn), self.docs.get(&doc_id))
+        else {
+            return;
+        };
+        let Some(peer) = c.docs.get_mut(&doc_id) else {
+            return;
+        };
+        if peer.awaiting_save || !peer.session.in_sync(&d.doc) {
+            return;
+        }
+        if let Some(storage) = &c.storage
+            && peer.stored_shared.as_slice() != peer.session.shared_heads()
+        {
+            peer.stored_shared = peer.session.shared_heads().to_vec();
+            out.push(HubOutput::StoreSyncState {
+                doc: doc_id,
+                storage_id: storage.clone(),
+                state: peer.session.encode(),
+            });
+        }
+        if c.discovery.in_flight.remove(&doc_id) {
+            self.needs_pump.insert(conn);
+        }
     }
 
     fn on_frame(&mut self, conn: ConnId, bytes: &[u8], out: &mut Vec<HubOutput>) {
@@ -402,6 +601,7 @@ impl Hub {
                 reply,
                 metadata,
             }) => {
+                let wants_marker = metadata.as_ref().is_some_and(|m| m.discovery_marker);
                 let announced = metadata.and_then(|m| m.storage_id);
                 if let Some(device) = &c.device
                     && announced.as_ref() != Some(device)
@@ -415,12 +615,9 @@ impl Hub {
                     return;
                 }
                 c.remote = Some(remote);
-                if let Some(reply) = reply {
-                    out.push(HubOutput::Send {
-                        conn,
-                        bytes: reply.encode(),
-                    });
-                }
+                c.storage.clone_from(&announced);
+                c.wants_marker = wants_marker;
+                c.pending_reply = reply;
                 out.push(HubOutput::Joined {
                     conn,
                     storage_id: announced,
@@ -562,6 +759,7 @@ impl Hub {
             PeerDoc {
                 session: scratch.session,
                 awaiting_save: true,
+                stored_shared: Vec::new(),
             },
         );
         let by = c.principal.id().clone();
@@ -622,6 +820,17 @@ impl Hub {
         message: WireMessage,
         out: &mut Vec<HubOutput>,
     ) {
+        self.apply_ready_message(conn, doc_id, message, out);
+        self.after_event(conn, doc_id, out);
+    }
+
+    fn apply_ready_message(
+        &mut self,
+        conn: ConnId,
+        doc_id: DocumentId,
+        message: WireMessage,
+        out: &mut Vec<HubOutput>,
+    ) {
         let peer_id = self.config.peer_id.clone();
         let (Some(c), Some(Slot::Ready(d))) =
             (self.conns.get_mut(&conn), self.docs.get_mut(&doc_id))
@@ -631,6 +840,7 @@ impl Hub {
         if !access::can_read(&c.principal, &d.header, &d.ancestors) {
             // Exactly as for a document that does not exist.
             unavailable(&peer_id, conn, c, doc_id, out);
+            self.finish_announcement(conn, doc_id);
             return;
         }
         let data = match message {
@@ -691,7 +901,9 @@ impl Hub {
                     if let Some(pc) = self.conns.get_mut(&p) {
                         pc.docs.remove(&doc_id);
                     }
+                    self.finish_announcement(p, doc_id);
                 }
+                self.finish_announcement(conn, doc_id);
                 return;
             }
             peer.awaiting_save = true;
@@ -734,7 +946,9 @@ impl Hub {
         };
         let Some(doc) = stored else {
             self.docs.insert(doc_id, Slot::Absent);
-            self.pending_announces.remove(&doc_id);
+            for (conn, _) in self.pending_announces.remove(&doc_id).unwrap_or_default() {
+                self.finish_announcement(conn, doc_id);
+            }
             for (conn, message) in waiting {
                 self.on_message(conn, message, out);
             }
@@ -746,7 +960,9 @@ impl Hub {
             Err(e) => {
                 tracing::error!(%doc_id, error = %e, "stored document has no valid header");
                 self.docs.insert(doc_id, Slot::Absent);
-                self.pending_announces.remove(&doc_id);
+                for (conn, _) in self.pending_announces.remove(&doc_id).unwrap_or_default() {
+                    self.finish_announcement(conn, doc_id);
+                }
                 for (conn, message) in waiting {
                     if let Some(c) = self.conns.get_mut(&conn) {
                         let _ = message;
@@ -809,8 +1025,8 @@ impl Hub {
         for (conn, message) in waiting {
             self.on_message(conn, message, out);
         }
-        for conn in self.pending_announces.remove(&doc_id).unwrap_or_default() {
-            self.on_announce(conn, doc_id, out);
+        for (conn, state) in self.pending_announces.remove(&doc_id).unwrap_or_default() {
+            self.on_announce(conn, doc_id, state, out);
         }
         // Children waiting for this document as their parent.
         let children: Vec<DocumentId> = self
@@ -884,12 +1100,25 @@ impl Hub {
                 send_sync(&peer_id, conn, c, doc_id, reply, out);
             }
         }
+        let peers: Vec<ConnId> = d.peers.iter().copied().collect();
+        for conn in peers {
+            self.after_event(conn, doc_id, out);
+        }
     }
 
-    fn on_announce(&mut self, conn: ConnId, doc_id: DocumentId, out: &mut Vec<HubOutput>) {
+    fn on_announce(
+        &mut self,
+        conn: ConnId,
+        doc_id: DocumentId,
+        state: Option<Vec<u8>>,
+        out: &mut Vec<HubOutput>,
+    ) {
         match self.docs.get(&doc_id) {
             Some(Slot::Ready(_)) => {}
-            Some(Slot::Absent) => return,
+            Some(Slot::Absent) => {
+                self.finish_announcement(conn, doc_id);
+                return;
+            }
             None => {
                 // Load first; the announcement waits for the document (see `make_ready`).
                 self.docs.insert(
@@ -899,11 +1128,17 @@ impl Hub {
                     },
                 );
                 out.push(HubOutput::Load { doc: doc_id });
-                self.pending_announces.entry(doc_id).or_default().push(conn);
+                self.pending_announces
+                    .entry(doc_id)
+                    .or_default()
+                    .push((conn, state));
                 return;
             }
             Some(Slot::Loading { .. } | Slot::Resolving { .. }) => {
-                self.pending_announces.entry(doc_id).or_default().push(conn);
+                self.pending_announces
+                    .entry(doc_id)
+                    .or_default()
+                    .push((conn, state));
                 return;
             }
         }
@@ -914,10 +1149,23 @@ impl Hub {
             return;
         };
         if !access::can_read(&c.principal, &d.header, &d.ancestors) {
+            self.finish_announcement(conn, doc_id);
             return;
         }
         d.peers.insert(conn);
-        let peer = c.docs.entry(doc_id).or_default();
+        let peer = c.docs.entry(doc_id).or_insert_with(|| {
+            // Restored and primed: the first message carries what changed since the peer
+            // last had the document, so one round trip delivers it.
+            let session = state
+                .as_deref()
+                .and_then(|s| SyncSession::resume(s).ok())
+                .unwrap_or_default();
+            PeerDoc {
+                stored_shared: session.shared_heads().to_vec(),
+                session,
+                awaiting_save: false,
+            }
+        });
         if let Some(reply) = peer.session.generate(&d.doc) {
             send_sync(&peer_id, conn, c, doc_id, reply, out);
         }

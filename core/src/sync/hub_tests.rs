@@ -5,13 +5,13 @@ use std::collections::{HashMap, VecDeque};
 use automerge::Automerge;
 
 use super::connection::{Connection, Received};
-use super::hub::{ConnId, Hub, HubConfig, HubInput, HubOutput};
+use super::hub::{Announcement, ConnId, Hub, HubConfig, HubInput, HubOutput};
 use super::session::SyncSession;
 use super::wire::{PeerMetadata, WireMessage};
 use crate::access::Principal;
 use crate::docs::{Case, TypedDoc};
 use crate::fixtures::{case as case_doc, officer, officer_elsewhere, pid};
-use crate::ids::{DocumentId, PeerId};
+use crate::ids::{DocumentId, PeerId, StorageId};
 use crate::store::{DocStore, IndexEntry, MemoryStore};
 
 /// A phone: one connection, its documents and sync sessions, what the server told it.
@@ -28,10 +28,12 @@ struct Phone {
 
 impl Phone {
     fn new(conn: ConnId) -> (Self, Vec<u8>) {
-        let (connection, join) = Connection::client(
-            PeerId::new(&format!("phone-{conn}")).unwrap(),
-            PeerMetadata::default(),
-        );
+        Self::with_metadata(conn, PeerMetadata::default())
+    }
+
+    fn with_metadata(conn: ConnId, metadata: PeerMetadata) -> (Self, Vec<u8>) {
+        let (connection, join) =
+            Connection::client(PeerId::new(&format!("phone-{conn}")).unwrap(), metadata);
         (
             Phone {
                 conn,
@@ -148,6 +150,11 @@ struct Server {
     /// When false, saves are held back (to test save-then-ack).
     flush: bool,
     held: Vec<HubInput>,
+    /// What discovery announces to the next peer that joins.
+    discover: Vec<Announcement>,
+    /// Sync states handed out for storage: (document, storage id) → state.
+    sync_states: HashMap<(DocumentId, StorageId), Vec<u8>>,
+    completed: Vec<ConnId>,
 }
 
 impl Server {
@@ -164,6 +171,7 @@ impl Server {
                 max_message_bytes: 1 << 20,
                 max_idle_docs: 2,
                 session_id: session_id.to_owned(),
+                announce_window: 2,
             }),
             store: MemoryStore::new(),
             outbox: VecDeque::new(),
@@ -171,6 +179,9 @@ impl Server {
             refused: Vec::new(),
             flush: true,
             held: Vec::new(),
+            discover: Vec::new(),
+            sync_states: HashMap::new(),
+            completed: Vec::new(),
         }
     }
 
@@ -182,7 +193,18 @@ impl Server {
                     HubOutput::Send { conn, bytes } => self.outbox.push_back((conn, bytes)),
                     HubOutput::Close { conn, .. } => self.closed.push(conn),
                     HubOutput::Refused { reason, .. } => self.refused.push(reason),
-                    HubOutput::Joined { .. } => {}
+                    HubOutput::Joined { conn, .. } => {
+                        let docs = std::mem::take(&mut self.discover);
+                        queue.push_back(HubInput::Discovered { conn, docs });
+                    }
+                    HubOutput::DiscoveryComplete { conn } => self.completed.push(conn),
+                    HubOutput::StoreSyncState {
+                        doc,
+                        storage_id,
+                        state,
+                    } => {
+                        self.sync_states.insert((doc, storage_id), state);
+                    }
                     HubOutput::Load { doc } => {
                         let stored = self.store.load(&doc).unwrap().map(|l| Box::new(l.doc));
                         queue.push_back(HubInput::Loaded { doc, stored });
@@ -208,12 +230,29 @@ impl Server {
     }
 
     fn connect(&mut self, conn: ConnId, principal: Principal) -> Phone {
+        self.connect_as(conn, principal, PeerMetadata::default())
+    }
+
+    fn connect_with_storage(
+        &mut self,
+        conn: ConnId,
+        principal: Principal,
+        storage: &StorageId,
+    ) -> Phone {
+        let metadata = PeerMetadata {
+            storage_id: Some(storage.clone()),
+            ..PeerMetadata::default()
+        };
+        self.connect_as(conn, principal, metadata)
+    }
+
+    fn connect_as(&mut self, conn: ConnId, principal: Principal, metadata: PeerMetadata) -> Phone {
         self.input(HubInput::Connected {
             conn,
             principal,
             device: None,
         });
-        let (mut phone, join) = Phone::new(conn);
+        let (mut phone, join) = Phone::with_metadata(conn, metadata);
         self.input(HubInput::Frame { conn, bytes: join });
         self.deliver(&mut [&mut phone]);
         phone
@@ -471,7 +510,7 @@ fn a_device_token_only_works_with_that_devices_storage_id() {
             PeerId::new("phone").unwrap(),
             PeerMetadata {
                 storage_id: announced,
-                is_ephemeral: false,
+                ..PeerMetadata::default()
             },
         );
         server.input(HubInput::Frame {
@@ -548,17 +587,126 @@ fn an_announced_document_reaches_a_reader_who_never_asked() {
         .store
         .save(&id, case.automerge(), &IndexEntry::new("case"))
         .unwrap();
-    let mut li = server.connect(1, officer("officer:li", "team-1"));
-    server.input(HubInput::Announce { conn: 1, doc: id });
-    server.deliver(&mut [&mut li]);
+    server.discover = vec![announce(id)];
+    let li = server.connect(1, officer("officer:li", "team-1"));
     assert_eq!(li.docs[&id].0.get_heads(), case.automerge().get_heads());
-    // Not announced to someone who may not read it; unknown documents are ignored.
-    let mut zhou = server.connect(2, officer_elsewhere("officer:zhou"));
-    server.input(HubInput::Announce { conn: 2, doc: id });
-    server.input(HubInput::Announce {
-        conn: 2,
-        doc: DocumentId::from_bytes([0xcd; 16]),
-    });
-    server.deliver(&mut [&mut zhou]);
+    assert_eq!(server.completed, [1]);
+    // Not announced to someone who may not read it; unknown documents are ignored; discovery
+    // still completes.
+    server.discover = vec![announce(id), announce(DocumentId::from_bytes([0xcd; 16]))];
+    let zhou = server.connect(2, officer_elsewhere("officer:zhou"));
     assert!(zhou.docs.is_empty());
+    assert_eq!(server.completed, [1, 2]);
+}
+
+fn announce(doc: DocumentId) -> Announcement {
+    Announcement {
+        doc,
+        sync_state: None,
+    }
+}
+
+#[test]
+fn discovery_is_paced_by_the_window_and_reports_the_count_in_the_handshake() {
+    let mut server = Server::new();
+    let mut ids = Vec::new();
+    for n in 0..5u64 {
+        let case = case_doc(40 + n, "officer:wang", "team-1");
+        server
+            .store
+            .save(&case.id(), case.automerge(), &IndexEntry::new("case"))
+            .unwrap();
+        ids.push(case.id());
+    }
+    server.discover = ids.iter().copied().map(announce).collect();
+    server.input(HubInput::Connected {
+        conn: 1,
+        principal: officer("officer:li", "team-1"),
+        device: None,
+    });
+    let (mut li, join) = Phone::new(1);
+    server.input(HubInput::Frame {
+        conn: 1,
+        bytes: join,
+    });
+    // The handshake reply, then only the window's worth of announcements.
+    let first: Vec<_> = server.outbox.iter().map(|(_, b)| b.clone()).collect();
+    assert_eq!(first.len(), 1 + 2, "reply + a window of 2");
+    match WireMessage::decode(&first[0]).unwrap() {
+        WireMessage::Peer { peer_metadata, .. } => {
+            assert_eq!(peer_metadata.unwrap().announced, Some(5));
+        }
+        other => panic!("expected the handshake reply, got {other:?}"),
+    }
+    server.deliver(&mut [&mut li]);
+    for id in &ids {
+        assert_eq!(li.docs[id].0.get_heads(), server.stored_heads(id));
+    }
+    assert_eq!(server.completed, [1]);
+}
+
+#[test]
+fn a_restored_sync_state_delivers_an_edit_in_one_round_trip() {
+    let mut server = Server::new();
+    let case = case_doc(50, "officer:wang", "team-1");
+    let id = case.id();
+    server
+        .store
+        .save(&id, case.automerge(), &IndexEntry::new("case"))
+        .unwrap();
+    // Li receives the case with a storage id: the hub hands out the state to keep.
+    let storage = StorageId::new("li-phone").unwrap();
+    server.discover = vec![announce(id)];
+    let mut li = server.connect_with_storage(1, officer("officer:li", "team-1"), &storage);
+    let state = server.sync_states[&(id, storage.clone())].clone();
+    assert_eq!(
+        SyncSession::restore(&state).unwrap().shared_heads(),
+        &server.stored_heads(&id)[..]
+    );
+    server.input(HubInput::Disconnected { conn: 1 });
+    // The server restarts on the same store; an edit is stored meanwhile (as from Wang);
+    // Li reconnects with the same storage id.
+    let mut server = Server {
+        store: std::mem::take(&mut server.store),
+        ..Server::new()
+    };
+    let mut edited = server.store.load(&id).unwrap().unwrap().doc;
+    edited
+        .transact::<_, _, automerge::AutomergeError>(|tx| {
+            use automerge::transaction::Transactable;
+            tx.put(automerge::ROOT, "touched", true)?;
+            Ok(())
+        })
+        .unwrap();
+    server
+        .store
+        .save(&id, &edited, &IndexEntry::new("case"))
+        .unwrap();
+    server.discover = vec![Announcement {
+        doc: id,
+        sync_state: Some(state),
+    }];
+    server.input(HubInput::Connected {
+        conn: 2,
+        principal: officer("officer:li", "team-1"),
+        device: None,
+    });
+    li.conn = 2;
+    let (_, join) = Phone::new(2);
+    server.input(HubInput::Frame {
+        conn: 2,
+        bytes: join,
+    });
+    // The reply and one sync message that already carries the edit.
+    let frames: Vec<_> = server.outbox.drain(..).map(|(_, b)| b).collect();
+    assert_eq!(frames.len(), 2);
+    let WireMessage::Sync { data, .. } = WireMessage::decode(&frames[1]).unwrap() else {
+        panic!("expected a sync message");
+    };
+    let message = automerge::sync::Message::decode(&data).unwrap();
+    assert_eq!(
+        message.changes.len(),
+        1,
+        "the edit travels in the first message"
+    );
 }

@@ -15,7 +15,10 @@ pub mod session;
 pub mod wire;
 
 pub use connection::{Connection, ProtocolError, Received, Role};
-pub use hub::{ConnId, Hub, HubConfig, HubInput, HubOutput, rejection_payload};
+pub use hub::{
+    Announcement, ConnId, Hub, HubConfig, HubInput, HubOutput, discovery_complete_payload,
+    rejection_payload,
+};
 pub use session::{MAX_IDLE_ROUNDS, SessionError, SyncSession};
 pub use wire::{PROTOCOL_VERSION, PeerMetadata, RemoteHeads, WireError, WireMessage};
 

@@ -31,6 +31,15 @@ pub struct PeerMetadata {
     pub storage_id: Option<StorageId>,
     /// True for peers that keep nothing (a browser tab without storage).
     pub is_ephemeral: bool,
+    /// zhichao extension, server → client (key `zhichaoAnnounced`): how many documents
+    /// discovery announces on this connection. Stock peers skip unknown metadata keys (samod
+    /// 0.16's decoder does; the JS adapter passes the object through).
+    pub announced: Option<u64>,
+    /// zhichao extension, client → server (key `zhichaoDiscovery`): the client wants an
+    /// `ephemeral` [`discovery-complete`](crate::sync::hub::discovery_complete_payload) message
+    /// once every announced document is in sync. Only our own client sets it, so stock peers
+    /// never receive that message.
+    pub discovery_marker: bool,
 }
 
 /// The heads a peer with a storage id has of a document, as gossiped in
@@ -389,11 +398,21 @@ fn encode_metadata(
     e: &mut Encoder<&mut Vec<u8>>,
     m: &PeerMetadata,
 ) -> Result<(), minicbor::encode::Error<std::convert::Infallible>> {
-    e.map(1 + u64::from(m.storage_id.is_some()))?;
+    e.map(
+        1 + u64::from(m.storage_id.is_some())
+            + u64::from(m.announced.is_some())
+            + u64::from(m.discovery_marker),
+    )?;
     if let Some(s) = &m.storage_id {
         e.str("storageId")?.str(s.as_str())?;
     }
     e.str("isEphemeral")?.bool(m.is_ephemeral)?;
+    if let Some(n) = m.announced {
+        e.str("zhichaoAnnounced")?.u64(n)?;
+    }
+    if m.discovery_marker {
+        e.str("zhichaoDiscovery")?.bool(true)?;
+    }
     Ok(())
 }
 
@@ -545,6 +564,8 @@ fn read_metadata(d: &mut Decoder<'_>) -> Result<PeerMetadata, WireError> {
                 }
             },
             "isEphemeral" => m.is_ephemeral = d.bool()?,
+            "zhichaoAnnounced" => m.announced = Some(d.u64()?),
+            "zhichaoDiscovery" => m.discovery_marker = d.bool()?,
             _ => skip(d, 1)?,
         }
         Ok(())
@@ -736,6 +757,8 @@ mod tests {
         let meta = Some(PeerMetadata {
             storage_id: Some(StorageId::new("c4d691a5-76af-4f9a-9550-48c572aedc29").unwrap()),
             is_ephemeral: false,
+            announced: Some(3),
+            discovery_marker: true,
         });
         vec![
             WireMessage::Join {
@@ -897,7 +920,8 @@ mod tests {
                 supported_protocol_versions: vec!["1".to_owned()],
                 peer_metadata: Some(PeerMetadata {
                     storage_id: None,
-                    is_ephemeral: true
+                    is_ephemeral: true,
+                    ..PeerMetadata::default()
                 }),
             }
         );

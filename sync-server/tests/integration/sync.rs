@@ -91,7 +91,7 @@ impl Client {
             .expect("upgrade");
         let metadata = PeerMetadata {
             storage_id: storage.map(|s| StorageId::new(s).unwrap()),
-            is_ephemeral: false,
+            ..PeerMetadata::default()
         };
         let (mut connection, join) = Connection::client(PeerId::new(name).unwrap(), metadata);
         ws.send(Message::binary(join.encode())).await.unwrap();
