@@ -145,17 +145,31 @@ impl<S: DocStore> FieldStore<S> {
     /// # Errors
     /// Store and document errors.
     pub fn save<T: DocBody>(&self, doc: &TypedDoc<T>) -> Result<SaveReport> {
-        let header = doc.header()?;
-        let entry = self.index_entry(doc.id(), doc.automerge(), &header)?;
-        let report = self.store.save(&doc.id(), doc.automerge(), &entry)?;
+        self.save_automerge(&doc.id(), doc.automerge())
+    }
+
+    /// Saves a document received by sync (any kind: the header says which), as
+    /// [`FieldStore::save`] does.
+    ///
+    /// # Errors
+    /// [`DocError`] when the document has no valid header or its body does not read (it is
+    /// not stored then); store errors.
+    pub fn save_synced(&self, id: &DocumentId, doc: &automerge::Automerge) -> Result<SaveReport> {
+        self.save_automerge(id, doc)
+    }
+
+    fn save_automerge(&self, id: &DocumentId, am: &automerge::Automerge) -> Result<SaveReport> {
+        let header = read_header(am)?;
+        let entry = self.index_entry(*id, am, &header)?;
+        let report = self.store.save(id, am, &entry)?;
         if report.merged_stored_changes {
             // The store kept changes this copy lacked: index what it holds, not this copy.
-            self.reindex(&doc.id())?;
+            self.reindex(id)?;
         }
         // The document is saved. Refreshing the entries that depend on it can fail on a
         // damaged neighbour; that must not turn a completed save into an error.
         if let Err(e) = self.refresh_dependents(&header) {
-            tracing::warn!(doc_id = %doc.id(), error = %e, "could not refresh dependent index entries");
+            tracing::warn!(doc_id = %id, error = %e, "could not refresh dependent index entries");
         }
         Ok(report)
     }

@@ -599,3 +599,30 @@ mod tests {
         ));
     }
 }
+
+/// A rejection record: the heads the server refused and its reason.
+#[derive(Serialize, Deserialize)]
+struct RejectionRecord {
+    heads: Vec<[u8; 32]>,
+    reason: String,
+}
+
+/// Encodes a rejection record (version byte, then postcard).
+pub(crate) fn encode_rejection(heads: &[ChangeHash], reason: &str) -> Result<Vec<u8>> {
+    encode_record(
+        "rejection record",
+        &RejectionRecord {
+            heads: heads.iter().map(|h| h.0).collect(),
+            reason: reason.to_owned(),
+        },
+    )
+}
+
+/// Decodes a rejection record; a typed error on any malformed input.
+pub(crate) fn decode_rejection(bytes: &[u8]) -> Result<(Vec<ChangeHash>, String)> {
+    let record: RejectionRecord = decode_record("rejection record", bytes)?;
+    Ok((
+        record.heads.into_iter().map(ChangeHash).collect(),
+        record.reason,
+    ))
+}

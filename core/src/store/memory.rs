@@ -28,6 +28,7 @@ struct Inner {
     pending: BTreeSet<DocumentId>,
     index: BTreeSet<Vec<u8>>,
     sync: HashMap<(DocumentId, StorageId), Vec<u8>>,
+    rejections: HashMap<DocumentId, Vec<u8>>,
     sequences: HashMap<String, u64>,
     quarantine: BTreeMap<Vec<u8>, Vec<u8>>,
 }
@@ -299,6 +300,24 @@ impl DocStore for MemoryStore {
     ) -> Result<()> {
         self.lock().sync.insert((*id, peer.clone()), state.encode());
         Ok(())
+    }
+
+    fn put_rejection(&self, id: &DocumentId, reason: &str) -> Result<()> {
+        let mut inner = self.lock();
+        let heads = inner.read_meta(id)?.map(|m| m.heads).unwrap_or_default();
+        let record = codec::encode_rejection(&heads, reason)?;
+        inner.rejections.insert(*id, record);
+        Ok(())
+    }
+
+    fn rejection(&self, id: &DocumentId) -> Result<Option<String>> {
+        let inner = self.lock();
+        let Some(bytes) = inner.rejections.get(id) else {
+            return Ok(None);
+        };
+        let (heads, reason) = codec::decode_rejection(bytes)?;
+        let current = inner.read_meta(id)?.map(|m| m.heads).unwrap_or_default();
+        Ok((heads == current).then_some(reason))
     }
 
     fn find(&self, index: &str, value: &str) -> Result<Vec<DocumentId>> {

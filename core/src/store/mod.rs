@@ -180,6 +180,23 @@ pub trait DocStore: Send + Sync {
         state: &automerge::sync::State,
     ) -> Result<()>;
 
+    /// Records that the server refused the changes of `id` as stored now (at its current
+    /// heads), with the server's `reason`: [`rejection`](Self::rejection) reports it until the
+    /// document changes. Replaces an earlier record. Not flushed: a lost record costs one
+    /// more refused attempt.
+    ///
+    /// # Errors
+    /// [`StoreError::Sled`] on I/O failure, [`StoreError::Corrupt`] on unreadable metadata.
+    fn put_rejection(&self, id: &DocumentId, reason: &str) -> Result<()>;
+
+    /// The server's reason for refusing `id`, while the document is still at the heads that
+    /// were refused (`None` once it changed, or when it was never refused). A phone does not
+    /// push a refused document again until it changes.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] when a stored record cannot be read.
+    fn rejection(&self, id: &DocumentId) -> Result<Option<String>>;
+
     /// The documents whose current index entry holds the key `(index, value)`, e.g.
     /// `("plate", "晋E12345")`, `("status", "investigating")`, `(KIND_INDEX, "case")`; in byte
     /// order of the id.
@@ -380,6 +397,14 @@ macro_rules! delegate_doc_store {
                 state: &automerge::sync::State,
             ) -> Result<()> {
                 (**self).put_sync_state(id, peer, state)
+            }
+
+            fn put_rejection(&self, id: &DocumentId, reason: &str) -> Result<()> {
+                (**self).put_rejection(id, reason)
+            }
+
+            fn rejection(&self, id: &DocumentId) -> Result<Option<String>> {
+                (**self).rejection(id)
             }
 
             fn find(&self, index: &str, value: &str) -> Result<Vec<DocumentId>> {

@@ -56,6 +56,7 @@ pub struct SledStore {
     pending: Tree,
     index: Tree,
     sync: Tree,
+    rejections: Tree,
     sequences: Tree,
     quarantine: Tree,
     /// sled's log file, fsynced after every flush.
@@ -114,6 +115,7 @@ impl SledStore {
             pending: db.open_tree("pending")?,
             index: db.open_tree("index")?,
             sync: db.open_tree("sync")?,
+            rejections: db.open_tree("rejections")?,
             sequences: db.open_tree("sequences")?,
             quarantine: db.open_tree("quarantine")?,
             db,
@@ -472,6 +474,22 @@ impl DocStore for SledStore {
         self.sync
             .insert(codec::sync_key(id, peer.as_str()), state.encode())?;
         Ok(())
+    }
+
+    fn put_rejection(&self, id: &DocumentId, reason: &str) -> Result<()> {
+        let heads = self.read_meta(id)?.map(|m| m.heads).unwrap_or_default();
+        self.rejections
+            .insert(codec::doc_key(id), codec::encode_rejection(&heads, reason)?)?;
+        Ok(())
+    }
+
+    fn rejection(&self, id: &DocumentId) -> Result<Option<String>> {
+        let Some(bytes) = self.rejections.get(codec::doc_key(id))? else {
+            return Ok(None);
+        };
+        let (heads, reason) = codec::decode_rejection(&bytes)?;
+        let current = self.read_meta(id)?.map(|m| m.heads).unwrap_or_default();
+        Ok((heads == current).then_some(reason))
     }
 
     fn find(&self, index: &str, value: &str) -> Result<Vec<DocumentId>> {

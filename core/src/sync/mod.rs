@@ -8,9 +8,11 @@
 //! - [`connection`]: the handshake and per-message identity checks of one connection.
 //! - [`session`]: the automerge sync state of one document with one peer, bounded.
 //! - [`hub`]: the server side: connections, loaded documents, access control, save-then-ack.
+//! - [`replica`]: the phone side: push pending documents, receive announced ones, save-then-ack.
 
 pub mod connection;
 pub mod hub;
+pub mod replica;
 pub mod session;
 pub mod wire;
 
@@ -19,8 +21,13 @@ pub use hub::{
     Announcement, ConnId, Hub, HubConfig, HubInput, HubOutput, discovery_complete_payload,
     rejection_payload,
 };
+pub use replica::{
+    Replica, ReplicaConfig, ReplicaInput, ReplicaOutput, ReplicaProgress, drive, drive_outputs,
+};
 pub use session::{MAX_IDLE_ROUNDS, SessionError, SyncSession};
 pub use wire::{PROTOCOL_VERSION, PeerMetadata, RemoteHeads, WireError, WireMessage};
 
 #[cfg(test)]
 mod hub_tests;
+#[cfg(test)]
+mod replica_tests;
