@@ -109,6 +109,7 @@ macro_rules! doc_store_conformance {
                 index_entries_replace_and_find,
                 pending_until_the_server_acknowledges_every_saved_head,
                 sync_state_round_trips_per_peer,
+                a_rejection_holds_until_the_document_changes,
                 sequences_strictly_increase_per_name,
                 batch_save_writes_every_document,
                 a_stale_copy_saved_later_loses_nothing,
@@ -465,6 +466,32 @@ pub(crate) fn sync_state_round_trips_per_peer<H: Harness>() {
     );
     // Sync state is not a document.
     assert!(!store.contains(&id(1)).unwrap());
+}
+
+pub(crate) fn a_rejection_holds_until_the_document_changes<H: Harness>() {
+    let mut h = H::new();
+    let mut doc = Automerge::new();
+    append(&mut doc, 1);
+    let index = IndexEntry::new("case");
+    h.store().save(&id(1), &doc, &index).unwrap();
+    assert_eq!(h.store().rejection(&id(1)).unwrap(), None);
+    h.store()
+        .put_rejection(&id(1), "no write rights on this document")
+        .unwrap();
+    h.store().put_rejection(&id(2), "unknown document").unwrap();
+    assert_eq!(
+        h.store().rejection(&id(1)).unwrap().as_deref(),
+        Some("no write rights on this document")
+    );
+    // Still pending: a refusal is not an acknowledgement.
+    assert_eq!(h.store().pending().unwrap(), vec![id(1)]);
+    // Not flushed, but a clean close keeps it.
+    h.reopen();
+    assert!(h.store().rejection(&id(1)).unwrap().is_some());
+    // A new change makes it a new candidate.
+    append(&mut doc, 2);
+    h.store().save(&id(1), &doc, &index).unwrap();
+    assert_eq!(h.store().rejection(&id(1)).unwrap(), None);
 }
 
 pub(crate) fn sequences_strictly_increase_per_name<H: Harness>() {
