@@ -247,8 +247,6 @@ struct LoadedDoc {
     header: Header,
     /// Ancestors' headers (parent, grandparent) as far as needed for access.
     ancestors: Vec<Header>,
-    /// Connections syncing it.
-    peers: BTreeSet<ConnId>,
     /// Save in flight and whether another is needed after it.
     saving: Option<u64>,
     dirty_by: Option<crate::ids::PrincipalId>,
@@ -311,8 +309,12 @@ pub struct Hub {
     config: HubConfig,
     conns: HashMap<ConnId, Conn>,
     docs: HashMap<DocumentId, Slot>,
-    /// Idle loaded documents, least recently used first.
+    /// Candidates for eviction, oldest first (each once: `idle_set`).
     idle: VecDeque<DocumentId>,
+    idle_set: std::collections::HashSet<DocumentId>,
+    /// Connections syncing each document (kept while the document is evicted, for fan-out
+    /// after it reloads).
+    watchers: HashMap<DocumentId, BTreeSet<ConnId>>,
     next_ticket: u64,
     rejections: Rejections,
     /// Announcements waiting for their document to load, with their stored sync states.
@@ -390,6 +392,8 @@ impl Hub {
             conns: HashMap::new(),
             docs: HashMap::new(),
             idle: VecDeque::new(),
+            idle_set: std::collections::HashSet::new(),
+            watchers: HashMap::new(),
             next_ticket: 1,
             rejections,
             pending_announces: HashMap::new(),
@@ -575,6 +579,7 @@ impl Hub {
         if c.discovery.in_flight.remove(&doc_id) {
             self.needs_pump.insert(conn);
         }
+        self.mark_idle(doc_id);
     }
 
     fn on_frame(&mut self, conn: ConnId, bytes: &[u8], out: &mut Vec<HubOutput>) {
@@ -763,8 +768,7 @@ impl Hub {
             },
         );
         let by = c.principal.id().clone();
-        let mut peers = BTreeSet::new();
-        peers.insert(conn);
+        self.watchers.entry(doc_id).or_default().insert(conn);
         let ticket = self.take_ticket();
         self.docs.insert(
             doc_id,
@@ -772,7 +776,6 @@ impl Hub {
                 doc: scratch.doc,
                 header,
                 ancestors,
-                peers,
                 saving: Some(ticket),
                 dirty_by: None,
             }),
@@ -866,7 +869,7 @@ impl Hub {
                 .reject(conn, c, doc_id, "no write rights on this document", out);
             return;
         }
-        d.peers.insert(conn);
+        self.watchers.entry(doc_id).or_default().insert(conn);
         // Case lifecycle events are append-only; a raw change could delete them.
         let events_before = (carries_changes && d.header.kind == DocKind::Case)
             .then(|| case_events(&d.doc).ok())
@@ -895,7 +898,12 @@ impl Hub {
                 let by = c.principal.id().clone();
                 self.rejections.reject(conn, c, doc_id, reason, out);
                 tracing::warn!(%doc_id, principal = %by, reason, "change refused; reloading");
-                let peers: Vec<ConnId> = d.peers.iter().copied().collect();
+                let peers: Vec<ConnId> = self
+                    .watchers
+                    .remove(&doc_id)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect();
                 self.docs.remove(&doc_id);
                 for p in peers {
                     if let Some(pc) = self.conns.get_mut(&p) {
@@ -946,6 +954,7 @@ impl Hub {
         };
         let Some(doc) = stored else {
             self.docs.insert(doc_id, Slot::Absent);
+            self.mark_idle(doc_id);
             for (conn, _) in self.pending_announces.remove(&doc_id).unwrap_or_default() {
                 self.finish_announcement(conn, doc_id);
             }
@@ -960,6 +969,8 @@ impl Hub {
             Err(e) => {
                 tracing::error!(%doc_id, error = %e, "stored document has no valid header");
                 self.docs.insert(doc_id, Slot::Absent);
+                self.mark_idle(doc_id);
+                self.mark_idle(doc_id);
                 for (conn, _) in self.pending_announces.remove(&doc_id).unwrap_or_default() {
                     self.finish_announcement(conn, doc_id);
                 }
@@ -1016,12 +1027,11 @@ impl Hub {
                 doc,
                 header,
                 ancestors,
-                peers: BTreeSet::new(),
                 saving: None,
                 dirty_by: None,
             }),
         );
-        self.idle.push_back(doc_id);
+        self.mark_idle(doc_id);
         for (conn, message) in waiting {
             self.on_message(conn, message, out);
         }
@@ -1088,7 +1098,12 @@ impl Hub {
             return;
         }
         // Flushed: acknowledge to the writers and fan out to everyone syncing it.
-        for conn in d.peers.clone() {
+        let peers: Vec<ConnId> = self
+            .watchers
+            .get(&doc_id)
+            .map(|w| w.iter().copied().collect())
+            .unwrap_or_default();
+        for &conn in &peers {
             let Some(c) = self.conns.get_mut(&conn) else {
                 continue;
             };
@@ -1100,7 +1115,6 @@ impl Hub {
                 send_sync(&peer_id, conn, c, doc_id, reply, out);
             }
         }
-        let peers: Vec<ConnId> = d.peers.iter().copied().collect();
         for conn in peers {
             self.after_event(conn, doc_id, out);
         }
@@ -1152,7 +1166,7 @@ impl Hub {
             self.finish_announcement(conn, doc_id);
             return;
         }
-        d.peers.insert(conn);
+        self.watchers.entry(doc_id).or_default().insert(conn);
         let peer = c.docs.entry(doc_id).or_insert_with(|| {
             // Restored and primed: the first message carries what changed since the peer
             // last had the document, so one round trip delivers it.
@@ -1174,36 +1188,55 @@ impl Hub {
     fn on_disconnect(&mut self, conn: ConnId) {
         if let Some(c) = self.conns.remove(&conn) {
             for doc_id in c.docs.keys() {
-                if let Some(Slot::Ready(d)) = self.docs.get_mut(doc_id) {
-                    d.peers.remove(&conn);
-                    if d.peers.is_empty() {
-                        self.idle.push_back(*doc_id);
+                if let Some(w) = self.watchers.get_mut(doc_id) {
+                    w.remove(&conn);
+                    if w.is_empty() {
+                        self.watchers.remove(doc_id);
                     }
                 }
+                self.mark_idle(*doc_id);
             }
         }
     }
 
-    /// Drops idle documents beyond the bound: no peers, no save in flight.
+    /// Queues a document as a candidate for eviction (once).
+    fn mark_idle(&mut self, doc_id: DocumentId) {
+        if self.idle_set.insert(doc_id) {
+            self.idle.push_back(doc_id);
+        }
+    }
+
+    /// True when a document can leave memory: no save in flight and every connection syncing
+    /// it is in sync (its session stays with the connection; the document reloads on need).
+    fn evictable(&self, doc_id: &DocumentId) -> bool {
+        match self.docs.get(doc_id) {
+            Some(Slot::Absent) => true,
+            Some(Slot::Ready(d)) => {
+                d.saving.is_none()
+                    && self.watchers.get(doc_id).is_none_or(|w| {
+                        w.iter().all(|conn| {
+                            self.conns
+                                .get(conn)
+                                .and_then(|c| c.docs.get(doc_id))
+                                .is_none_or(|p| !p.awaiting_save && p.session.in_sync(&d.doc))
+                        })
+                    })
+            }
+            _ => false,
+        }
+    }
+
+    /// Drops idle documents (and "absent" markers) beyond the bound, oldest candidates first.
+    /// Work per call is the number of candidates examined, not the number of documents.
     fn evict_idle(&mut self) {
-        let mut ready_idle = self
-            .docs
-            .values()
-            .filter(|s| matches!(s, Slot::Ready(d) if d.peers.is_empty() && d.saving.is_none()))
-            .count();
-        while ready_idle > self.config.max_idle_docs {
+        while self.docs.len() > self.config.max_idle_docs {
             let Some(id) = self.idle.pop_front() else {
                 break;
             };
-            if matches!(self.docs.get(&id), Some(Slot::Ready(d)) if d.peers.is_empty() && d.saving.is_none())
-            {
+            self.idle_set.remove(&id);
+            if self.evictable(&id) {
                 self.docs.remove(&id);
-                ready_idle -= 1;
             }
-        }
-        // Forget "absent" markers too, so a document created elsewhere is found later.
-        if self.docs.len() > self.config.max_idle_docs.saturating_mul(4) {
-            self.docs.retain(|_, s| !matches!(s, Slot::Absent));
         }
     }
 }

@@ -101,6 +101,8 @@ struct Exchange {
     frames_down: usize,
     /// Phone → server sends that waited for an answer (round trips).
     round_trips: usize,
+    /// Most documents the hub held in memory at once.
+    max_loaded: usize,
 }
 
 /// Connects a phone, pushes its pending documents and runs the exchange until the replica
@@ -153,6 +155,7 @@ fn sync(
             ex.bytes_up += bytes.len();
             ex.frames_up += 1;
             to_phone.extend(server.input(HubInput::Frame { conn, bytes }));
+            ex.max_loaded = ex.max_loaded.max(server.hub.loaded_docs());
         }
         for bytes in std::mem::take(&mut to_phone) {
             ex.bytes_down += bytes.len();
@@ -438,4 +441,40 @@ fn lost_duplicated_and_reordered_frames_never_loop_and_a_clean_reconnect_converg
         }
         assert!(wang.store().pending().unwrap().is_empty(), "seed {seed}");
     }
+}
+
+#[test]
+fn the_hub_keeps_a_bounded_number_of_documents_in_memory_while_a_phone_pushes_hundreds() {
+    let mut server = Server::new(); // max_idle_docs = 4, window = 2
+    let wang = phone();
+    let ids: Vec<_> = (0..300)
+        .map(|n| save_case(&wang, 1_000 + n, "officer:wang", "team-1"))
+        .collect();
+    let ex = sync(
+        &mut server,
+        1,
+        officer("officer:wang", "team-1"),
+        "wang-phone",
+        &wang,
+    );
+    assert!(
+        ex.max_loaded <= 4 + 2,
+        "{} documents in memory",
+        ex.max_loaded
+    );
+    assert!(wang.store().pending().unwrap().is_empty());
+    for id in &ids {
+        assert!(server.store.contains(id).unwrap());
+    }
+    // Evicted documents reload on demand: a teammate receives one of the first ones.
+    let li = phone();
+    server.discover = vec![ids[0]];
+    sync(
+        &mut server,
+        2,
+        officer("officer:li", "team-1"),
+        "li-phone",
+        &li,
+    );
+    assert!(li.store().contains(&ids[0]).unwrap());
 }
