@@ -1,6 +1,9 @@
 #![doc = include_str!("../README.md")]
 
 pub mod access;
+pub mod api;
+#[cfg(feature = "client")]
+pub mod client;
 pub mod docs;
 pub mod field;
 #[doc(hidden)]

@@ -1,5 +1,7 @@
 //! Request and response bodies of the HTTP API (admin, enrollment, refresh, tickets), shared
-//! by the routes and the `zhichao admin` client.
+//! by the routes and the `zhichao admin` client. The bodies a device uses (enrollment,
+//! refresh, tickets, errors) live in [`zhichao_core::api`], shared with the phone's client,
+//! and are re-exported here.
 //!
 //! Times are UTC milliseconds since the Unix epoch (`*_at_ms`); lifetimes are text such as
 //! `1h` or `7d` (see [`crate::config::parse_duration`]). Tokens appear in responses only,
@@ -10,25 +12,12 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use zhichao_core::access::Principal;
+pub use zhichao_core::api::{
+    EnrollRequest, ErrorBody, ErrorDetail, RefreshRequest, TicketResponse, TokenPairResponse,
+};
 use zhichao_core::ids::{PrincipalId, StorageId, TeamId};
 use zhichao_core::scope::Scope;
 use zhichao_core::uscc::Uscc;
-
-/// The body of every error answer: `{"error": {"code": "...", "message": "..."}}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ErrorBody {
-    /// The error.
-    pub error: ErrorDetail,
-}
-
-/// Code and message of an error answer.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ErrorDetail {
-    /// Stable, snake_case: what a client acts on (`token_expired` → refresh).
-    pub code: String,
-    /// For people.
-    pub message: String,
-}
 
 /// The kind of a principal, as written on the command line and in JSON (`source_unit_system`;
 /// the command line also takes `source-unit-system`).
@@ -295,51 +284,6 @@ pub struct EnrollmentResponse {
     pub principal: Principal,
     /// The device.
     pub device: StorageId,
-}
-
-/// `POST /v1/auth/enroll`: a device exchanges its code for tokens.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EnrollRequest {
-    /// The enrollment code.
-    pub code: String,
-    /// The device's storage id; when given it must be the one the code was made for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device: Option<String>,
-}
-
-/// `POST /v1/auth/refresh`: rotate a refresh token.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RefreshRequest {
-    /// The current refresh token; it is invalid after this call.
-    pub refresh_token: String,
-}
-
-/// Answer to enrollment and refresh: a new access token and a new refresh token.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TokenPairResponse {
-    /// Bearer token for HTTP and sync.
-    pub access_token: String,
-    /// Its expiry, UTC ms.
-    pub access_expires_at_ms: Option<u64>,
-    /// Use once with `/v1/auth/refresh`.
-    pub refresh_token: String,
-    /// Its expiry, UTC ms.
-    pub refresh_expires_at_ms: Option<u64>,
-    /// Who the tokens speak for.
-    pub principal: Principal,
-    /// The device they are bound to.
-    pub device: StorageId,
-}
-
-/// Answer to `POST /v1/sync/ticket`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TicketResponse {
-    /// One-time ticket for `GET /v1/sync?ticket=…`.
-    pub ticket: String,
-    /// Expiry, UTC ms (30 s after issue by default).
-    pub expires_at_ms: u64,
 }
 
 /// `POST /v1/admin/revoke`: exactly one of the fields.
