@@ -26,7 +26,7 @@ impl Drop for Server {
 }
 
 impl Server {
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 

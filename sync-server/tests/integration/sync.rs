@@ -436,3 +436,120 @@ fn acknowledged_changes_survive_a_sigkill_of_the_server() {
         }
     }
 }
+
+/// A phone pushing 300 cases with the real client; the server is killed with SIGKILL while
+/// the exchange is under way and restarted on the same data. The interrupted sync fails with
+/// a network error; the next one finishes; nothing is lost on either side, and a teammate
+/// receives every case.
+#[test]
+fn a_sigkill_during_a_sync_exchange_loses_nothing() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use zhichao_core::client::{
+        self, CredentialStore, MemoryCredentials, NoObserver, SyncClient, SyncConfig, SyncEvent,
+        SyncObserver,
+    };
+    use zhichao_core::field::FieldStore;
+    use zhichao_core::store::{DocStore, MemoryStore};
+
+    use crate::serve::{ADMIN, admin, start, text};
+
+    /// Kills the server once the phone reports `after` documents acknowledged.
+    struct KillAfter {
+        after: u64,
+        pid: u32,
+        pushed: AtomicU64,
+    }
+    impl SyncObserver for KillAfter {
+        fn on_event(&self, event: &SyncEvent) {
+            if let SyncEvent::Progress { pushed, .. } = event {
+                let before = self.pushed.swap(*pushed, Ordering::SeqCst);
+                if before < self.after && *pushed >= self.after {
+                    let _ = std::process::Command::new("kill")
+                        .args(["-9", &self.pid.to_string()])
+                        .status();
+                }
+            }
+        }
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let (data, logs) = (dir.path().join("data"), dir.path().join("logs"));
+    std::fs::create_dir_all(&logs).unwrap();
+    let mut server = start(&data, &logs, Some(ADMIN)).unwrap_or_else(|(_, log)| panic!("{log}"));
+    let enroll = |server: &crate::serve::Server, name: &str, device: &str| {
+        let out = admin(
+            server,
+            Some(ADMIN),
+            &[
+                "enroll", "--role", "officer", "--name", name, "--team", "team-1", "--device",
+                device,
+            ],
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let code = text(&out.stdout).trim().to_owned();
+        let credentials = Arc::new(MemoryCredentials::new());
+        let device = StorageId::new(device).unwrap();
+        client::enroll(&server.url(), &code, &device, credentials.as_ref()).expect("enrolled");
+        credentials
+    };
+    let wang_credentials = enroll(&server, "officer:wang", "phone-wang");
+    let li_credentials = enroll(&server, "officer:li", "phone-li");
+    let wang_store = Arc::new(FieldStore::new(MemoryStore::new()));
+    let ids: Vec<_> = (0..300u64)
+        .map(|n| {
+            let doc = case(5_000 + n, "officer:wang", "team-1");
+            wang_store.save(&doc).unwrap();
+            doc.id()
+        })
+        .collect();
+    let config = SyncConfig {
+        idle_timeout: Duration::from_secs(10),
+        ..SyncConfig::default()
+    };
+    let phone = |url: String, store, credentials: Arc<MemoryCredentials>| {
+        SyncClient::new(
+            store,
+            &url,
+            credentials as Arc<dyn CredentialStore>,
+            config.clone(),
+        )
+        .unwrap()
+    };
+
+    let wang = phone(
+        server.url(),
+        Arc::clone(&wang_store),
+        wang_credentials.clone(),
+    );
+    let killer = KillAfter {
+        after: 40,
+        pid: server.child.id(),
+        pushed: AtomicU64::new(0),
+    };
+    let interrupted = wang.sync_now(&killer);
+    assert!(
+        interrupted.is_err(),
+        "the server died mid-sync: {interrupted:?}"
+    );
+    server.child.wait().unwrap();
+    let left = wang_store.store().pending().unwrap().len();
+    assert!(
+        left > 0 && left < 300,
+        "{left} still pending after the kill"
+    );
+    drop(server);
+
+    let server = start(&data, &logs, Some(ADMIN)).unwrap_or_else(|(_, log)| panic!("{log}"));
+    let wang = phone(server.url(), Arc::clone(&wang_store), wang_credentials);
+    let report = wang.sync_now(&NoObserver).expect("sync after restart");
+    assert_eq!(report.pushed as usize, left, "{report:?}");
+    assert!(wang_store.store().pending().unwrap().is_empty());
+
+    let li_store = Arc::new(FieldStore::new(MemoryStore::new()));
+    let li = phone(server.url(), Arc::clone(&li_store), li_credentials);
+    let report = li.sync_now(&NoObserver).expect("teammate sync");
+    assert_eq!(report.pulled, 300, "{report:?}");
+    for id in &ids {
+        assert!(li_store.store().contains(id).unwrap(), "{id} missing");
+    }
+}

@@ -246,9 +246,14 @@ fn expired_access_tokens_are_refreshed_with_the_server() {
     let mut stale = first.clone();
     stale.access_expires_at_ms = None;
     wang.credentials.save(&stale).expect("saved");
+    // Offline meanwhile, the officer records another case; the token expires.
+    let offline = fixtures::case(3, "officer:wang", TEAM);
+    wang.store.save(&offline).expect("saved on the phone");
     std::thread::sleep(Duration::from_millis(1_200));
     let report = wang.sync();
-    assert_eq!((report.pushed, report.pulled), (0, 0), "{report:?}");
+    assert_eq!((report.pushed, report.pulled), (1, 0), "{report:?}");
+    assert!(wang.pending().is_empty(), "nothing left behind");
+    assert!(server.has(&offline.id()));
     let second = wang.credentials();
     assert_ne!(
         second.refresh_token, first.refresh_token,
