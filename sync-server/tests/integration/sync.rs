@@ -511,7 +511,7 @@ fn a_sigkill_during_a_sync_exchange_loses_nothing() {
             store,
             &url,
             credentials as Arc<dyn CredentialStore>,
-            config.clone(),
+            config,
         )
         .unwrap()
     };
