@@ -104,6 +104,7 @@ pub fn can_write(p: &Principal, header: &Header, ancestors: &[Header]) -> bool {
         (Principal::Supervisor { scope, .. }, DocKind::Review | DocKind::Unit) => {
             scope.contains(&header.scope)
         }
+        (Principal::Server { scope, .. }, DocKind::Rules) => scope.contains(&header.scope),
         _ => false,
     }
 }
@@ -112,6 +113,16 @@ pub fn can_write(p: &Principal, header: &Header, ancestors: &[Header]) -> bool {
 pub fn can_read(p: &Principal, header: &Header, ancestors: &[Header]) -> bool {
     if can_write(p, header, ancestors) {
         return true;
+    }
+    if header.kind == DocKind::Rules {
+        // The county's rules apply in all its parts: read from any scope within or above.
+        return match p {
+            Principal::Officer { scope, .. } | Principal::Supervisor { scope, .. } => {
+                header.scope.contains(scope) || scope.contains(&header.scope)
+            }
+            Principal::Server { scope, .. } => scope.contains(&header.scope),
+            _ => false,
+        };
     }
     match p {
         Principal::Officer { team, scope, .. } => match header.kind {
@@ -126,6 +137,7 @@ pub fn can_read(p: &Principal, header: &Header, ancestors: &[Header]) -> bool {
                     .is_some_and(|n| n.kind == DocKind::Notice && n.team.as_ref() == Some(team)),
                 _ => false,
             },
+            DocKind::Rules => false,
         },
         Principal::Enterprise { unit, .. } => match header.kind {
             DocKind::Notice | DocKind::Unit => header.unit.as_ref() == Some(unit),

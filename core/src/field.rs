@@ -270,7 +270,7 @@ impl<S: DocStore> FieldStore<S> {
                     entry = entry.with(index::OPEN_NOTICE, "");
                 }
             }
-            DocKind::Response | DocKind::Review | DocKind::Unit => {}
+            DocKind::Response | DocKind::Review | DocKind::Unit | DocKind::Rules => {}
         }
         Ok(entry)
     }

@@ -32,6 +32,10 @@
 //! max_idle_docs = 10000
 //! max_tickets = 10000
 //! announce_window = 32
+//!
+//! [rules]                                # the rules in force (RulesConfig), published to
+//! id = "yangcheng-2026"                  # phones as the county's `rules` document
+//! tolerance_kg = 0
 //! ```
 
 use std::fmt;
@@ -242,6 +246,9 @@ pub struct ServerConfig {
     pub allowed_origins: Vec<String>,
     /// The admin bootstrap token, from `ZHICHAO_ADMIN_TOKEN` only.
     pub admin_token: Option<Secret>,
+    /// The rules in force (`[rules]`, default: the national rules of REFERENCE.md), published
+    /// at start as a new version of the county's `rules` document when its id is new.
+    pub rules: zhichao_core::rules::RulesConfig,
 }
 
 impl Default for ServerConfig {
@@ -258,6 +265,7 @@ impl Default for ServerConfig {
             limits: Limits::default(),
             allowed_origins: Vec::new(),
             admin_token: None,
+            rules: zhichao_core::rules::RulesConfig::default(),
         }
     }
 }
@@ -276,6 +284,7 @@ struct RawConfig {
     tokens: RawTokens,
     #[serde(default)]
     limits: RawLimits,
+    rules: Option<zhichao_core::rules::RulesConfig>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -364,6 +373,9 @@ impl ServerConfig {
         }
         if let Some(origins) = raw.allowed_origins {
             c.allowed_origins = origins;
+        }
+        if let Some(rules) = raw.rules {
+            c.rules = rules;
         }
         if let Some(format) = raw.log.format {
             c.log.format = format;
@@ -489,6 +501,10 @@ impl ServerConfig {
     /// # Errors
     /// [`ConfigError::Invalid`] naming the first setting out of bounds.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.rules.validate().map_err(|e| ConfigError::Invalid {
+            field: "rules",
+            reason: e.to_string(),
+        })?;
         let invalid = |field: &'static str, reason: &str| {
             Err(ConfigError::Invalid {
                 field,

@@ -43,6 +43,7 @@ pub mod config;
 pub mod error;
 pub mod metrics;
 pub mod routes;
+pub mod server_docs;
 pub mod sync_service;
 pub mod telemetry;
 
@@ -69,6 +70,9 @@ pub enum StartError {
     /// The token database cannot be opened or the admin token registered.
     #[error("cannot open the token database: {0}")]
     Auth(#[from] AuthError),
+    /// A server document (the rules in force) cannot be published.
+    #[error("cannot publish a server document: {0}")]
+    ServerDoc(#[from] server_docs::ServerDocError),
     /// A directory cannot be created.
     #[error("cannot create {path}: {source}")]
     Io {
@@ -185,7 +189,7 @@ impl AppState {
             path: "sync thread".to_owned(),
             source,
         })?;
-        Ok(AppState {
+        let state = AppState {
             config: Arc::new(config),
             docs,
             auth: Arc::new(auth),
@@ -194,7 +198,14 @@ impl AppState {
             sync,
             log,
             shutdown: Arc::new(shutdown),
-        })
+        };
+        let now_ms = i64::try_from(state.now_ms()).unwrap_or(i64::MAX);
+        let rules = state.config.rules.clone();
+        if let Err(e) = server_docs::publish_rules(&state, &rules, now_ms).await {
+            state.sync.shutdown();
+            return Err(e.into());
+        }
+        Ok(state)
     }
 
     /// The server itself as a principal ([`SERVER_PRINCIPAL_ID`], scoped to the county): the

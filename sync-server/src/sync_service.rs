@@ -52,6 +52,12 @@ enum Command {
     Disconnect {
         conn: ConnId,
     },
+    Write {
+        doc: DocumentId,
+        changes: Vec<u8>,
+        principal: Principal,
+        reply: tokio::sync::oneshot::Sender<Result<(), String>>,
+    },
     Shutdown,
 }
 
@@ -111,6 +117,8 @@ impl SyncService {
                     clock,
                     conns: HashMap::new(),
                     metrics: thread_metrics,
+                    writes: HashMap::new(),
+                    next_write: 1,
                 }
                 .run(&rx);
             })?;
@@ -145,6 +153,25 @@ impl SyncService {
         let _ = self.tx.send(Command::Disconnect { conn });
     }
 
+    /// Writes a server document through the hub (see [`HubInput::Write`]): `changes` are
+    /// automerge bytes (`save` or `save_after`). The answer comes once they are flushed, or
+    /// refused with the reason; it never comes if the store fails (use a timeout).
+    pub fn write(
+        &self,
+        doc: DocumentId,
+        changes: Vec<u8>,
+        principal: Principal,
+    ) -> tokio::sync::oneshot::Receiver<Result<(), String>> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        let _ = self.tx.send(Command::Write {
+            doc,
+            changes,
+            principal,
+            reply,
+        });
+        rx
+    }
+
     /// Stops the thread after the queued commands (saves included) are handled.
     pub fn shutdown(&self) {
         let _ = self.tx.send(Command::Shutdown);
@@ -169,6 +196,9 @@ struct Driver<S> {
     clock: Arc<dyn Clock>,
     conns: HashMap<ConnId, ConnInfo>,
     metrics: Arc<Metrics>,
+    /// Server writes waiting for the hub's answer.
+    writes: HashMap<u64, tokio::sync::oneshot::Sender<Result<(), String>>>,
+    next_write: u64,
 }
 
 /// What the driver knows of a connection.
@@ -236,6 +266,22 @@ impl<S: DocStore> Driver<S> {
                 self.forget(conn);
                 HubInput::Disconnected { conn }
             }
+            Command::Write {
+                doc,
+                changes,
+                principal,
+                reply,
+            } => {
+                let id = self.next_write;
+                self.next_write += 1;
+                self.writes.insert(id, reply);
+                HubInput::Write {
+                    id,
+                    doc,
+                    changes,
+                    principal,
+                }
+            }
             Command::Shutdown => return,
         };
         self.input(input, saves);
@@ -257,6 +303,11 @@ impl<S: DocStore> Driver<S> {
                         queue.push(HubInput::Discovered { conn, docs });
                     }
                     HubOutput::DiscoveryComplete { conn } => self.delivered(conn),
+                    HubOutput::Written { id, result, .. } => {
+                        if let Some(reply) = self.writes.remove(&id) {
+                            let _ = reply.send(result);
+                        }
+                    }
                     HubOutput::StoreSyncState {
                         doc,
                         storage_id,

@@ -26,6 +26,7 @@ mod common;
 mod migrate;
 mod notice;
 mod review;
+mod rules;
 mod status;
 mod typed;
 mod unit;
@@ -38,6 +39,7 @@ pub use common::{Agency, GeoPoint, Officer, TextField};
 pub use migrate::SCHEMA_VERSION;
 pub use notice::{Deadline, Notice, Response};
 pub use review::{Review, ReviewDecision};
+pub use rules::{RulesVersion, RulesVersions, rules_document_id};
 pub use status::{CaseStatus, DECISION_DUE_DAYS, case_status, decision_due_ms};
 pub use typed::{DocBody, DocError, DocKind, Header, TypedDoc, read_header};
 

@@ -16,7 +16,7 @@ use super::migrate;
 
 /// The kinds of document. Each has one kind of writer (enforced by the sync server):
 /// officers of the team for `case` and `notice`, the addressed enterprise for `response`,
-/// supervisors for `review` and `unit`.
+/// supervisors for `review` and `unit`, the server for `rules`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Hydrate, Reconcile)]
 #[serde(rename_all = "snake_case")]
 pub enum DocKind {
@@ -30,6 +30,8 @@ pub enum DocKind {
     Review,
     /// A source unit's profile (货运源头单位档案).
     Unit,
+    /// The rules versions in force in a county (a server document).
+    Rules,
 }
 
 impl DocKind {
@@ -41,6 +43,7 @@ impl DocKind {
             DocKind::Response => "response",
             DocKind::Review => "review",
             DocKind::Unit => "unit",
+            DocKind::Rules => "rules",
         }
     }
 }

@@ -124,6 +124,22 @@ pub enum HubInput {
         /// The stored document, or `None` when the store does not have it.
         stored: Option<Box<Automerge>>,
     },
+    /// The server itself writes a document (a server document such as the rules in force):
+    /// `changes` (automerge's `save` or `save_after` bytes) are merged into the document — or
+    /// create it — under the same checks as a peer's changes (header complete and unchanged,
+    /// `principal` may create or write it), saved, fanned out to the connections syncing it,
+    /// and announced to connected peers that may read it. Answered by
+    /// [`HubOutput::Written`] once flushed or refused.
+    Write {
+        /// Caller's id of this write, echoed in [`HubOutput::Written`].
+        id: u64,
+        /// Document.
+        doc: DocumentId,
+        /// The changes.
+        changes: Vec<u8>,
+        /// Who writes (normally [`Principal::Server`]).
+        principal: Principal,
+    },
     /// Answer to [`HubOutput::Save`]: the document state is flushed.
     Saved {
         /// Document.
@@ -189,6 +205,15 @@ pub enum HubOutput {
         storage_id: StorageId,
         /// automerge's encoding of the state (shared heads).
         state: Vec<u8>,
+    },
+    /// Answer to [`HubInput::Write`].
+    Written {
+        /// The write's id.
+        id: u64,
+        /// Document.
+        doc: DocumentId,
+        /// `Err(reason)` when refused or the document could not be loaded.
+        result: Result<(), String>,
     },
     /// A change was refused (for logs and metrics; the peer was told).
     Refused {
@@ -321,6 +346,19 @@ pub struct Hub {
     pending_announces: HashMap<DocumentId, Vec<(ConnId, SyncStateBytes)>>,
     /// Connections whose discovery may start more announcements.
     needs_pump: BTreeSet<ConnId>,
+    /// Server writes waiting for their document to load.
+    pending_writes: HashMap<DocumentId, Vec<PendingWrite>>,
+    /// Server writes waiting for their save, per document; and whether the save must be
+    /// announced to connected readers.
+    write_waiters: HashMap<DocumentId, Vec<u64>>,
+}
+
+/// A server write waiting for its document.
+#[derive(Debug)]
+struct PendingWrite {
+    id: u64,
+    changes: Vec<u8>,
+    principal: Principal,
 }
 
 /// Sends our `rejected` notices: ephemeral messages signed with the hub's session id and a
@@ -398,6 +436,8 @@ impl Hub {
             rejections,
             pending_announces: HashMap::new(),
             needs_pump: BTreeSet::new(),
+            pending_writes: HashMap::new(),
+            write_waiters: HashMap::new(),
         }
     }
 
@@ -471,10 +511,180 @@ impl Hub {
             HubInput::Discovered { conn, docs } => self.on_discovered(conn, docs, &mut out),
             HubInput::Loaded { doc, stored } => self.on_loaded(doc, stored.map(|d| *d), &mut out),
             HubInput::Saved { doc, ticket } => self.on_saved(doc, ticket, &mut out),
+            HubInput::Write {
+                id,
+                doc,
+                changes,
+                principal,
+            } => self.on_write(
+                doc,
+                PendingWrite {
+                    id,
+                    changes,
+                    principal,
+                },
+                &mut out,
+            ),
         }
         self.pump_discovery(&mut out);
         self.evict_idle();
         out
+    }
+
+    fn on_write(&mut self, doc_id: DocumentId, write: PendingWrite, out: &mut Vec<HubOutput>) {
+        match self.docs.get(&doc_id) {
+            None => {
+                self.docs.insert(
+                    doc_id,
+                    Slot::Loading {
+                        waiting: Vec::new(),
+                    },
+                );
+                out.push(HubOutput::Load { doc: doc_id });
+                self.pending_writes.entry(doc_id).or_default().push(write);
+            }
+            Some(Slot::Loading { .. } | Slot::Resolving { .. }) => {
+                self.pending_writes.entry(doc_id).or_default().push(write);
+            }
+            Some(Slot::Absent) => self.create_by_write(doc_id, &write, out),
+            Some(Slot::Ready(_)) => self.apply_write(doc_id, &write, out),
+        }
+    }
+
+    fn written(id: u64, doc: DocumentId, result: Result<(), String>, out: &mut Vec<HubOutput>) {
+        if let Err(reason) = &result {
+            tracing::warn!(%doc, reason, "server write refused");
+        }
+        out.push(HubOutput::Written { id, doc, result });
+    }
+
+    /// A server write to a document the store does not have: it must create it.
+    fn create_by_write(
+        &mut self,
+        doc_id: DocumentId,
+        write: &PendingWrite,
+        out: &mut Vec<HubOutput>,
+    ) {
+        let mut doc = Automerge::new();
+        if let Err(e) = doc.load_incremental(&write.changes) {
+            return Self::written(
+                write.id,
+                doc_id,
+                Err(format!("changes do not load: {e}")),
+                out,
+            );
+        }
+        let header = match read_header(&doc) {
+            Ok(h) => h,
+            Err(e) => {
+                return Self::written(
+                    write.id,
+                    doc_id,
+                    Err(format!("a new document needs a valid header: {e}")),
+                    out,
+                );
+            }
+        };
+        let ancestors = self.ancestors_of(&header);
+        if !access::can_create(&write.principal, &header, &ancestors) {
+            return Self::written(
+                write.id,
+                doc_id,
+                Err("not allowed to create this document".to_owned()),
+                out,
+            );
+        }
+        let ticket = self.take_ticket();
+        self.docs.insert(
+            doc_id,
+            Slot::Ready(LoadedDoc {
+                doc,
+                header,
+                ancestors,
+                saving: Some(ticket),
+                dirty_by: None,
+            }),
+        );
+        self.write_waiters.entry(doc_id).or_default().push(write.id);
+        out.push(HubOutput::Save {
+            doc: doc_id,
+            ticket,
+            changed_by: write.principal.id().clone(),
+        });
+    }
+
+    /// A server write to a loaded document.
+    fn apply_write(&mut self, doc_id: DocumentId, write: &PendingWrite, out: &mut Vec<HubOutput>) {
+        let Some(Slot::Ready(d)) = self.docs.get_mut(&doc_id) else {
+            return;
+        };
+        if !access::can_write(&write.principal, &d.header, &d.ancestors) {
+            return Self::written(
+                write.id,
+                doc_id,
+                Err("no write rights on this document".to_owned()),
+                out,
+            );
+        }
+        let mut next = d.doc.clone();
+        if let Err(e) = next.load_incremental(&write.changes) {
+            return Self::written(
+                write.id,
+                doc_id,
+                Err(format!("changes do not load: {e}")),
+                out,
+            );
+        }
+        if read_header(&next).ok().as_ref() != Some(&d.header) {
+            return Self::written(
+                write.id,
+                doc_id,
+                Err("changes to a document header are refused".to_owned()),
+                out,
+            );
+        }
+        if next.get_heads() == d.doc.get_heads() {
+            return Self::written(write.id, doc_id, Ok(()), out);
+        }
+        d.doc = next;
+        let by = write.principal.id().clone();
+        self.write_waiters.entry(doc_id).or_default().push(write.id);
+        if d.saving.is_some() {
+            d.dirty_by = Some(by);
+        } else {
+            let ticket = self.next_ticket;
+            self.next_ticket += 1;
+            d.saving = Some(ticket);
+            out.push(HubOutput::Save {
+                doc: doc_id,
+                ticket,
+                changed_by: by,
+            });
+        }
+    }
+
+    /// After a server write is flushed: start syncing it with every connected peer that may
+    /// read it and is not syncing it yet (live delivery of a new server document). Work is
+    /// one access check per connection, for a rare event.
+    fn announce_to_readers(&mut self, doc_id: DocumentId, out: &mut Vec<HubOutput>) {
+        let Some(Slot::Ready(d)) = self.docs.get(&doc_id) else {
+            return;
+        };
+        let watching = self.watchers.get(&doc_id);
+        let readers: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(conn, c)| {
+                c.remote.is_some()
+                    && c.pending_reply.is_none()
+                    && !watching.is_some_and(|w| w.contains(conn))
+                    && access::can_read(&c.principal, &d.header, &d.ancestors)
+            })
+            .map(|(conn, _)| *conn)
+            .collect();
+        for conn in readers {
+            self.on_announce(conn, doc_id, None, out);
+        }
     }
 
     fn on_discovered(&mut self, conn: ConnId, docs: Vec<Announcement>, out: &mut Vec<HubOutput>) {
@@ -955,6 +1165,9 @@ impl Hub {
         let Some(doc) = stored else {
             self.docs.insert(doc_id, Slot::Absent);
             self.mark_idle(doc_id);
+            for write in self.pending_writes.remove(&doc_id).unwrap_or_default() {
+                self.on_write(doc_id, write, out);
+            }
             for (conn, _) in self.pending_announces.remove(&doc_id).unwrap_or_default() {
                 self.finish_announcement(conn, doc_id);
             }
@@ -970,6 +1183,14 @@ impl Hub {
                 tracing::error!(%doc_id, error = %e, "stored document has no valid header");
                 self.docs.insert(doc_id, Slot::Absent);
                 self.mark_idle(doc_id);
+                for write in self.pending_writes.remove(&doc_id).unwrap_or_default() {
+                    Self::written(
+                        write.id,
+                        doc_id,
+                        Err("the stored document has no valid header".to_owned()),
+                        out,
+                    );
+                }
                 self.mark_idle(doc_id);
                 for (conn, _) in self.pending_announces.remove(&doc_id).unwrap_or_default() {
                     self.finish_announcement(conn, doc_id);
@@ -1037,6 +1258,9 @@ impl Hub {
         }
         for (conn, state) in self.pending_announces.remove(&doc_id).unwrap_or_default() {
             self.on_announce(conn, doc_id, state, out);
+        }
+        for write in self.pending_writes.remove(&doc_id).unwrap_or_default() {
+            self.apply_write(doc_id, &write, out);
         }
         // Children waiting for this document as their parent.
         let children: Vec<DocumentId> = self
@@ -1117,6 +1341,12 @@ impl Hub {
         }
         for conn in peers {
             self.after_event(conn, doc_id, out);
+        }
+        if let Some(ids) = self.write_waiters.remove(&doc_id) {
+            for id in ids {
+                Self::written(id, doc_id, Ok(()), out);
+            }
+            self.announce_to_readers(doc_id, out);
         }
     }
 

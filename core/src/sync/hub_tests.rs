@@ -155,6 +155,8 @@ struct Server {
     /// Sync states handed out for storage: (document, storage id) → state.
     sync_states: HashMap<(DocumentId, StorageId), Vec<u8>>,
     completed: Vec<ConnId>,
+    /// Answers to server writes.
+    written: Vec<(u64, Result<(), String>)>,
 }
 
 impl Server {
@@ -182,6 +184,7 @@ impl Server {
             discover: Vec::new(),
             sync_states: HashMap::new(),
             completed: Vec::new(),
+            written: Vec::new(),
         }
     }
 
@@ -198,6 +201,9 @@ impl Server {
                         queue.push_back(HubInput::Discovered { conn, docs });
                     }
                     HubOutput::DiscoveryComplete { conn } => self.completed.push(conn),
+                    HubOutput::Written { id, result, .. } => {
+                        self.written.push((id, result));
+                    }
                     HubOutput::StoreSyncState {
                         doc,
                         storage_id,
@@ -708,5 +714,146 @@ fn a_restored_sync_state_delivers_an_edit_in_one_round_trip() {
         message.changes.len(),
         1,
         "the edit travels in the first message"
+    );
+}
+
+/// The county's rules document, as the server creates it.
+fn rules_doc(id_text: &str, server: &str) -> TypedDoc<crate::docs::RulesVersions> {
+    use crate::docs::{
+        DocKind, Header, RulesVersion, RulesVersions, SCHEMA_VERSION, rules_document_id,
+    };
+    use crate::fixtures::county;
+    use crate::rules::RulesConfig;
+    let config = RulesConfig {
+        id: id_text.to_owned(),
+        ..RulesConfig::default()
+    };
+    TypedDoc::create(
+        rules_document_id(&county()),
+        automerge::ActorId::random(),
+        &Header {
+            kind: DocKind::Rules,
+            schema: SCHEMA_VERSION,
+            scope: county(),
+            team: None,
+            unit: None,
+            parent: None,
+            created_by: pid(server),
+            created_at_ms: 1,
+        },
+        &RulesVersions {
+            versions: vec![RulesVersion::of(&config, 1).unwrap()],
+        },
+    )
+    .unwrap()
+}
+
+fn server_principal() -> Principal {
+    Principal::Server {
+        id: pid("server"),
+        scope: crate::fixtures::county(),
+    }
+}
+
+#[test]
+fn server_writes_create_and_update_its_documents_and_reach_connected_readers_live() {
+    use crate::docs::{RulesVersion, RulesVersions};
+    use crate::rules::RulesConfig;
+    let mut server = Server::new();
+    // Li is connected before the document exists.
+    let mut li = server.connect(1, officer("officer:li", "team-1"));
+    let mut doc = rules_doc("yangcheng-2026", "server");
+    let id = doc.id();
+    server.input(HubInput::Write {
+        id: 1,
+        doc: id,
+        changes: doc.automerge().save(),
+        principal: server_principal(),
+    });
+    assert_eq!(server.written, [(1, Ok(()))]);
+    server.deliver(&mut [&mut li]);
+    assert_eq!(li.docs[&id].0.get_heads(), doc.automerge().get_heads());
+    // A new version: appended, saved, fanned out to Li who syncs it.
+    let heads = doc.automerge().get_heads();
+    doc.update(&pid("server"), 2, |b: &mut RulesVersions| {
+        let config = RulesConfig {
+            id: "yangcheng-2027".to_owned(),
+            tolerance_kg: 500,
+            ..RulesConfig::default()
+        };
+        b.versions.push(RulesVersion::of(&config, 2)?);
+        Ok(())
+    })
+    .unwrap();
+    server.input(HubInput::Write {
+        id: 2,
+        doc: id,
+        changes: doc.automerge().save_after(&heads),
+        principal: server_principal(),
+    });
+    assert_eq!(server.written[1], (2, Ok(())));
+    server.deliver(&mut [&mut li]);
+    assert_eq!(li.docs[&id].0.get_heads(), doc.automerge().get_heads());
+    let stored = TypedDoc::<RulesVersions>::open(id, server.store.load(&id).unwrap().unwrap().doc)
+        .unwrap()
+        .body()
+        .unwrap();
+    assert_eq!(stored.in_force().unwrap().id, "yangcheng-2027");
+    assert_eq!(
+        stored
+            .version("yangcheng-2026")
+            .unwrap()
+            .config()
+            .unwrap()
+            .tolerance_kg,
+        0
+    );
+    // Officers read it but cannot write it.
+    let mut edit = li.docs[&id].0.clone();
+    edit.transact::<_, _, automerge::AutomergeError>(|tx| {
+        use automerge::transaction::Transactable;
+        tx.put(automerge::ROOT, "x", 1)?;
+        Ok(())
+    })
+    .unwrap();
+    li.docs.get_mut(&id).unwrap().0 = edit;
+    let frame = li.resync(id);
+    server.send(&mut li, frame);
+    assert!(
+        server.refused.iter().any(|r| r.contains("no write rights")),
+        "{:?}",
+        server.refused
+    );
+}
+
+#[test]
+fn only_the_server_may_create_a_rules_document() {
+    let mut server = Server::new();
+    // A supervisor's attempt through the write path, and an officer's through sync.
+    let forged = rules_doc("forged", "supervisor:zhao");
+    server.input(HubInput::Write {
+        id: 7,
+        doc: forged.id(),
+        changes: forged.automerge().save(),
+        principal: Principal::Supervisor {
+            id: pid("supervisor:zhao"),
+            scope: crate::fixtures::county(),
+        },
+    });
+    assert!(
+        matches!(&server.written[..], [(7, Err(_))]),
+        "{:?}",
+        server.written
+    );
+    let by_officer = rules_doc("forged", "officer:wang");
+    let mut wang = server.connect(1, officer("officer:wang", "team-1"));
+    let frame = wang.push(by_officer.id(), by_officer.automerge().clone());
+    server.send(&mut wang, frame);
+    assert!(!server.store.contains(&by_officer.id()).unwrap());
+    assert!(
+        server
+            .refused
+            .iter()
+            .any(|r| r.contains("not allowed to create"))
     );
 }

@@ -82,7 +82,8 @@ impl Server {
                     }
                     HubOutput::Close { .. }
                     | HubOutput::Refused { .. }
-                    | HubOutput::DiscoveryComplete { .. } => {}
+                    | HubOutput::DiscoveryComplete { .. }
+                    | HubOutput::Written { .. } => {}
                 }
             }
         }

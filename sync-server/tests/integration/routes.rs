@@ -176,7 +176,8 @@ async fn metrics_are_public_prometheus_text() {
         "zhichao_sync_connections_total 1",
         "zhichao_refusals_total 1",
         "zhichao_auth_failures_total 1",
-        "zhichao_docs_synced_total 0",
+        // The rules document the server published at start.
+        "zhichao_docs_synced_total 1",
         "zhichao_sync_received_bytes_total 0",
     ] {
         assert!(a.text.lines().any(|l| l == line), "{line} in\n{}", a.text);
@@ -910,4 +911,76 @@ async fn the_server_is_a_principal_of_its_county() {
     tokio::time::timeout(Duration::from_secs(5), signal)
         .await
         .expect("the signal resolves");
+}
+
+#[tokio::test]
+async fn the_rules_in_force_are_published_as_a_versioned_server_document() {
+    use zhichao_core::docs::{RulesVersions, TypedDoc, rules_document_id};
+    use zhichao_core::rules::RulesConfig;
+    use zhichao_server::StartError;
+    use zhichao_server::server_docs::ServerDocError;
+
+    let dir = tempfile::tempdir().unwrap();
+    let with_rules = |id: &str, tolerance_kg: u32| ServerConfig {
+        data_dir: dir.path().to_owned(),
+        rules: RulesConfig {
+            id: id.to_owned(),
+            tolerance_kg,
+            ..RulesConfig::default()
+        },
+        ..ServerConfig::default()
+    };
+    let clock = ManualClock::new(START_MS);
+    let versions = |state: &AppState| {
+        let id = rules_document_id(&state.config.county);
+        let stored = state.docs.load(&id).unwrap().expect("the rules document");
+        let body = TypedDoc::<RulesVersions>::open(id, stored.doc)
+            .unwrap()
+            .body()
+            .unwrap();
+        body.versions
+            .iter()
+            .map(|v| (v.id.clone(), v.config().unwrap().tolerance_kg))
+            .collect::<Vec<_>>()
+    };
+    let state = AppState::open(with_rules("yangcheng-2026", 0), Arc::new(clock.clone()))
+        .await
+        .unwrap();
+    assert_eq!(versions(&state), [("yangcheng-2026".to_owned(), 0)]);
+    state.sync.shutdown();
+    drop(state);
+    // The same rules again: nothing appended. New rules: a new version.
+    let state = AppState::open(with_rules("yangcheng-2026", 0), Arc::new(clock.clone()))
+        .await
+        .unwrap();
+    assert_eq!(versions(&state).len(), 1);
+    state.sync.shutdown();
+    drop(state);
+    let state = AppState::open(with_rules("yangcheng-2027", 500), Arc::new(clock.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        versions(&state),
+        [
+            ("yangcheng-2026".to_owned(), 0),
+            ("yangcheng-2027".to_owned(), 500)
+        ]
+    );
+    let history = state
+        .log
+        .history(&rules_document_id(&state.config.county))
+        .unwrap();
+    assert_eq!(history.len(), 2);
+    assert!(history.iter().all(|e| e.principal.as_str() == "server"));
+    state.sync.shutdown();
+    drop(state);
+    // An old id with other settings would make recorded cases ambiguous: refused at start.
+    let refused = AppState::open(with_rules("yangcheng-2026", 100), Arc::new(clock.clone())).await;
+    assert!(
+        matches!(
+            refused,
+            Err(StartError::ServerDoc(ServerDocError::RulesIdReused { .. }))
+        ),
+        "{refused:?}"
+    );
 }

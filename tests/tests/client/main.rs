@@ -16,7 +16,7 @@ use zhichao_core::client::{
     self, CredentialStore, Credentials, MemoryCredentials, NoObserver, SyncClient, SyncConfig,
     SyncReport,
 };
-use zhichao_core::docs::Case;
+use zhichao_core::docs::{Case, RulesVersions, rules_document_id};
 use zhichao_core::field::FieldStore;
 use zhichao_core::fixtures;
 use zhichao_core::ids::{DocumentId, StorageId};
@@ -183,7 +183,21 @@ fn a_case_travels_from_one_phone_to_a_teammate() {
 
     let report = wang.sync();
     assert_eq!(report.pushed, 1, "{report:?}");
-    assert_eq!(report.pulled, 0, "{report:?}");
+    // The first sync also brings the county's rules in force (a server document).
+    assert_eq!(report.pulled, 1, "{report:?}");
+    let rules = rules_document_id(&server.state.config.county);
+    let in_force = wang
+        .store
+        .open::<RulesVersions>(&rules)
+        .expect("readable")
+        .expect("the rules document is on Wang's phone")
+        .doc
+        .body()
+        .expect("a rules body");
+    assert_eq!(
+        in_force.in_force().map(|v| v.id.as_str()),
+        Some(server.state.config.rules.id.as_str())
+    );
     assert!(report.rejected.is_empty(), "{report:?}");
     assert!(
         report.frames_sent >= 2 && report.frames_received >= 2,
@@ -198,9 +212,9 @@ fn a_case_travels_from_one_phone_to_a_teammate() {
 
     // His teammate's phone receives it through discovery.
     let report = li.sync();
-    assert_eq!(report.pulled, 1, "{report:?}");
+    assert_eq!(report.pulled, 2, "the case and the rules: {report:?}");
     assert_eq!(report.pushed, 0, "{report:?}");
-    assert_eq!(report.announced, Some(1), "{report:?}");
+    assert_eq!(report.announced, Some(2), "{report:?}");
     let received = li
         .store
         .open::<Case>(&id)

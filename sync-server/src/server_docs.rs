@@ -1,0 +1,164 @@
+//! Server documents: documents the server itself writes, through the sync hub like any other
+//! change, and phones receive by discovery. Here: the county's `rules` document
+//! ([`zhichao_core::docs::RulesVersions`]), which holds every rules version put in force.
+
+use std::time::Duration;
+
+use automerge::ActorId;
+use zhichao_core::docs::{
+    DocError, DocKind, Header, RulesVersion, RulesVersions, SCHEMA_VERSION, TypedDoc,
+    rules_document_id,
+};
+use zhichao_core::ids::DocumentId;
+use zhichao_core::rules::RulesConfig;
+
+use crate::AppState;
+
+/// How long the hub may take to store a server document.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why a server document could not be published.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerDocError {
+    /// The stored document cannot be read.
+    #[error("cannot read the stored {what}: {reason}")]
+    Stored {
+        /// Which document.
+        what: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// The rules id in the configuration was put in force before with other content.
+    #[error(
+        "rules id {id:?} was put in force before with different settings; give the new rules a new id"
+    )]
+    RulesIdReused {
+        /// The id.
+        id: String,
+    },
+    /// The document could not be built.
+    #[error(transparent)]
+    Doc(Box<DocError>),
+    /// The hub refused the write or did not answer.
+    #[error("the sync hub did not store the {what}: {reason}")]
+    Write {
+        /// Which document.
+        what: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl From<DocError> for ServerDocError {
+    fn from(e: DocError) -> Self {
+        ServerDocError::Doc(Box::new(e))
+    }
+}
+
+/// What [`publish_rules`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Published {
+    /// The document was created with this version.
+    Created(DocumentId),
+    /// The version was appended.
+    Appended(DocumentId),
+    /// The version was already in force.
+    Unchanged(DocumentId),
+}
+
+/// Puts `rules` in force: creates the county's `rules` document, or appends `rules` as a new
+/// version when its id is not the one in force. Reusing an id of an earlier version with
+/// different settings is refused (cases record the id; it must mean one thing forever).
+/// Putting an earlier id back in force appends it again with its original settings.
+///
+/// # Errors
+/// [`ServerDocError`].
+pub async fn publish_rules(
+    state: &AppState,
+    rules: &RulesConfig,
+    now_ms: i64,
+) -> Result<Published, ServerDocError> {
+    const WHAT: &str = "rules document";
+    let id = rules_document_id(&state.config.county);
+    let stored = state.docs.load(&id).map_err(|e| ServerDocError::Stored {
+        what: WHAT,
+        reason: e.to_string(),
+    })?;
+    let version = RulesVersion::of(rules, now_ms)?;
+    let (changes, outcome) = match stored {
+        None => {
+            let header = Header {
+                kind: DocKind::Rules,
+                schema: SCHEMA_VERSION,
+                scope: state.config.county,
+                team: None,
+                unit: None,
+                parent: None,
+                created_by: state.server_principal().id().clone(),
+                created_at_ms: now_ms,
+            };
+            let doc = TypedDoc::create(
+                id,
+                ActorId::random(),
+                &header,
+                &RulesVersions {
+                    versions: vec![version],
+                },
+            )?;
+            (doc.automerge().save(), Published::Created(id))
+        }
+        Some(loaded) => {
+            let mut doc =
+                TypedDoc::<RulesVersions>::open(id, loaded.doc.with_actor(ActorId::random()))?;
+            let body = doc.body()?;
+            if body.in_force().is_some_and(|v| v.id == rules.id) {
+                check_same(&body, rules)?;
+                return Ok(Published::Unchanged(id));
+            }
+            check_same(&body, rules)?;
+            let heads = doc.automerge().get_heads();
+            let server = state.server_principal().id().clone();
+            // `TypedDoc::update` takes a closure returning core's `DocError`.
+            #[expect(clippy::result_large_err, reason = "the signature is core's")]
+            let append = |b: &mut RulesVersions| {
+                b.versions.push(version);
+                Ok(())
+            };
+            doc.update(&server, now_ms, append)?;
+            (doc.automerge().save_after(&heads), Published::Appended(id))
+        }
+    };
+    let answer = tokio::time::timeout(
+        WRITE_TIMEOUT,
+        state.sync.write(id, changes, state.server_principal()),
+    )
+    .await;
+    match answer {
+        Ok(Ok(Ok(()))) => {
+            tracing::info!(rules = %rules.id, doc_id = %id, outcome = ?outcome, "rules in force");
+            Ok(outcome)
+        }
+        Ok(Ok(Err(reason))) => Err(ServerDocError::Write { what: WHAT, reason }),
+        Ok(Err(_)) => Err(ServerDocError::Write {
+            what: WHAT,
+            reason: "the sync thread stopped".to_owned(),
+        }),
+        Err(_) => Err(ServerDocError::Write {
+            what: WHAT,
+            reason: format!("no answer within {} s", WRITE_TIMEOUT.as_secs()),
+        }),
+    }
+}
+
+/// Refuses an id that was in force before with other settings.
+fn check_same(body: &RulesVersions, rules: &RulesConfig) -> Result<(), ServerDocError> {
+    if let Some(earlier) = body.version(&rules.id)
+        && earlier.config()? != *rules
+    {
+        return Err(ServerDocError::RulesIdReused {
+            id: rules.id.clone(),
+        });
+    }
+    Ok(())
+}
