@@ -418,10 +418,12 @@ impl<S: DocStore> Exchange<'_, S> {
     }
 }
 
-/// A fresh peer id per connection: `phone-` and 16 random hex digits.
+/// A fresh peer id per connection: `p` and 8 random hex digits. It travels in every message
+/// (twice: sender and target), so it is short; it only needs to tell this connection's
+/// messages apart, which the server does by connection anyway.
 fn new_peer_id() -> PeerId {
-    let n: u64 = rand::rng().random();
-    PeerId::new(&format!("phone-{n:016x}")).unwrap_or_else(|_| unreachable!("a valid peer id"))
+    let n: u32 = rand::rng().random();
+    PeerId::new(&format!("p{n:08x}")).unwrap_or_else(|_| unreachable!("a valid peer id"))
 }
 
 /// Now, UTC milliseconds (0 if the clock is before 1970).
@@ -600,10 +602,7 @@ mod tests {
         let a = new_peer_id();
         let b = new_peer_id();
         assert_ne!(a, b);
-        assert!(
-            a.as_str().starts_with("phone-") && a.as_str().len() == 22,
-            "{a}"
-        );
+        assert!(a.as_str().starts_with('p') && a.as_str().len() == 9, "{a}");
     }
 
     #[test]

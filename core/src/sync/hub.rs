@@ -1141,7 +1141,7 @@ impl Hub {
             return;
         }
         if !peer.awaiting_save
-            && let Some(reply) = peer.session.generate(&d.doc)
+            && let Some(reply) = reply_to(peer, c.wants_marker, &d.doc)
         {
             send_sync(&peer_id, conn, c, doc_id, reply, out);
         }
@@ -1335,7 +1335,7 @@ impl Hub {
                 continue;
             };
             peer.awaiting_save = false;
-            if let Some(reply) = peer.session.generate(&d.doc) {
+            if let Some(reply) = reply_to(peer, c.wants_marker, &d.doc) {
                 send_sync(&peer_id, conn, c, doc_id, reply, out);
             }
         }
@@ -1480,6 +1480,16 @@ fn case_events(doc: &Automerge) -> Result<Vec<CaseEvent>, autosurgeon::HydrateEr
             })
         },
     )
+}
+
+/// The next sync message for a peer: pure acknowledgements go without a Bloom filter to our
+/// own client (see [`SyncSession::generate_ack`]), stock peers get automerge's message.
+fn reply_to(peer: &mut PeerDoc, ours: bool, doc: &Automerge) -> Option<Vec<u8>> {
+    if ours {
+        peer.session.generate_ack(doc)
+    } else {
+        peer.session.generate(doc)
+    }
 }
 
 fn close_with_error(conn: ConnId, reason: String, out: &mut Vec<HubOutput>) {

@@ -49,6 +49,8 @@ pub struct SyncSession {
     idle_rounds: u32,
     reset_done: bool,
     quiet: bool,
+    /// The next message is the first of a primed session: it goes without a Bloom filter.
+    primed: bool,
 }
 
 impl Default for SyncSession {
@@ -70,6 +72,7 @@ impl SyncSession {
             idle_rounds: 0,
             reset_done: false,
             quiet: false,
+            primed: false,
         }
     }
 
@@ -88,6 +91,12 @@ impl SyncSession {
     /// and a Bloom filter that make the peer ask for them (one round trip saved; a stock
     /// `generate_sync_message` from a restored state sends no change before it has the peer's
     /// `have`).
+    ///
+    /// That first message also omits the `have` Bloom filter (about 40 bytes): it would only
+    /// tell the peer which of its changes to send back, and the peer learns that this side
+    /// lacks its newer changes from the heads anyway — the next message asks for them by
+    /// `need`. So an edit costs one message each way when only this side changed, and one
+    /// more round trip when both did.
     ///
     /// Priming assumes the peer still holds the shared heads, which the persisted state says
     /// it acknowledged. If it does not (its data was restored from an older backup), it queues
@@ -115,6 +124,7 @@ impl SyncSession {
             last_sync: shared,
             bloom: BloomFilter::from_hashes(std::iter::empty::<ChangeHash>()),
         }]);
+        self.primed = true;
     }
 
     /// The persistent form: automerge's encoded state (shared heads only).
@@ -193,7 +203,27 @@ impl SyncSession {
             self.state = State::new();
             self.reset_done = true;
         }
-        doc.generate_sync_message(&mut self.state)
+        let mut message = doc.generate_sync_message(&mut self.state)?;
+        if std::mem::take(&mut self.primed) {
+            message.have.clear();
+        }
+        Some(message)
+    }
+
+    /// The next message to send, if any, without a `have` when it is a pure acknowledgement
+    /// (no changes, no need, and the peer already announced exactly our heads): the peer has
+    /// everything, so the Bloom filter (about 40 bytes) tells it nothing. For our own phone
+    /// client, which keeps no session open after an acknowledgement; a stock peer that later
+    /// edits would need an extra round trip, so the hub uses this for our client only.
+    pub fn generate_ack(&mut self, doc: &Automerge) -> Option<Vec<u8>> {
+        let mut message = self.generate_message(doc)?;
+        if message.changes.is_empty()
+            && message.need.is_empty()
+            && self.state.their_heads.as_deref() == Some(&message.heads[..])
+        {
+            message.have.clear();
+        }
+        Some(message.encode())
     }
 
     /// True when the last generated message carried our current heads and the peer confirmed
