@@ -346,6 +346,10 @@ pub struct Hub {
     pending_announces: HashMap<DocumentId, Vec<(ConnId, SyncStateBytes)>>,
     /// Connections whose discovery may start more announcements.
     needs_pump: BTreeSet<ConnId>,
+    /// Loaded documents waiting for their parent to load (by parent).
+    children_waiting: HashMap<DocumentId, Vec<DocumentId>>,
+    /// New documents (scratch copies) waiting for their parent to load (by parent).
+    scratch_waiting: HashMap<DocumentId, Vec<(ConnId, DocumentId)>>,
     /// Server writes waiting for their document to load.
     pending_writes: HashMap<DocumentId, Vec<PendingWrite>>,
     /// Server writes waiting for their save, per document; and whether the save must be
@@ -437,6 +441,8 @@ impl Hub {
             pending_announces: HashMap::new(),
             needs_pump: BTreeSet::new(),
             pending_writes: HashMap::new(),
+            children_waiting: HashMap::new(),
+            scratch_waiting: HashMap::new(),
             write_waiters: HashMap::new(),
         }
     }
@@ -929,20 +935,29 @@ impl Hub {
                 return;
             }
         };
-        if header.parent.is_some() {
+        if let Some(parent) = header.parent {
             // Access to a response or review depends on its parent: keep it as a scratch
-            // until the parent is loaded (the caller loads it; we ask).
-            if let Some(parent) = header.parent
-                && !matches!(self.docs.get(&parent), Some(Slot::Ready(_)))
-            {
-                if let std::collections::hash_map::Entry::Vacant(slot) = self.docs.entry(parent) {
-                    slot.insert(Slot::Loading {
-                        waiting: Vec::new(),
-                    });
-                    out.push(HubOutput::Load { doc: parent });
+            // until the parent is loaded (the caller loads it; we ask). A parent known to be
+            // absent decides at once (the creation is refused).
+            match self.docs.get(&parent) {
+                Some(Slot::Ready(_) | Slot::Absent) => {}
+                known => {
+                    if known.is_none() {
+                        self.docs.insert(
+                            parent,
+                            Slot::Loading {
+                                waiting: Vec::new(),
+                            },
+                        );
+                        out.push(HubOutput::Load { doc: parent });
+                    }
+                    // Re-examined when the parent is known (see `parent_known`).
+                    self.scratch_waiting
+                        .entry(parent)
+                        .or_default()
+                        .push((conn, doc_id));
+                    return;
                 }
-                // Re-examined when the parent is ready (see `on_loaded`).
-                return;
             }
         }
         self.promote_scratch(conn, doc_id, header, out);
@@ -1174,7 +1189,7 @@ impl Hub {
             for (conn, message) in waiting {
                 self.on_message(conn, message, out);
             }
-            self.retry_scratches_waiting_for(doc_id, out);
+            self.parent_known(doc_id, out);
             return;
         };
         let header = match read_header(&doc) {
@@ -1191,6 +1206,7 @@ impl Hub {
                         out,
                     );
                 }
+                self.parent_known(doc_id, out);
                 self.mark_idle(doc_id);
                 for (conn, _) in self.pending_announces.remove(&doc_id).unwrap_or_default() {
                     self.finish_announcement(conn, doc_id);
@@ -1211,6 +1227,15 @@ impl Hub {
             .filter(|p| !matches!(self.docs.get(p), Some(Slot::Ready(_))))
             .collect();
         if let Some(parent) = missing.first() {
+            if matches!(self.docs.get(parent), Some(Slot::Absent)) {
+                // The parent is known to be absent: ready without it (access decides).
+                self.make_ready(doc_id, doc, header, waiting, out);
+                return;
+            }
+            self.children_waiting
+                .entry(*parent)
+                .or_default()
+                .push(doc_id);
             self.docs.insert(
                 doc_id,
                 Slot::Resolving {
@@ -1262,16 +1287,13 @@ impl Hub {
         for write in self.pending_writes.remove(&doc_id).unwrap_or_default() {
             self.apply_write(doc_id, &write, out);
         }
-        // Children waiting for this document as their parent.
-        let children: Vec<DocumentId> = self
-            .docs
-            .iter()
-            .filter_map(|(id, s)| match s {
-                Slot::Resolving { header, .. } if header.parent == Some(doc_id) => Some(*id),
-                _ => None,
-            })
-            .collect();
-        for child in children {
+        self.parent_known(doc_id, out);
+    }
+
+    /// A document became known (ready or absent): the loaded children and the scratch copies
+    /// that waited for it as their parent go on. Work is the number of waiters.
+    fn parent_known(&mut self, parent: DocumentId, out: &mut Vec<HubOutput>) {
+        for child in self.children_waiting.remove(&parent).unwrap_or_default() {
             if let Some(Slot::Resolving {
                 doc,
                 header,
@@ -1281,23 +1303,15 @@ impl Hub {
                 self.make_ready(child, doc, header, waiting, out);
             }
         }
-        self.retry_scratches_waiting_for(doc_id, out);
-    }
-
-    /// Scratch documents whose parent just became known (ready or absent).
-    fn retry_scratches_waiting_for(&mut self, parent: DocumentId, out: &mut Vec<HubOutput>) {
-        let mut pending = Vec::new();
-        for (conn, c) in &self.conns {
-            for (doc_id, s) in &c.scratch {
-                if let Ok(h) = read_header(&s.doc)
-                    && h.parent == Some(parent)
-                {
-                    pending.push((*conn, *doc_id, h));
-                }
+        for (conn, doc_id) in self.scratch_waiting.remove(&parent).unwrap_or_default() {
+            let header = self
+                .conns
+                .get(&conn)
+                .and_then(|c| c.scratch.get(&doc_id))
+                .and_then(|s| read_header(&s.doc).ok());
+            if let Some(header) = header {
+                self.promote_scratch(conn, doc_id, header, out);
             }
-        }
-        for (conn, doc_id, header) in pending {
-            self.promote_scratch(conn, doc_id, header, out);
         }
     }
 

@@ -857,3 +857,49 @@ fn only_the_server_may_create_a_rules_document() {
             .any(|r| r.contains("not allowed to create"))
     );
 }
+
+#[test]
+fn a_response_to_a_notice_that_does_not_exist_is_refused_at_once() {
+    use crate::docs::{DocKind, Header, Response, SCHEMA_VERSION};
+    let mut server = Server::new();
+    let unit: crate::uscc::Uscc = "914403001922038216".parse().unwrap();
+    let response = TypedDoc::create(
+        DocumentId::from_bytes([0x31; 16]),
+        automerge::ActorId::random(),
+        &Header {
+            kind: DocKind::Response,
+            schema: SCHEMA_VERSION,
+            scope: crate::fixtures::county(),
+            team: None,
+            unit: Some(unit.clone()),
+            parent: Some(DocumentId::from_bytes([0x32; 16])),
+            created_by: pid("enterprise:1"),
+            created_at_ms: 1,
+        },
+        &Response {
+            statement: "已整改".into(),
+            evidence: Vec::new(),
+            submitted_at_ms: Some(1),
+        },
+    )
+    .unwrap();
+    let mut firm = server.connect(
+        1,
+        Principal::Enterprise {
+            id: pid("enterprise:1"),
+            unit,
+        },
+    );
+    let frame = firm.push(response.id(), response.automerge().clone());
+    server.send(&mut firm, frame);
+    assert!(
+        server
+            .refused
+            .iter()
+            .any(|r| r.contains("not allowed to create")),
+        "{:?}",
+        server.refused
+    );
+    assert!(!server.store.contains(&response.id()).unwrap());
+    assert_eq!(firm.rejected.len(), 1, "the enterprise is told");
+}
