@@ -151,6 +151,21 @@ pub fn can_read(p: &Principal, header: &Header, ancestors: &[Header]) -> bool {
     }
 }
 
+/// Does a document with this header *concern* `p`, so that discovery should deliver it when it
+/// changes? What `p` may read, except that an officer is not sent the cases of other teams:
+/// those stay readable on request (by id), but a patrol's phone holds its own team's cases,
+/// the notices it issued with their responses and reviews, the unit profiles and the server
+/// documents of its scope — not every case of the county (the offline plate lookup across
+/// teams is the watch-list's job).
+pub fn concerns(p: &Principal, header: &Header, ancestors: &[Header]) -> bool {
+    match p {
+        Principal::Officer { team, .. } if header.kind == DocKind::Case => {
+            header.team.as_ref() == Some(team)
+        }
+        _ => can_read(p, header, ancestors),
+    }
+}
+
 /// The parent header, when the document has a parent and it was supplied.
 fn parent<'a>(ancestors: &'a [Header], header: &Header) -> Option<&'a Header> {
     header.parent.and(ancestors.first())
@@ -209,6 +224,32 @@ mod tests {
             team: TeamId::new(team).unwrap(),
             scope,
         }
+    }
+
+    #[test]
+    fn discovery_brings_an_officer_the_teams_cases_not_the_countys() {
+        let wang = officer("team-1", county());
+        let own = header(DocKind::Case, county(), Some("team-1"), None, "officer:li");
+        let other = header(
+            DocKind::Case,
+            county(),
+            Some("team-2"),
+            None,
+            "officer:zhao",
+        );
+        assert!(concerns(&wang, &own, &[]));
+        assert!(can_read(&wang, &other, &[]) && !concerns(&wang, &other, &[]));
+        // Everything else follows read access.
+        let review = header(DocKind::Review, county(), None, None, "supervisor:liu");
+        assert_eq!(
+            concerns(&wang, &review, std::slice::from_ref(&own)),
+            can_read(&wang, &review, &[own])
+        );
+        let supervisor = Principal::Supervisor {
+            id: pid("supervisor:liu"),
+            scope: county(),
+        };
+        assert!(concerns(&supervisor, &other, &[]));
     }
 
     #[test]

@@ -63,6 +63,67 @@ pub struct ChangeLog {
     log: sled::Tree,
     headers: sled::Tree,
     delivered: sled::Tree,
+    /// The latest entry of each document, keyed by its sequence number (so discovery reads
+    /// one entry per changed document, not every change), and each document's key in it.
+    latest: sled::Tree,
+    latest_of: sled::Tree,
+    /// The latest entry of each document again, under each *audience* it concerns
+    /// ([`Audience`]): key = audience tag, 0, sequence number; value = document id. Discovery
+    /// for an officer or an enterprise reads its audiences only, not the whole county.
+    audience: sled::Tree,
+}
+
+/// Who a document concerns, as far as discovery needs to find it quickly: derived from the
+/// immutable headers of the document and its ancestors, so it never changes.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Audience {
+    /// A patrol team: its cases and notices, responses to its notices, reviews of its cases
+    /// and of responses to its notices.
+    Team(String),
+    /// A source unit: notices to it, its responses and their reviews, its profile.
+    Unit(String),
+    /// Everyone in scope: unit profiles and server documents (rules, watch-list).
+    Shared,
+}
+
+impl Audience {
+    fn tag(&self) -> Vec<u8> {
+        let mut tag = match self {
+            Audience::Team(t) => format!("t:{t}"),
+            Audience::Unit(u) => format!("u:{u}"),
+            Audience::Shared => "s:".to_owned(),
+        }
+        .into_bytes();
+        tag.push(0);
+        tag
+    }
+
+    /// The audiences of a document with `header` and `ancestors` (parent, grandparent).
+    pub fn of(header: &Header, ancestors: &[Header]) -> Vec<Audience> {
+        use zhichao_core::docs::DocKind;
+        let team = |h: &Header| h.team.as_ref().map(|t| Audience::Team(t.to_string()));
+        let unit = |h: &Header| h.unit.as_ref().map(|u| Audience::Unit(u.to_string()));
+        let mut out: Vec<Audience> = match header.kind {
+            DocKind::Case => team(header).into_iter().collect(),
+            DocKind::Notice => team(header).into_iter().chain(unit(header)).collect(),
+            DocKind::Response => unit(header)
+                .into_iter()
+                .chain(ancestors.first().and_then(team))
+                .collect(),
+            DocKind::Review => ancestors
+                .iter()
+                .take(2)
+                .flat_map(|a| team(a).into_iter().chain(unit(a)))
+                .collect(),
+            DocKind::Unit => std::iter::once(Audience::Shared)
+                .chain(unit(header))
+                .collect(),
+            DocKind::Rules => vec![Audience::Shared],
+        };
+        out.sort();
+        out.dedup();
+        out
+    }
 }
 
 impl ChangeLog {
@@ -83,12 +144,113 @@ impl ChangeLog {
     }
 
     fn from_db(db: sled::Db) -> Result<Self> {
-        Ok(ChangeLog {
+        let log = ChangeLog {
             log: db.open_tree("log")?,
             headers: db.open_tree("headers")?,
             delivered: db.open_tree("delivered")?,
+            latest: db.open_tree("latest")?,
+            latest_of: db.open_tree("latest_of")?,
+            audience: db.open_tree("audience")?,
             db,
-        })
+        };
+        log.catch_up_latest()?;
+        Ok(log)
+    }
+
+    /// Brings the latest-entry index up to the log: it is written after the log (a crash in
+    /// between leaves it behind), and logs from before the index existed have none.
+    fn catch_up_latest(&self) -> Result<()> {
+        let indexed = match self.latest.last()? {
+            Some((k, _)) => seq_of(&k)?,
+            None => 0,
+        };
+        let mut replayed = 0u64;
+        for item in self.log.range((indexed + 1).to_be_bytes()..) {
+            let (k, v) = item?;
+            let record: Record =
+                serde_json::from_slice(&v).map_err(|e| ChangeLogError::Corrupt(e.to_string()))?;
+            self.index_latest(&record.doc, seq_of(&k)?, &v)?;
+            replayed += 1;
+        }
+        if replayed > 0 {
+            tracing::info!(replayed, "change log index brought up to date");
+            self.db.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Makes `seq` (with its record bytes) the latest entry of `doc`, in the latest index and
+    /// under each of the document's audiences.
+    fn index_latest(&self, doc: &DocumentId, seq: u64, record: &[u8]) -> Result<()> {
+        let audiences = match self.header_chain(doc)? {
+            Some((header, ancestors)) => Audience::of(&header, &ancestors),
+            None => Vec::new(),
+        };
+        let key = |a: &Audience, seq: &[u8]| {
+            let mut k = a.tag();
+            k.extend_from_slice(seq);
+            k
+        };
+        if let Some(old) = self.latest_of.insert(doc.as_bytes(), &seq.to_be_bytes())? {
+            self.latest.remove(&old)?;
+            for a in &audiences {
+                self.audience.remove(key(a, &old))?;
+            }
+        }
+        self.latest.insert(seq.to_be_bytes(), record)?;
+        for a in &audiences {
+            self.audience
+                .insert(key(a, &seq.to_be_bytes()), &doc.as_bytes()[..])?;
+        }
+        Ok(())
+    }
+
+    /// Documents of `audiences` changed after `since`, each once, with its latest entry: what
+    /// [`changed_since`](Self::changed_since) gives, restricted to those audiences, reading
+    /// only their index entries.
+    ///
+    /// # Errors
+    /// Storage errors, [`ChangeLogError::Corrupt`].
+    pub fn changed_since_for(
+        &self,
+        audiences: &[Audience],
+        since: u64,
+    ) -> Result<BTreeMap<DocumentId, LogEntry>> {
+        let mut out = BTreeMap::new();
+        for a in audiences {
+            let tag = a.tag();
+            let mut start = tag.clone();
+            start.extend_from_slice(&(since + 1).to_be_bytes());
+            for item in self.audience.range(start..) {
+                let (k, v) = item?;
+                if !k.starts_with(&tag) {
+                    break;
+                }
+                let seq = seq_of(&k[tag.len()..])?;
+                let doc = DocumentId::from_bytes(v.as_ref().try_into().map_err(|_| {
+                    ChangeLogError::Corrupt("audience entry is not a document id".to_owned())
+                })?);
+                if out.contains_key(&doc) {
+                    continue;
+                }
+                let Some(bytes) = self.latest.get(seq.to_be_bytes())? else {
+                    continue; // replaced meanwhile: the newer entry is found under its own key
+                };
+                let record: Record = serde_json::from_slice(&bytes)
+                    .map_err(|e| ChangeLogError::Corrupt(e.to_string()))?;
+                out.insert(
+                    doc,
+                    LogEntry {
+                        seq,
+                        doc,
+                        principal: record.principal,
+                        received_ms: record.received_ms,
+                        heads: record.heads,
+                    },
+                );
+            }
+        }
+        Ok(out)
     }
 
     /// The last sequence number (0 when empty).
@@ -115,6 +277,7 @@ impl ChangeLog {
         let mut seq = self.last_seq()?;
         let mut log = sled::Batch::default();
         let mut headers = sled::Batch::default();
+        let mut latest = Vec::with_capacity(saves.len());
         for (doc, header, principal, heads) in saves {
             seq += 1;
             let record = Record {
@@ -125,13 +288,19 @@ impl ChangeLog {
             };
             let bytes =
                 serde_json::to_vec(&record).map_err(|e| ChangeLogError::Corrupt(e.to_string()))?;
-            log.insert(&seq.to_be_bytes(), bytes);
+            log.insert(&seq.to_be_bytes(), bytes.clone());
+            latest.push((*doc, seq, bytes));
             let header =
                 serde_json::to_vec(header).map_err(|e| ChangeLogError::Corrupt(e.to_string()))?;
             headers.insert(&doc.as_bytes()[..], header);
         }
-        self.log.apply_batch(log)?;
+        // Headers first: the indexes derive audiences from them, and a crash between the two
+        // must leave every logged document's header readable for the catch-up on open.
         self.headers.apply_batch(headers)?;
+        self.log.apply_batch(log)?;
+        for (doc, seq, bytes) in latest {
+            self.index_latest(&doc, seq, &bytes)?;
+        }
         self.db.flush()?;
         Ok(seq)
     }
@@ -180,7 +349,8 @@ impl ChangeLog {
     /// Storage errors, [`ChangeLogError::Corrupt`].
     pub fn changed_since(&self, since: u64) -> Result<BTreeMap<DocumentId, LogEntry>> {
         let mut out = BTreeMap::new();
-        for item in self.log.range((since + 1).to_be_bytes()..) {
+        // One entry per document: its latest.
+        for item in self.latest.range((since + 1).to_be_bytes()..) {
             let (k, v) = item?;
             let record: Record =
                 serde_json::from_slice(&v).map_err(|e| ChangeLogError::Corrupt(e.to_string()))?;
@@ -324,6 +494,96 @@ mod tests {
     }
 
     #[test]
+    fn the_latest_index_catches_up_after_a_crash_between_log_and_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = case(1, "officer:wang", "team-1").id();
+        let h = case_header("officer:wang", "team-1");
+        {
+            let log = ChangeLog::open(dir.path()).unwrap();
+            log.append(&[(a, h.clone(), pid("officer:wang"), vec![])], 1)
+                .unwrap();
+            // As if the process died after writing the log but before the index.
+            log.latest.clear().unwrap();
+            log.latest_of.clear().unwrap();
+            log.db.flush().unwrap();
+            assert!(log.changed_since(0).unwrap().is_empty());
+        }
+        let log = ChangeLog::open(dir.path()).unwrap();
+        assert_eq!(log.changed_since(0).unwrap()[&a].seq, 1);
+        // A later save of the same document replaces its entry.
+        log.append(&[(a, h, pid("officer:li"), vec![])], 2).unwrap();
+        let changed = log.changed_since(0).unwrap();
+        assert_eq!(changed.len(), 1);
+        assert_eq!(changed[&a].seq, 2);
+        assert_eq!(log.latest.len(), 1, "one index entry per document");
+    }
+
+    #[test]
+    fn discovery_reads_only_the_audiences_of_a_principal() {
+        use zhichao_core::docs::DocKind;
+        use zhichao_core::ids::DocumentId;
+        let log = ChangeLog::temporary().unwrap();
+        let unit = "914403001922038216";
+        let with = |kind, team: Option<&str>, unit: Option<&str>, parent: Option<DocumentId>| {
+            let mut h = case_header("x:1", "team-1");
+            h.kind = kind;
+            h.team = team.map(|t| zhichao_core::ids::TeamId::new(t).unwrap());
+            h.unit = unit.map(|u| u.parse().unwrap());
+            h.parent = parent;
+            h
+        };
+        let id = |n: u8| DocumentId::from_bytes([n; 16]);
+        let by = pid("x:1");
+        let entries = [
+            (id(1), with(DocKind::Case, Some("team-1"), None, None)),
+            (id(2), with(DocKind::Case, Some("team-2"), None, None)),
+            (
+                id(3),
+                with(DocKind::Notice, Some("team-2"), Some(unit), None),
+            ),
+            (
+                id(4),
+                with(DocKind::Response, None, Some(unit), Some(id(3))),
+            ),
+            (id(5), with(DocKind::Review, None, None, Some(id(4)))),
+            (id(6), with(DocKind::Rules, None, None, None)),
+        ];
+        for (doc, header) in &entries {
+            log.append(&[(*doc, header.clone(), by.clone(), vec![])], 1)
+                .unwrap();
+        }
+        let found = |audiences: &[Audience]| {
+            log.changed_since_for(audiences, 0)
+                .unwrap()
+                .into_keys()
+                .collect::<Vec<_>>()
+        };
+        // Team 1: its case and the shared rules; not team 2's case or notice.
+        assert_eq!(
+            found(&[Audience::Team("team-1".to_owned()), Audience::Shared]),
+            [id(1), id(6)]
+        );
+        // Team 2: its case, its notice, the response to it and the review of that response.
+        assert_eq!(
+            found(&[Audience::Team("team-2".to_owned())]),
+            [id(2), id(3), id(4), id(5)]
+        );
+        // The unit: the notice to it, its response, the review.
+        assert_eq!(
+            found(&[Audience::Unit(unit.to_owned())]),
+            [id(3), id(4), id(5)]
+        );
+        // A later save moves the document's entry: found once, with the new sequence.
+        log.append(&[(id(1), entries[0].1.clone(), by, vec![])], 2)
+            .unwrap();
+        let again = log
+            .changed_since_for(&[Audience::Team("team-1".to_owned())], 6)
+            .unwrap();
+        assert_eq!(again.keys().copied().collect::<Vec<_>>(), [id(1)]);
+        assert_eq!(again[&id(1)].seq, 7);
+    }
+
+    #[test]
     fn the_server_storage_id_is_drawn_once_and_kept() {
         let dir = tempfile::tempdir().unwrap();
         let first = ChangeLog::open(dir.path()).unwrap().storage_id().unwrap();
@@ -337,7 +597,9 @@ mod tests {
     #[test]
     fn corrupt_records_are_typed_errors() {
         let log = ChangeLog::temporary().unwrap();
-        log.log.insert(1u64.to_be_bytes(), &b"garbage"[..]).unwrap();
+        log.latest
+            .insert(1u64.to_be_bytes(), &b"garbage"[..])
+            .unwrap();
         assert!(matches!(
             log.changed_since(0),
             Err(ChangeLogError::Corrupt(_))

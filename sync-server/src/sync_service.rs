@@ -22,12 +22,16 @@ use zhichao_core::ids::{DocumentId, PrincipalId, StorageId};
 use zhichao_core::store::{DocStore, IndexEntry};
 use zhichao_core::sync::{Announcement, ConnId, Hub, HubConfig, HubInput, HubOutput, PeerMetadata};
 
-use crate::changelog::ChangeLog;
+use crate::changelog::{Audience, ChangeLog};
 use crate::clock::Clock;
 use crate::metrics::Metrics;
 
 /// Frames queued for one connection before it counts as stalled.
 pub const OUTGOING_QUEUE: usize = 256;
+
+/// Commands handled before a flush even when more are queued: under a constant stream of
+/// input, saves (and so acknowledgements) must not wait for the queue to run dry.
+pub const MAX_COMMANDS_PER_FLUSH: usize = 512;
 
 /// What a connection task must do.
 #[derive(Debug, PartialEq, Eq)]
@@ -58,6 +62,13 @@ enum Command {
         principal: Principal,
         reply: tokio::sync::oneshot::Sender<Result<(), String>>,
     },
+    /// From the discovery thread.
+    Discovered {
+        conn: ConnId,
+        storage: StorageId,
+        last: u64,
+        docs: Vec<Announcement>,
+    },
     Shutdown,
 }
 
@@ -67,6 +78,18 @@ pub struct SyncService {
     tx: std_mpsc::Sender<Command>,
     next_conn: Arc<AtomicU64>,
     metrics: Arc<Metrics>,
+    /// Stops the thread when the last handle goes (the discovery thread keeps a sender of
+    /// the command channel, so the channel alone would never close).
+    _stop: Arc<StopOnDrop>,
+}
+
+/// Sends [`Command::Shutdown`] when dropped.
+struct StopOnDrop(std_mpsc::Sender<Command>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.send(Command::Shutdown);
+    }
 }
 
 impl std::fmt::Debug for SyncService {
@@ -92,7 +115,7 @@ impl SyncService {
     /// # Errors
     /// When the thread cannot be spawned, the log cannot give the storage id, or the system
     /// has no randomness.
-    pub fn start<S: DocStore + 'static>(
+    pub fn start<S: DocStore + Clone + 'static>(
         store: S,
         log: ChangeLog,
         clock: Arc<dyn Clock>,
@@ -107,6 +130,11 @@ impl SyncService {
         };
         let hub = Hub::new(hub);
         let thread_metrics = Arc::clone(&metrics);
+        let (discovery_tx, discovery_rx) = std_mpsc::channel();
+        let (worker_store, worker_log, results) = (store.clone(), log.clone(), tx.clone());
+        std::thread::Builder::new()
+            .name("zhichao-discovery".to_owned())
+            .spawn(move || discovery_thread(&worker_store, &worker_log, &discovery_rx, &results))?;
         std::thread::Builder::new()
             .name("zhichao-sync".to_owned())
             .spawn(move || {
@@ -119,10 +147,12 @@ impl SyncService {
                     metrics: thread_metrics,
                     writes: HashMap::new(),
                     next_write: 1,
+                    discovery: discovery_tx,
                 }
                 .run(&rx);
             })?;
         Ok(SyncService {
+            _stop: Arc::new(StopOnDrop(tx.clone())),
             tx,
             next_conn: Arc::new(AtomicU64::new(1)),
             metrics,
@@ -199,6 +229,8 @@ struct Driver<S> {
     /// Server writes waiting for the hub's answer.
     writes: HashMap<u64, tokio::sync::oneshot::Sender<Result<(), String>>>,
     next_write: u64,
+    /// Joins waiting for discovery (answered by [`Command::Discovered`]).
+    discovery: std_mpsc::Sender<DiscoveryRequest>,
 }
 
 /// What the driver knows of a connection.
@@ -224,13 +256,19 @@ impl<S: DocStore> Driver<S> {
         let mut saves: Vec<PendingSave> = Vec::new();
         while let Ok(first) = rx.recv() {
             let mut next = Some(first);
-            // Drain what is queued: one flush for all of it.
+            let mut handled = 0;
+            // Drain what is queued, up to a bound: one flush for all of it.
             while let Some(cmd) = next {
                 if matches!(cmd, Command::Shutdown) {
                     self.flush(&mut saves);
                     return;
                 }
                 self.command(cmd, &mut saves);
+                handled += 1;
+                if handled >= MAX_COMMANDS_PER_FLUSH {
+                    self.flush(&mut saves);
+                    handled = 0;
+                }
                 next = rx.try_recv().ok();
             }
             self.flush(&mut saves);
@@ -282,6 +320,19 @@ impl<S: DocStore> Driver<S> {
                     principal,
                 }
             }
+            Command::Discovered {
+                conn,
+                storage,
+                last,
+                docs,
+            } => {
+                let Some(info) = self.conns.get_mut(&conn) else {
+                    return; // gone meanwhile
+                };
+                info.storage = Some(storage);
+                info.discovered_up_to = last;
+                HubInput::Discovered { conn, docs }
+            }
             Command::Shutdown => return,
         };
         self.input(input, saves);
@@ -299,8 +350,23 @@ impl<S: DocStore> Driver<S> {
                         self.conns.remove(&conn);
                     }
                     HubOutput::Joined { conn, storage_id } => {
-                        let docs = self.discover(conn, storage_id);
-                        queue.push(HubInput::Discovered { conn, docs });
+                        let request = match (storage_id, self.conns.get(&conn)) {
+                            (Some(storage), Some(info)) => Some(DiscoveryRequest {
+                                conn,
+                                principal: info.principal.clone(),
+                                storage,
+                            }),
+                            _ => None,
+                        };
+                        // Without a storage id there is nothing to compare with: the peer
+                        // asks for what it needs.
+                        let queued = request.is_some_and(|r| self.discovery.send(r).is_ok());
+                        if !queued {
+                            queue.push(HubInput::Discovered {
+                                conn,
+                                docs: Vec::new(),
+                            });
+                        }
                     }
                     HubOutput::DiscoveryComplete { conn } => self.delivered(conn),
                     HubOutput::Written { id, result, .. } => {
@@ -352,68 +418,6 @@ impl<S: DocStore> Driver<S> {
         }
     }
 
-    /// The documents to announce to a peer that just joined: those in its read scope changed
-    /// since its storage id was last brought up to date, each with the sync state kept for
-    /// it — except those whose kept state already shares the latest heads (the peer's own
-    /// pushes, typically), which would cost a round trip each for nothing.
-    fn discover(&mut self, conn: ConnId, storage: Option<StorageId>) -> Vec<Announcement> {
-        let Some(info) = self.conns.get_mut(&conn) else {
-            return Vec::new();
-        };
-        let Some(storage) = storage else {
-            // No persistent storage: nothing to compare with; the peer asks for what it needs.
-            return Vec::new();
-        };
-        let store = &self.store;
-        let found = self.log.last_seq().and_then(|last| {
-            let since = self.log.delivered(&storage)?;
-            let changed = self.log.changed_since(since)?;
-            let mut docs = Vec::new();
-            for (doc, entry) in changed {
-                let Some((header, ancestors)) = self.log.header_chain(&doc)? else {
-                    continue;
-                };
-                if !access::can_read(&info.principal, &header, &ancestors) {
-                    continue;
-                }
-                let state = match store.sync_state(&doc, &storage) {
-                    Ok(state) => state,
-                    Err(e) => {
-                        tracing::warn!(%doc, error = %e, "unreadable sync state; starting fresh");
-                        None
-                    }
-                };
-                if let Some(state) = &state {
-                    let mut shared: Vec<String> =
-                        state.shared_heads.iter().map(ToString::to_string).collect();
-                    let mut latest = entry.heads.clone();
-                    shared.sort();
-                    latest.sort();
-                    if shared == latest {
-                        continue;
-                    }
-                }
-                docs.push(Announcement {
-                    doc,
-                    sync_state: state.map(|s| s.encode()),
-                });
-            }
-            Ok((last, docs))
-        });
-        match found {
-            Ok((last, docs)) => {
-                info.storage = Some(storage);
-                info.discovered_up_to = last;
-                tracing::debug!(conn, announced = docs.len(), "discovery");
-                docs
-            }
-            Err(e) => {
-                tracing::error!(conn, error = %e, "discovery failed; the peer syncs what it asks for");
-                Vec::new()
-            }
-        }
-    }
-
     /// Every announced document reached the peer: record that its storage id is up to date
     /// (a later reconnect then announces only newer changes).
     fn delivered(&mut self, conn: ConnId) {
@@ -440,9 +444,18 @@ impl<S: DocStore> Driver<S> {
         if let Outgoing::Frame(bytes) = &message {
             self.metrics.record_bytes_sent(bytes.len());
         }
-        if tx.try_send(message).is_err() {
+        if let Err(e) = tx.try_send(message) {
             // Full (the peer does not read) or closed: drop it rather than stall everyone.
-            tracing::warn!(conn, "outgoing queue full or closed; disconnecting");
+            match e {
+                mpsc::error::TrySendError::Full(_) => tracing::warn!(
+                    conn,
+                    queued = OUTGOING_QUEUE,
+                    "peer does not read its messages; disconnecting"
+                ),
+                mpsc::error::TrySendError::Closed(_) => {
+                    tracing::debug!(conn, "peer already gone");
+                }
+            }
             self.conns.remove(&conn);
             let mut ignored = Vec::new();
             self.input(HubInput::Disconnected { conn }, &mut ignored);
@@ -495,6 +508,108 @@ impl<S: DocStore> Driver<S> {
             }
         }
     }
+}
+
+/// A join waiting for discovery.
+struct DiscoveryRequest {
+    conn: ConnId,
+    principal: Principal,
+    storage: StorageId,
+}
+
+/// The discovery thread: answers joins off the hub's thread, so a peer whose discovery reads
+/// thousands of log entries delays only its own handshake. Results come back as
+/// [`Command::Discovered`].
+fn discovery_thread<S: DocStore>(
+    store: &S,
+    log: &ChangeLog,
+    requests: &std_mpsc::Receiver<DiscoveryRequest>,
+    results: &std_mpsc::Sender<Command>,
+) {
+    while let Ok(DiscoveryRequest {
+        conn,
+        principal,
+        storage,
+    }) = requests.recv()
+    {
+        let (last, docs) = match discover(store, log, &principal, &storage) {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::error!(conn, error = %e, "discovery failed; the peer syncs what it asks for");
+                (0, Vec::new())
+            }
+        };
+        tracing::debug!(conn, announced = docs.len(), "discovery");
+        if results
+            .send(Command::Discovered {
+                conn,
+                storage,
+                last,
+                docs,
+            })
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// The documents to announce to a peer that just joined, and the log sequence they bring it
+/// up to: those that concern it ([`access::concerns`]: what it may read, less other teams'
+/// cases for an officer) changed since its storage id was last brought up to date,
+/// each with the sync state kept for it — except those whose kept state already shares the
+/// latest heads (the peer's own pushes, typically), which would cost a round trip each for
+/// nothing.
+fn discover<S: DocStore>(
+    store: &S,
+    log: &ChangeLog,
+    principal: &Principal,
+    storage: &StorageId,
+) -> Result<(u64, Vec<Announcement>), crate::changelog::ChangeLogError> {
+    let last = log.last_seq()?;
+    let since = log.delivered(storage)?;
+    // Officers and enterprises: only their audiences' index entries. Supervisors (and any
+    // other principal) read across their scope: every document changed.
+    let changed = match principal {
+        Principal::Officer { team, .. } => {
+            log.changed_since_for(&[Audience::Team(team.to_string()), Audience::Shared], since)?
+        }
+        Principal::Enterprise { unit, .. } => {
+            log.changed_since_for(&[Audience::Unit(unit.to_string())], since)?
+        }
+        _ => log.changed_since(since)?,
+    };
+    let mut docs = Vec::new();
+    for (doc, entry) in changed {
+        let Some((header, ancestors)) = log.header_chain(&doc)? else {
+            continue;
+        };
+        if !access::concerns(principal, &header, &ancestors) {
+            continue;
+        }
+        let state = match store.sync_state(&doc, storage) {
+            Ok(state) => state,
+            Err(e) => {
+                tracing::warn!(%doc, error = %e, "unreadable sync state; starting fresh");
+                None
+            }
+        };
+        if let Some(state) = &state {
+            let mut shared: Vec<String> =
+                state.shared_heads.iter().map(ToString::to_string).collect();
+            let mut latest = entry.heads.clone();
+            shared.sort();
+            latest.sort();
+            if shared == latest {
+                continue;
+            }
+        }
+        docs.push(Announcement {
+            doc,
+            sync_state: state.map(|s| s.encode()),
+        });
+    }
+    Ok((last, docs))
 }
 
 #[cfg(test)]

@@ -1532,16 +1532,19 @@ fn send_sync(
     let Some(remote) = remote_of(c) else {
         return;
     };
-    out.push(HubOutput::Send {
-        conn,
-        bytes: WireMessage::Sync {
-            document_id: doc_id,
-            sender_id: local.clone(),
-            target_id: remote,
-            data,
-        }
-        .encode(),
-    });
+    let message = WireMessage::Sync {
+        document_id: doc_id,
+        sender_id: local.clone(),
+        target_id: remote,
+        data,
+    };
+    // Our own client (it asked for the discovery marker) reads the compact form.
+    let bytes = if c.wants_marker {
+        message.encode_compact()
+    } else {
+        message.encode()
+    };
+    out.push(HubOutput::Send { conn, bytes });
 }
 
 fn unavailable(

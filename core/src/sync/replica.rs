@@ -399,7 +399,7 @@ impl Replica {
                     target_id: remote.clone(),
                     data,
                 }
-                .encode(),
+                .encode_compact(),
             ));
         }
         if d.session.in_sync(&d.doc) {

@@ -235,14 +235,35 @@ impl WireMessage {
         let mut buf = Vec::new();
         let mut e = Encoder::new(&mut buf);
         // Writing into a Vec cannot fail.
-        let _ = self.encode_into(&mut e);
+        let _ = self.encode_into(&mut e, false);
+        buf
+    }
+
+    /// As [`encode`](Self::encode), with `documentId` as its 16 raw bytes instead of 28
+    /// characters of bs58check: 12 bytes less per message. Only between our own client and
+    /// server (each reads both forms, as samod 0.16 does); the stock JavaScript peers expect
+    /// text and never receive it.
+    pub fn encode_compact(&self) -> Vec<u8> {
+        let mut buf = Vec::new();
+        let mut e = Encoder::new(&mut buf);
+        let _ = self.encode_into(&mut e, true);
         buf
     }
 
     fn encode_into(
         &self,
         e: &mut Encoder<&mut Vec<u8>>,
+        compact: bool,
     ) -> Result<(), minicbor::encode::Error<std::convert::Infallible>> {
+        let doc_id = |e: &mut Encoder<&mut Vec<u8>>, id: &DocumentId| {
+            e.str("documentId")?;
+            if compact {
+                e.bytes(id.as_bytes())?;
+            } else {
+                e.str(&id.to_string())?;
+            }
+            Ok::<_, minicbor::encode::Error<std::convert::Infallible>>(())
+        };
         match self {
             WireMessage::Join {
                 sender_id,
@@ -298,7 +319,7 @@ impl WireMessage {
             } => {
                 e.map(5)?;
                 e.str("type")?.str(self.type_name())?;
-                e.str("documentId")?.str(&document_id.to_string())?;
+                doc_id(e, document_id)?;
                 e.str("senderId")?.str(sender_id.as_str())?;
                 e.str("targetId")?.str(target_id.as_str())?;
                 e.str("data")?.bytes(data)?;
@@ -312,7 +333,7 @@ impl WireMessage {
                 e.str("type")?.str("doc-unavailable")?;
                 e.str("senderId")?.str(sender_id.as_str())?;
                 e.str("targetId")?.str(target_id.as_str())?;
-                e.str("documentId")?.str(&document_id.to_string())?;
+                doc_id(e, document_id)?;
             }
             WireMessage::Ephemeral {
                 sender_id,
@@ -328,7 +349,7 @@ impl WireMessage {
                 e.str("targetId")?.str(target_id.as_str())?;
                 e.str("count")?.u64(*count)?;
                 e.str("sessionId")?.str(session_id)?;
-                e.str("documentId")?.str(&document_id.to_string())?;
+                doc_id(e, document_id)?;
                 e.str("data")?.bytes(data)?;
             }
             WireMessage::Error { message } => {
@@ -365,7 +386,7 @@ impl WireMessage {
                 e.str("type")?.str("remote-heads-changed")?;
                 e.str("senderId")?.str(sender_id.as_str())?;
                 e.str("targetId")?.str(target_id.as_str())?;
-                e.str("documentId")?.str(&document_id.to_string())?;
+                doc_id(e, document_id)?;
                 e.str("newHeads")?.map(new_heads.len() as u64)?;
                 for (storage, heads) in new_heads {
                     e.str(storage.as_str())?.map(2)?;
@@ -829,6 +850,17 @@ mod tests {
         for m in every_kind() {
             let bytes = m.encode();
             assert_eq!(WireMessage::decode(&bytes).unwrap(), m, "{}", m.type_name());
+            // The compact form (raw document id) reads back the same, 12 bytes shorter when
+            // the message names a document.
+            let compact = m.encode_compact();
+            assert_eq!(
+                WireMessage::decode(&compact).unwrap(),
+                m,
+                "{}",
+                m.type_name()
+            );
+            let saved = if m.document_id().is_some() { 12 } else { 0 };
+            assert_eq!(compact.len() + saved, bytes.len(), "{}", m.type_name());
         }
     }
 
