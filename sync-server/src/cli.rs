@@ -204,7 +204,11 @@ pub struct PlateArgs {
 /// Arguments of `zhichao serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// A TOML configuration file (see `zhichao serve --help` for the environment).
+    /// A TOML configuration file: listen, data_dir, county, allowed_origins and the tables
+    /// [log], [tokens], [limits] and [rules] (the rules in force, as for `classify --rules`).
+    /// Unknown keys are errors. The format is documented at the top of
+    /// sync-server/src/config.rs; environment variables (ZHICHAO_LISTEN, ZHICHAO_DATA_DIR, …)
+    /// override the file, flags override both.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Data directory (default ./data): holds docs/ and auth/.
@@ -770,7 +774,11 @@ fn serve(args: &ServeArgs, out: &mut dyn Write) -> CmdResult {
         let data_dir = config.data_dir.clone();
         let state = crate::AppState::open(config, std::sync::Arc::new(crate::clock::SystemClock))
             .await
-            .map_err(|e| CliError::Failed(format!("{}: {e}", data_dir.display())))?;
+            .map_err(|e| match e {
+                // A configuration problem, not one of the data directory.
+                crate::StartError::ServerDoc(e) => CliError::Failed(e.to_string()),
+                e => CliError::Failed(format!("{}: {e}", data_dir.display())),
+            })?;
         writeln!(out, "listening on {addr}")?;
         out.flush()?;
         tracing::info!(%addr, data_dir = %data_dir.display(), "serving");

@@ -33,10 +33,18 @@
 //! max_tickets = 10000
 //! announce_window = 32
 //!
-//! [rules]                                # the rules in force (RulesConfig), published to
-//! id = "yangcheng-2026"                  # phones as the county's `rules` document
-//! tolerance_kg = 0
+//! [rules]                                # the rules in force (RulesConfig; the keys of a
+//! id = "yangcheng-2026"                  # `classify --rules` file), published to phones
+//! tolerance_kg = 0                       # as the county's `rules` document
+//! part_tonne_rounding = "up"
+//! subjects = ["vehicle", "driver", "transport_company", "source_unit"]
+//! # source_unit_release_fine_yuan = 5000
 //! ```
+//!
+//! Without `[rules]` the national defaults (`national-2016`) are in force. Every rules id put
+//! in force is kept in the `rules` document; an id may come back (a rollback) but never with
+//! other settings — cases record the id, so the server refuses to start and says which
+//! settings differ.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -722,9 +730,18 @@ mod tests {
             max_connections = 50
             max_idle_docs = 100
             max_tickets = 20
+            announce_window = 8
+            [rules]
+            id = "yangcheng-2026"
+            tolerance_kg = 500
+            part_tonne_rounding = "up"
+            subjects = ["vehicle", "driver", "transport_company", "source_unit"]
             "#,
         )
         .unwrap();
+        assert_eq!(c.limits.announce_window, 8);
+        assert_eq!(c.rules.id, "yangcheng-2026");
+        assert_eq!(c.rules.tolerance_kg, 500);
         assert_eq!(c.listen.port(), 9000);
         assert_eq!(c.county.to_string(), "140521");
         assert_eq!(c.log.format, LogFormat::Json);
@@ -733,6 +750,14 @@ mod tests {
         assert_eq!(c.limits.max_body_bytes, 4096);
         assert_eq!(c.limits.max_tickets, 20);
         assert_eq!(c.allowed_origins, ["https://console.example.org"]);
+    }
+
+    #[test]
+    fn bad_rules_are_refused_at_load() {
+        let e = ServerConfig::from_toml_str("[rules]\nid = \"x\"\ntolerence_kg = 1").unwrap_err();
+        assert!(e.to_string().contains("tolerence_kg"), "{e}");
+        let e = ServerConfig::from_toml_str("[rules]\nid = \"\"").unwrap_err();
+        assert!(e.to_string().contains("rules"), "{e}");
     }
 
     #[test]

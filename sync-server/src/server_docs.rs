@@ -31,11 +31,14 @@ pub enum ServerDocError {
     },
     /// The rules id in the configuration was put in force before with other content.
     #[error(
-        "rules id {id:?} was put in force before with different settings; give the new rules a new id"
+        "[rules] id {id:?} was put in force before with other settings ({differences}); cases \
+         record the id, so it must keep its meaning: give the new settings a new id"
     )]
     RulesIdReused {
         /// The id.
         id: String,
+        /// The settings that differ, `key: then → now`.
+        differences: String,
     },
     /// The document could not be built.
     #[error(transparent)]
@@ -70,7 +73,8 @@ pub enum Published {
 /// Puts `rules` in force: creates the county's `rules` document, or appends `rules` as a new
 /// version when its id is not the one in force. Reusing an id of an earlier version with
 /// different settings is refused (cases record the id; it must mean one thing forever).
-/// Putting an earlier id back in force appends it again with its original settings.
+/// Putting an earlier id back in force with its settings (a rollback, or a server started
+/// without `[rules]` again) appends it again.
 ///
 /// # Errors
 /// [`ServerDocError`].
@@ -114,6 +118,7 @@ pub async fn publish_rules(
             let body = doc.body()?;
             if body.in_force().is_some_and(|v| v.id == rules.id) {
                 check_same(&body, rules)?;
+                tracing::info!(rules = %rules.id, doc_id = %id, "rules in force (unchanged)");
                 return Ok(Published::Unchanged(id));
             }
             check_same(&body, rules)?;
@@ -153,12 +158,32 @@ pub async fn publish_rules(
 
 /// Refuses an id that was in force before with other settings.
 fn check_same(body: &RulesVersions, rules: &RulesConfig) -> Result<(), ServerDocError> {
-    if let Some(earlier) = body.version(&rules.id)
-        && earlier.config()? != *rules
-    {
-        return Err(ServerDocError::RulesIdReused {
-            id: rules.id.clone(),
-        });
+    if let Some(earlier) = body.version(&rules.id) {
+        let earlier = earlier.config()?;
+        if earlier != *rules {
+            return Err(ServerDocError::RulesIdReused {
+                id: rules.id.clone(),
+                differences: differences(&earlier, rules),
+            });
+        }
     }
     Ok(())
+}
+
+/// The settings of two rules versions that differ, as `key: then → now`.
+fn differences(then: &RulesConfig, now: &RulesConfig) -> String {
+    let table = |c: &RulesConfig| match toml::Value::try_from(c) {
+        Ok(toml::Value::Table(t)) => t,
+        _ => toml::Table::new(),
+    };
+    let (then, now) = (table(then), table(now));
+    let mut keys: Vec<&String> = then.keys().chain(now.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let shown = |v: Option<&toml::Value>| v.map_or_else(|| "unset".to_owned(), ToString::to_string);
+    keys.into_iter()
+        .filter(|k| then.get(*k) != now.get(*k))
+        .map(|k| format!("{k}: {} → {}", shown(then.get(k)), shown(now.get(k))))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

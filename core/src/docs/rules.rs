@@ -53,7 +53,9 @@ impl RulesVersion {
 }
 
 /// The body of a `rules` document: versions in the order they were put in force; the last
-/// one is in force. Append-only.
+/// one is in force. Append-only. An id may appear again (rules put back in force, e.g. a
+/// rollback) but always with the same settings: cases record the id, so it must mean one
+/// thing forever.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, Hydrate, Reconcile)]
 pub struct RulesVersions {
     /// Versions, oldest first.
@@ -66,9 +68,10 @@ impl RulesVersions {
         self.versions.last()
     }
 
-    /// The version with this id, if it was ever put in force.
+    /// The version with this id, if it was ever put in force (all its entries hold the same
+    /// settings).
     pub fn version(&self, id: &str) -> Option<&RulesVersion> {
-        self.versions.iter().find(|v| v.id == id)
+        self.versions.iter().rev().find(|v| v.id == id)
     }
 }
 
@@ -93,9 +96,11 @@ impl DocBody for RulesVersions {
                     v.id, config.id
                 )));
             }
-            if self.versions[..i].iter().any(|w| w.id == v.id) {
+            if let Some(earlier) = self.versions[..i].iter().find(|w| w.id == v.id)
+                && earlier.config()? != config
+            {
                 return Err(DocError::Rule(format!(
-                    "rules version {} appears twice",
+                    "rules version {} appears twice with different settings",
                     v.id
                 )));
             }
@@ -160,10 +165,21 @@ mod tests {
             versions: vec![version("a-2026", 100), version("a-2027", 500)],
         };
         assert!(rewritten.check(Some(&two)).is_err());
-        let repeated = RulesVersions {
-            versions: vec![version("a-2026", 0), version("a-2026", 0)],
+        // Put back in force (a rollback): the same id with the same settings is fine; with
+        // other settings it is refused.
+        let rolled_back = RulesVersions {
+            versions: vec![
+                version("a-2026", 0),
+                version("a-2027", 500),
+                version("a-2026", 0),
+            ],
         };
-        assert!(repeated.check(None).is_err());
+        rolled_back.check(Some(&two)).unwrap();
+        assert_eq!(rolled_back.in_force().unwrap().id, "a-2026");
+        let redefined = RulesVersions {
+            versions: vec![version("a-2026", 0), version("a-2026", 100)],
+        };
+        assert!(redefined.check(None).is_err());
         assert!(RulesVersions::default().check(None).is_err());
         // A version whose TOML names another id.
         let mut mislabelled = version("a-2026", 0);

@@ -974,13 +974,26 @@ async fn the_rules_in_force_are_published_as_a_versioned_server_document() {
     assert!(history.iter().all(|e| e.principal.as_str() == "server"));
     state.sync.shutdown();
     drop(state);
-    // An old id with other settings would make recorded cases ambiguous: refused at start.
+    // An old id with other settings would make recorded cases ambiguous: refused at start,
+    // saying what differs.
     let refused = AppState::open(with_rules("yangcheng-2026", 100), Arc::new(clock.clone())).await;
-    assert!(
-        matches!(
-            refused,
-            Err(StartError::ServerDoc(ServerDocError::RulesIdReused { .. }))
-        ),
-        "{refused:?}"
+    match refused {
+        Err(StartError::ServerDoc(e @ ServerDocError::RulesIdReused { .. })) => {
+            assert!(e.to_string().contains("tolerance_kg: 0 → 100"), "{e}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Rolling back to an earlier version with its settings appends it again.
+    let state = AppState::open(with_rules("yangcheng-2026", 0), Arc::new(clock.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        versions(&state),
+        [
+            ("yangcheng-2026".to_owned(), 0),
+            ("yangcheng-2027".to_owned(), 500),
+            ("yangcheng-2026".to_owned(), 0)
+        ]
     );
+    state.sync.shutdown();
 }
