@@ -361,6 +361,15 @@ impl DocBody for Case {
         Ok(())
     }
 
+    fn check_merge(&self, before: &Self) -> Result<(), DocError> {
+        // Not the two-officer rule: a merge of two concurrent removals may leave fewer, and
+        // refusing it would lose both edits; the case stays editable to add one back.
+        if self.gps_changed_to_invalid(before) {
+            return Err(DocError::Rule("GPS fix is out of range or 0,0".to_owned()));
+        }
+        self.check_immutable(before)
+    }
+
     fn check(&self, before: Option<&Self>) -> Result<(), DocError> {
         // Checked when the officers change: a merge of two concurrent removals may leave fewer,
         // and the case must stay editable so someone can add the missing officer.
@@ -378,18 +387,31 @@ impl DocBody for Case {
         {
             return Err(DocError::Rule("GPS fix is out of range or 0,0".to_owned()));
         }
-        if let Some(before) = before {
-            if self.case_number != before.case_number || self.rules_id != before.rules_id {
-                return Err(DocError::Rule(
-                    "case number and rules version cannot change".to_owned(),
-                ));
-            }
-            if self.events.get(..before.events.len()) != Some(&before.events[..]) {
-                return Err(DocError::Rule(
-                    "lifecycle events are append-only".to_owned(),
-                ));
-            }
+        match before {
+            Some(before) => self.check_immutable(before),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Case {
+    /// Case number and rules version never change; lifecycle events are append-only.
+    fn check_immutable(&self, before: &Self) -> Result<(), DocError> {
+        if self.case_number != before.case_number || self.rules_id != before.rules_id {
+            return Err(DocError::Rule(
+                "case number and rules version cannot change".to_owned(),
+            ));
+        }
+        if self.events.get(..before.events.len()) != Some(&before.events[..]) {
+            return Err(DocError::Rule(
+                "lifecycle events are append-only".to_owned(),
+            ));
         }
         Ok(())
+    }
+
+    fn gps_changed_to_invalid(&self, before: &Self) -> bool {
+        self.onsite.gps != before.onsite.gps
+            && self.onsite.gps.as_ref().is_some_and(|g| !g.is_valid())
     }
 }

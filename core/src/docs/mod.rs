@@ -41,7 +41,10 @@ pub use notice::{Deadline, Notice, Response};
 pub use review::{Review, ReviewDecision};
 pub use rules::{RulesVersion, RulesVersions, rules_document_id};
 pub use status::{CaseStatus, DECISION_DUE_DAYS, case_status, decision_due_ms};
-pub use typed::{DocBody, DocError, DocKind, Header, TypedDoc, read_header};
+pub use typed::{
+    DocBody, DocError, DocKind, Header, TypedDoc, check_new_document, check_synced_edit,
+    read_header,
+};
 
 #[cfg(test)]
 mod tests;

@@ -112,6 +112,16 @@ impl DocBody for Notice {
         check_header_fields(header, true, true, false)
     }
 
+    fn check_merge(&self, _before: &Self) -> Result<(), DocError> {
+        // Not the two-officer rule (a merge of concurrent removals may break it alone).
+        if !self.deadline.is_valid() {
+            return Err(DocError::Rule(
+                "deadline date must be YYYY-MM-DD".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
     fn check(&self, _before: Option<&Self>) -> Result<(), DocError> {
         if !has_two_officers(&self.issued_by) {
             return Err(DocError::Rule(

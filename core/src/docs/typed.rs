@@ -135,6 +135,17 @@ pub trait DocBody: Hydrate + Reconcile + Clone {
     /// [`DocError::Rule`] saying which rule the edit breaks.
     fn check(&self, before: Option<&Self>) -> Result<(), DocError>;
 
+    /// Checks an edit that arrived by sync, from `before` to `self`. It may be a merge of
+    /// concurrent edits, each valid alone, so only the rules a merge cannot break by itself
+    /// belong here: what never changes, what is append-only, the validity of values.
+    /// Default: [`check`](Self::check) with `before`.
+    ///
+    /// # Errors
+    /// [`DocError::Rule`] saying which rule the edit breaks.
+    fn check_merge(&self, before: &Self) -> Result<(), DocError> {
+        self.check(Some(before))
+    }
+
     /// Checks the initial body against the header at creation (default: nothing to check).
     ///
     /// # Errors
@@ -398,4 +409,67 @@ pub fn read_header(doc: &Automerge) -> Result<Header, DocError> {
         });
     }
     Ok(header)
+}
+
+/// The body of `doc` read as `T`.
+fn read_body<T: DocBody>(doc: &Automerge) -> Result<T, DocError> {
+    Ok(hydrate_prop(doc, &ROOT, "body")?)
+}
+
+fn check_new<T: DocBody>(header: &Header, doc: &Automerge) -> Result<(), DocError> {
+    T::check_header(header)?;
+    let body = read_body::<T>(doc)?;
+    body.check(None)?;
+    body.check_created(header)
+}
+
+fn check_synced<T: DocBody>(before: &Automerge, after: &Automerge) -> Result<(), DocError> {
+    let after = read_body::<T>(after)?;
+    match read_body::<T>(before) {
+        Ok(before) => after.check_merge(&before),
+        // A stored body that does not read (written before the server checked bodies): the
+        // new one must read, and keep the rules of a new one.
+        Err(_) => after.check(None),
+    }
+}
+
+/// Checks a document that arrived by sync to be created: its header fits its kind, its body
+/// reads as that kind and keeps the rules of a new document. The sync hub runs it before
+/// storing a new document from a peer.
+///
+/// # Errors
+/// [`DocError`] naming the rule broken.
+pub fn check_new_document(header: &Header, doc: &Automerge) -> Result<(), DocError> {
+    use super::{Case, Notice, Response, Review, RulesVersions, UnitProfile};
+    match header.kind {
+        DocKind::Case => check_new::<Case>(header, doc),
+        DocKind::Notice => check_new::<Notice>(header, doc),
+        DocKind::Response => check_new::<Response>(header, doc),
+        DocKind::Review => check_new::<Review>(header, doc),
+        DocKind::Unit => check_new::<UnitProfile>(header, doc),
+        DocKind::Rules => check_new::<RulesVersions>(header, doc),
+    }
+}
+
+/// Checks changes that arrived by sync to a stored document of `kind`, from the state
+/// `before` to `after`: the body still reads as its kind and keeps the rules of
+/// [`DocBody::check_merge`] (what never changes, what is append-only). The sync hub runs it
+/// before storing any change.
+///
+/// # Errors
+/// [`DocError`] naming the rule broken.
+pub fn check_synced_edit(
+    kind: DocKind,
+    before: &Automerge,
+    after: &Automerge,
+) -> Result<(), DocError> {
+    use super::{Case, Notice, Response, Review, RulesVersions, UnitProfile};
+    match kind {
+        DocKind::Case => check_synced::<Case>(before, after),
+        DocKind::Notice => check_synced::<Notice>(before, after),
+        DocKind::Response => check_synced::<Response>(before, after),
+        DocKind::Review => check_synced::<Review>(before, after),
+        DocKind::Unit => check_synced::<UnitProfile>(before, after),
+        DocKind::Rules => check_synced::<RulesVersions>(before, after),
+    }
 }

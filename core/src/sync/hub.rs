@@ -33,7 +33,7 @@ use automerge::Automerge;
 use automerge::sync::Message;
 
 use crate::access::{self, Principal};
-use crate::docs::{CaseEvent, DocKind, Header, read_header};
+use crate::docs::{Header, check_new_document, check_synced_edit, read_header};
 use crate::ids::{DocumentId, PeerId, StorageId};
 
 use super::connection::{Connection, Received};
@@ -600,6 +600,14 @@ impl Hub {
                 out,
             );
         }
+        if let Err(e) = check_new_document(&header, &doc) {
+            return Self::written(
+                write.id,
+                doc_id,
+                Err(format!("a new document must keep its kind's rules: {e}")),
+                out,
+            );
+        }
         let ticket = self.take_ticket();
         self.docs.insert(
             doc_id,
@@ -646,6 +654,14 @@ impl Hub {
                 write.id,
                 doc_id,
                 Err("changes to a document header are refused".to_owned()),
+                out,
+            );
+        }
+        if let Err(e) = check_synced_edit(d.header.kind, &d.doc, &next) {
+            return Self::written(
+                write.id,
+                doc_id,
+                Err(format!("refused by the document's rules: {e}")),
                 out,
             );
         }
@@ -981,6 +997,19 @@ impl Hub {
                 .reject(conn, c, doc_id, "not allowed to create this document", out);
             return;
         }
+        if let Some(scratch) = c.scratch.get(&doc_id)
+            && let Err(e) = check_new_document(&header, &scratch.doc)
+        {
+            c.scratch.remove(&doc_id);
+            self.rejections.reject(
+                conn,
+                c,
+                doc_id,
+                &format!("a new document must keep its kind's rules: {e}"),
+                out,
+            );
+            return;
+        }
         let Some(scratch) = c.scratch.remove(&doc_id) else {
             return;
         };
@@ -1095,10 +1124,9 @@ impl Hub {
             return;
         }
         self.watchers.entry(doc_id).or_default().insert(conn);
-        // Case lifecycle events are append-only; a raw change could delete them.
-        let events_before = (carries_changes && d.header.kind == DocKind::Case)
-            .then(|| case_events(&d.doc).ok())
-            .flatten();
+        // The state before, to check the body's rules on the result (a raw change could
+        // delete case events, rewrite a case number, withdraw a submitted response …).
+        let before = carries_changes.then(|| d.doc.clone());
         let peer = c.docs.entry(doc_id).or_default();
         let changed = match peer.session.receive_message(&mut d.doc, decoded) {
             Ok(changed) => changed,
@@ -1110,18 +1138,18 @@ impl Hub {
         };
         if changed {
             let refusal = if read_header(&d.doc).ok().as_ref() != Some(&d.header) {
-                Some("changes to a document header are refused")
-            } else if let Some(before) = &events_before
-                && !case_events(&d.doc).is_ok_and(|after| after.starts_with(before))
+                Some("changes to a document header are refused".to_owned())
+            } else if let Some(before) = &before
+                && let Err(e) = check_synced_edit(d.header.kind, before, &d.doc)
             {
-                Some("case lifecycle events are append-only")
+                Some(format!("refused by the document's rules: {e}"))
             } else {
                 None
             };
             if let Some(reason) = refusal {
                 // Forget the in-memory state; the store has the last valid one.
                 let by = c.principal.id().clone();
-                self.rejections.reject(conn, c, doc_id, reason, out);
+                self.rejections.reject(conn, c, doc_id, &reason, out);
                 tracing::warn!(%doc_id, principal = %by, reason, "change refused; reloading");
                 let peers: Vec<ConnId> = self
                     .watchers
@@ -1483,17 +1511,6 @@ impl Hub {
             }
         }
     }
-}
-
-/// The lifecycle events of a case document (`body.events`).
-fn case_events(doc: &Automerge) -> Result<Vec<CaseEvent>, autosurgeon::HydrateError> {
-    autosurgeon::hydrate_path(doc, &automerge::ROOT, ["body".into(), "events".into()]).and_then(
-        |events: Option<Vec<CaseEvent>>| {
-            events.ok_or_else(|| {
-                autosurgeon::HydrateError::unexpected("a list of events", "nothing".to_owned())
-            })
-        },
-    )
 }
 
 /// The next sync message for a peer: pure acknowledgements go without a Bloom filter to our

@@ -903,3 +903,56 @@ fn a_response_to_a_notice_that_does_not_exist_is_refused_at_once() {
     assert!(!server.store.contains(&response.id()).unwrap());
     assert_eq!(firm.rejected.len(), 1, "the enterprise is told");
 }
+
+#[test]
+fn a_new_case_whose_body_does_not_read_is_refused_and_so_is_a_rewritten_case_number() {
+    use automerge::ReadDoc;
+    use automerge::transaction::Transactable;
+    let mut server = Server::new();
+    let mut wang = server.connect(1, officer("officer:wang", "team-1"));
+    // A valid header, but events hold a number: once stored, no rule could be checked.
+    let case = case_doc(61, "officer:wang", "team-1");
+    let mut raw = case.automerge().clone();
+    let body = match raw.get(automerge::ROOT, "body").unwrap() {
+        Some((_, b)) => b,
+        None => unreachable!(),
+    };
+    let events = match raw.get(&body, "events").unwrap() {
+        Some((_, e)) => e,
+        None => unreachable!(),
+    };
+    raw.transact(|tx| tx.insert(&events, 0usize, 5)).unwrap();
+    let frame = wang.push(case.id(), raw);
+    server.send(&mut wang, frame);
+    assert!(!server.store.contains(&case.id()).unwrap());
+    assert!(
+        wang.rejected
+            .iter()
+            .any(|(_, r)| r.contains("kind's rules")),
+        "{:?}",
+        wang.rejected
+    );
+    // A stored case whose number a raw change rewrites: refused, the stored one stays.
+    let case = case_doc(62, "officer:wang", "team-1");
+    let id = case.id();
+    let frame = wang.push(id, case.automerge().clone());
+    server.send(&mut wang, frame);
+    let before = server.stored_heads(&id);
+    let (doc, _) = wang.docs.get_mut(&id).unwrap();
+    let body = match doc.get(automerge::ROOT, "body").unwrap() {
+        Some((_, b)) => b,
+        None => unreachable!(),
+    };
+    doc.transact(|tx| tx.put(&body, "rules_id", "forged"))
+        .unwrap();
+    let frame = wang.resync(id);
+    server.send(&mut wang, frame);
+    assert!(
+        wang.rejected
+            .iter()
+            .any(|(_, r)| r.contains("cannot change")),
+        "{:?}",
+        wang.rejected
+    );
+    assert_eq!(server.stored_heads(&id), before);
+}
