@@ -181,13 +181,14 @@ pub enum HubOutput {
         /// Who made the new changes.
         changed_by: crate::ids::PrincipalId,
     },
-    /// The handshake completed: find what changed for this peer since its storage id was last
+    /// The handshake completed: find what changed for this peer since its storage key was last
     /// brought up to date, and answer with [`HubInput::Discovered`] (an empty list when there
     /// is nothing or no storage id). The handshake reply is held until then.
     Joined {
         /// Connection.
         conn: ConnId,
-        /// The storage id the peer announced, if any.
+        /// The peer's storage key ([`peer_storage_key`] of the storage id it announced), if
+        /// it announced one: the key of its delivery mark and sync states.
         storage_id: Option<StorageId>,
     },
     /// Every document announced to the peer is in sync with it (or was dropped): record that
@@ -224,6 +225,22 @@ pub enum HubOutput {
         /// Why.
         reason: String,
     },
+}
+
+/// The key under which the server keeps a peer's sync states and delivery mark: the storage
+/// id it announced, namespaced by the authenticated principal (the first 16 bytes of
+/// SHA-256(principal id, 0, storage id), in hex). Deterministic, so a reconnect of the same
+/// principal with the same storage finds its bookkeeping; another principal announcing the
+/// same storage id gets other keys.
+pub fn peer_storage_key(principal: &crate::ids::PrincipalId, storage: &StorageId) -> StorageId {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(principal.as_str().as_bytes());
+    h.update([0]);
+    h.update(storage.as_str().as_bytes());
+    let digest = h.finalize();
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    StorageId::new(&hex).unwrap_or_else(|_| unreachable!("32 hex digits are a valid storage id"))
 }
 
 /// The payload of our `discovery-complete` ephemeral message: a CBOR map
@@ -852,12 +869,16 @@ impl Hub {
                     return;
                 }
                 c.remote = Some(remote);
-                c.storage.clone_from(&announced);
+                // Bookkeeping (sync states, delivery) is per principal and storage id: a token
+                // not bound to a device may announce any storage id, and must not read or move
+                // another device's marks.
+                let key = announced.map(|s| peer_storage_key(c.principal.id(), &s));
+                c.storage.clone_from(&key);
                 c.wants_marker = wants_marker;
                 c.pending_reply = reply;
                 out.push(HubOutput::Joined {
                     conn,
-                    storage_id: announced,
+                    storage_id: key,
                 });
             }
             Ok(Received::Message(message)) => self.on_message(conn, message, out),

@@ -664,7 +664,18 @@ fn a_restored_sync_state_delivers_an_edit_in_one_round_trip() {
     let storage = StorageId::new("li-phone").unwrap();
     server.discover = vec![announce(id)];
     let mut li = server.connect_with_storage(1, officer("officer:li", "team-1"), &storage);
-    let state = server.sync_states[&(id, storage.clone())].clone();
+    // Kept under the key of (Li, her storage id): another principal announcing the same
+    // storage id would find nothing of hers.
+    let key = super::hub::peer_storage_key(&pid("officer:li"), &storage);
+    assert_ne!(
+        key,
+        super::hub::peer_storage_key(&pid("enterprise:1"), &storage)
+    );
+    assert_eq!(
+        key,
+        super::hub::peer_storage_key(&pid("officer:li"), &storage)
+    );
+    let state = server.sync_states[&(id, key)].clone();
     assert_eq!(
         SyncSession::restore(&state).unwrap().shared_heads(),
         &server.stored_heads(&id)[..]

@@ -19,7 +19,7 @@ pub mod wire;
 pub use connection::{Connection, ProtocolError, Received, Role};
 pub use hub::{
     Announcement, ConnId, Hub, HubConfig, HubInput, HubOutput, discovery_complete_payload,
-    rejection_payload,
+    peer_storage_key, rejection_payload,
 };
 pub use replica::{
     Replica, ReplicaConfig, ReplicaInput, ReplicaOutput, ReplicaProgress, drive, drive_outputs,
