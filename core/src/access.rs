@@ -101,8 +101,12 @@ pub fn can_write(p: &Principal, header: &Header, ancestors: &[Header]) -> bool {
                 && parent(ancestors, header)
                     .is_some_and(|n| n.kind == DocKind::Notice && n.unit.as_ref() == Some(unit))
         }
-        (Principal::Supervisor { scope, .. }, DocKind::Review | DocKind::Unit) => {
+        (Principal::Supervisor { scope, .. }, DocKind::Unit) => scope.contains(&header.scope),
+        // A review reviews something: a case or a response that is there.
+        (Principal::Supervisor { scope, .. }, DocKind::Review) => {
             scope.contains(&header.scope)
+                && parent(ancestors, header)
+                    .is_some_and(|p| matches!(p.kind, DocKind::Case | DocKind::Response))
         }
         (Principal::Server { scope, .. }, DocKind::Rules) => scope.contains(&header.scope),
         _ => false,

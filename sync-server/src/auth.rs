@@ -554,6 +554,17 @@ impl Auth {
         })
     }
 
+    /// Whether the token behind `grant` is still live (not revoked, not expired): open sync
+    /// connections re-check it, so revoking a device or letting its token expire ends them.
+    ///
+    /// # Errors
+    /// [`AuthError::Revoked`], [`AuthError::Expired`], [`AuthError::Invalid`] (purged), or a
+    /// storage error.
+    pub fn recheck(&self, grant: &Grant, now_ms: u64) -> Result<()> {
+        let record = self.get(&grant.hash)?.ok_or(AuthError::Invalid)?;
+        check_live(&record, now_ms)
+    }
+
     /// Creates a one-time enrollment code for `principal` on `device`, valid for `ttl`
     /// (default `tokens.enrollment_ttl`).
     ///

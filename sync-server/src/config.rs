@@ -26,7 +26,7 @@
 //! max_issued_ttl = "365d"
 //!
 //! [limits]
-//! max_message_bytes = 8388608
+//! max_message_bytes = 1048576
 //! max_body_bytes = 65536
 //! max_connections = 10000
 //! max_idle_docs = 10000
@@ -183,7 +183,9 @@ impl Default for TokenConfig {
 /// Resource limits.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// Largest WebSocket message accepted, bytes (default 8 MiB).
+    /// Largest WebSocket message accepted, bytes (default 1 MiB). A case document is tens of
+    /// kilobytes (photos travel as blobs), and a sync message is applied on the hub's thread:
+    /// a bigger one holds every other peer up while automerge applies it.
     pub max_message_bytes: usize,
     /// Largest HTTP request body accepted by the JSON API, bytes (default 64 KiB).
     pub max_body_bytes: usize,
@@ -201,7 +203,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_message_bytes: 8 * 1024 * 1024,
+            max_message_bytes: 1024 * 1024,
             max_body_bytes: 64 * 1024,
             max_connections: 10_000,
             max_idle_docs: 10_000,
@@ -554,8 +556,11 @@ impl ServerConfig {
             return invalid("tokens.ticket_ttl", "must be at most 5m");
         }
         let l = &self.limits;
-        if l.max_message_bytes < 1024 {
-            return invalid("limits.max_message_bytes", "must be at least 1024");
+        if !(1024..=64 * 1024 * 1024).contains(&l.max_message_bytes) {
+            return invalid(
+                "limits.max_message_bytes",
+                "must be between 1024 and 67108864 (64 MiB)",
+            );
         }
         if l.max_body_bytes < 1024 {
             return invalid("limits.max_body_bytes", "must be at least 1024");

@@ -173,20 +173,23 @@ pub(crate) fn check_header_fields(
     let kind = header.kind;
     require(
         header.team.is_some() == team,
-        &format!("a {kind} {} a team", if team { "needs" } else { "has no" }),
+        &format!(
+            "a {kind} {} a team",
+            if team { "needs" } else { "takes no" }
+        ),
     )?;
     require(
         header.unit.is_some() == unit,
         &format!(
             "a {kind} {} a source unit",
-            if unit { "needs" } else { "has no" }
+            if unit { "needs" } else { "takes no" }
         ),
     )?;
     require(
         header.parent.is_some() == parent,
         &format!(
             "a {kind} {} a parent document",
-            if parent { "needs" } else { "has no" }
+            if parent { "needs" } else { "takes no" }
         ),
     )
 }

@@ -43,6 +43,10 @@ use super::wire::{PeerMetadata, WireMessage};
 /// A connection, numbered by the caller.
 pub type ConnId = u64;
 
+/// New documents one connection may have in creation (scratch copies) at once: a phone
+/// pushes a window of 32; more would let one peer grow the server's memory without bound.
+pub const MAX_SCRATCH_PER_CONNECTION: usize = 256;
+
 /// A stored sync state in automerge's encoding, if any.
 type SyncStateBytes = Option<Vec<u8>>;
 
@@ -940,6 +944,19 @@ impl Hub {
             WireMessage::Sync { data, .. } => data,
             _ => return,
         };
+        if !c.scratch.contains_key(&doc_id) && c.scratch.len() >= MAX_SCRATCH_PER_CONNECTION {
+            self.rejections.reject(
+                conn,
+                c,
+                doc_id,
+                &format!(
+                    "too many documents being created at once (at most {MAX_SCRATCH_PER_CONNECTION}); \
+                     wait for the answers"
+                ),
+                out,
+            );
+            return;
+        }
         let scratch = c.scratch.entry(doc_id).or_insert_with(|| Scratch {
             doc: Automerge::new(),
             session: SyncSession::new(),
@@ -1012,6 +1029,12 @@ impl Hub {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
+        if header.parent == Some(doc_id) {
+            c.scratch.remove(&doc_id);
+            self.rejections
+                .reject(conn, c, doc_id, "a document cannot be its own parent", out);
+            return;
+        }
         if !access::can_create(&c.principal, &header, &ancestors) {
             c.scratch.remove(&doc_id);
             self.rejections
@@ -1270,17 +1293,17 @@ impl Hub {
             }
         };
         // Load the ancestors access depends on (at most two levels).
+        // A parent that is ready, absent, or itself waiting for its own parent (its header is
+        // known) does not hold the child back: waiting on a waiting parent could be a cycle
+        // (a document naming itself or a descendant as parent) that never resolves.
         let missing: Vec<DocumentId> = header
             .parent
             .into_iter()
-            .filter(|p| !matches!(self.docs.get(p), Some(Slot::Ready(_))))
+            .filter(|p| {
+                *p != doc_id && matches!(self.docs.get(p), None | Some(Slot::Loading { .. }))
+            })
             .collect();
         if let Some(parent) = missing.first() {
-            if matches!(self.docs.get(parent), Some(Slot::Absent)) {
-                // The parent is known to be absent: ready without it (access decides).
-                self.make_ready(doc_id, doc, header, waiting, out);
-                return;
-            }
             self.children_waiting
                 .entry(*parent)
                 .or_default()

@@ -967,3 +967,81 @@ fn a_new_case_whose_body_does_not_read_is_refused_and_so_is_a_rewritten_case_num
     );
     assert_eq!(server.stored_heads(&id), before);
 }
+
+/// A review naming `parent` as what it reviews, by supervisor Liu.
+fn review_of(id: DocumentId, parent: DocumentId) -> TypedDoc<crate::docs::Review> {
+    use crate::docs::{DocKind, Header, Review, ReviewDecision, SCHEMA_VERSION};
+    TypedDoc::create(
+        id,
+        automerge::ActorId::random(),
+        &Header {
+            kind: DocKind::Review,
+            schema: SCHEMA_VERSION,
+            scope: crate::fixtures::county(),
+            team: None,
+            unit: None,
+            parent: Some(parent),
+            created_by: pid("supervisor:liu"),
+            created_at_ms: 1,
+        },
+        &Review {
+            decision: ReviewDecision::Accept,
+            comments: "".into(),
+            reviewed_at_ms: 1,
+        },
+    )
+    .unwrap()
+}
+
+fn supervisor() -> Principal {
+    Principal::Supervisor {
+        id: pid("supervisor:liu"),
+        scope: crate::fixtures::county(),
+    }
+}
+
+#[test]
+fn parent_cycles_are_refused_and_stored_ones_never_hang_a_request() {
+    let mut server = Server::new();
+    let (a, b) = (
+        DocumentId::from_bytes([0x41; 16]),
+        DocumentId::from_bytes([0x42; 16]),
+    );
+    // Through sync: a review of itself, and a review of a document that is not there.
+    let mut liu = server.connect(1, supervisor());
+    for doc in [
+        review_of(a, a),
+        review_of(b, DocumentId::from_bytes([0x43; 16])),
+    ] {
+        let frame = liu.push(doc.id(), doc.automerge().clone());
+        server.send(&mut liu, frame);
+        assert!(!server.store.contains(&doc.id()).unwrap());
+    }
+    assert_eq!(liu.rejected.len(), 2, "{:?}", liu.rejected);
+    // Stored before these checks (written straight into the store): a self-cycle and a
+    // two-cycle. Requests for them are answered, not left waiting.
+    let mut server = Server::new();
+    for doc in [review_of(a, b), review_of(b, a)] {
+        server
+            .store
+            .save(&doc.id(), doc.automerge(), &IndexEntry::new("review"))
+            .unwrap();
+    }
+    let c = DocumentId::from_bytes([0x44; 16]);
+    let own = review_of(c, c);
+    server
+        .store
+        .save(&c, own.automerge(), &IndexEntry::new("review"))
+        .unwrap();
+    let mut liu = server.connect(1, supervisor());
+    for id in [a, b, c] {
+        let frame = liu.request(id);
+        server.send(&mut liu, Some(frame));
+        let answered = liu.unavailable.contains(&id)
+            || liu
+                .docs
+                .get(&id)
+                .is_some_and(|(d, _)| !d.get_heads().is_empty());
+        assert!(answered, "no answer for {id}");
+    }
+}

@@ -548,3 +548,67 @@ fn a_sigkill_during_a_sync_exchange_loses_nothing() {
         assert!(li_store.store().contains(id).unwrap(), "{id} missing");
     }
 }
+
+/// An open connection ends when its token expires (and, checked every 30 s, when it is
+/// revoked): a lost phone's token stops syncing without waiting for the phone to reconnect.
+#[tokio::test]
+async fn an_open_connection_ends_when_its_token_expires() {
+    let server = start().await;
+    let token = server
+        .state
+        .auth
+        .issue(
+            officer("officer:wang", "team-1"),
+            None,
+            Duration::from_millis(1_500),
+            NOW,
+        )
+        .await
+        .expect("issue")
+        .token;
+    let mut client = Client::connect(&server, &token, "wang").await;
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match client.ws.next().await {
+                Some(Ok(Message::Close(frame))) => break frame.map(|f| f.reason.to_string()),
+                None | Some(Err(_)) => break None,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await
+    .expect("closed within 10 s");
+    assert_eq!(closed.as_deref(), Some("token expired"));
+}
+
+/// `limits.max_connections` bounds the open sync connections: one more is refused with 503.
+#[tokio::test]
+async fn connections_beyond_the_limit_are_refused() {
+    let mut config = ServerConfig::default();
+    config.limits.max_connections = 1;
+    let state = AppState::temporary(config, Arc::new(ManualClock::new(NOW)))
+        .await
+        .expect("state");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let serving = state.clone();
+    tokio::spawn(async move {
+        let stop = serving.shutdown_signal();
+        let _ = serve(listener, serving, stop).await;
+    });
+    let server = Server { state, addr };
+    let token = server.token(officer("officer:wang", "team-1")).await;
+    let _first = Client::connect(&server, &token, "wang").await;
+    let mut request = format!("ws://{addr}/v1/sync")
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 503);
+        }
+        other => panic!("expected 503, got {other:?}"),
+    }
+}
