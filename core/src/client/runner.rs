@@ -63,6 +63,8 @@ pub struct SyncReport {
     pub unavailable: u64,
     /// Documents the server announced for this phone (`None`: it did not say).
     pub announced: Option<u64>,
+    /// Documents received that could not be saved on this phone (offered again next time).
+    pub save_failed: u64,
     /// WebSocket payload bytes sent.
     pub bytes_sent: u64,
     /// WebSocket payload bytes received.
@@ -410,6 +412,7 @@ impl<S: DocStore> Exchange<'_, S> {
         let p = self.replica.progress();
         self.report.pushed = p.pushed;
         self.report.pulled = p.pulled;
+        self.report.save_failed = p.save_failed;
         self.observer.on_event(&SyncEvent::Progress {
             pushed: p.pushed,
             pushes_left: p.pushes_left,

@@ -235,6 +235,10 @@ impl Connection {
                     reply: None,
                 })
             }
+            // The server refused the join (a wrong storage id, say): keep its reason.
+            (Role::Client, WireMessage::Error { message }) => Ok(Received::Closed {
+                reason: format!("the server refused the connection: {message}"),
+            }),
             (Role::Client, _) => Err(ProtocolError::ExpectedPeer),
         }
     }

@@ -133,6 +133,9 @@ pub struct ReplicaProgress {
     pub rejected: u64,
     /// Pending documents not yet acknowledged (queued or in flight).
     pub pushes_left: u64,
+    /// Documents received from the server that could not be saved here (offered again on the
+    /// next connection).
+    pub save_failed: u64,
     /// Documents the server announced, when it said.
     pub announced: Option<u64>,
 }
@@ -232,9 +235,14 @@ impl Replica {
     }
 
     /// True when everything is done: established, every push acknowledged or refused, every
-    /// announced document in sync, nothing loading or saving.
+    /// announced document in sync, nothing loading or saving. When a received document could
+    /// not be saved, the server's discovery never completes (it waits for that document), so
+    /// the replica does not wait for it either: the rest is offered again next time.
     pub fn is_idle(&self) -> bool {
-        self.established && self.discovery_done && self.queue.is_empty() && self.slots.is_empty()
+        self.established
+            && (self.discovery_done || self.progress.save_failed > 0)
+            && self.queue.is_empty()
+            && self.slots.is_empty()
     }
 
     /// True once the server closed the exchange.
@@ -254,6 +262,7 @@ impl Replica {
             } => self.on_loaded(doc, stored.map(|d| *d), sync_state.as_deref(), &mut out),
             ReplicaInput::Saved { doc } => self.on_saved(doc, &mut out),
             ReplicaInput::SaveFailed { doc } => {
+                self.progress.save_failed += 1;
                 if let Some(Slot::Ready(d)) = self.slots.remove(&doc)
                     && d.pushing
                 {

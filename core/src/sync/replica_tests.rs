@@ -529,3 +529,57 @@ fn anatomy_of_a_one_field_edit() {
     );
     println!("encoded {}", Message::encode(m).len());
 }
+
+#[test]
+fn a_received_document_that_cannot_be_saved_does_not_hold_the_sync_forever() {
+    let mut server = Server::new();
+    let wang = phone();
+    let id = save_case(&wang, 71, "officer:wang", "team-1");
+    sync(
+        &mut server,
+        1,
+        officer("officer:wang", "team-1"),
+        "wang-phone",
+        &wang,
+    );
+    server.discover = vec![id];
+    let device = StorageId::new("li-phone").unwrap();
+    server.input(HubInput::Connected {
+        conn: 2,
+        principal: officer("officer:li", "team-1"),
+        device: Some(device.clone()),
+    });
+    let (mut replica, join) = Replica::new(ReplicaConfig {
+        peer_id: PeerId::new("phone-li").unwrap(),
+        storage_id: device,
+        window: 2,
+    });
+    let mut frames = server.input(HubInput::Frame {
+        conn: 2,
+        bytes: join,
+    });
+    let mut inputs: std::collections::VecDeque<ReplicaInput> =
+        frames.drain(..).map(ReplicaInput::Frame).collect();
+    while let Some(input) = inputs.pop_front() {
+        for output in replica.handle(input) {
+            match output {
+                ReplicaOutput::Load { doc } => inputs.push_back(ReplicaInput::Loaded {
+                    doc,
+                    stored: None,
+                    sync_state: None,
+                }),
+                // The phone's store fails.
+                ReplicaOutput::Save { doc } => {
+                    inputs.push_back(ReplicaInput::SaveFailed { doc });
+                }
+                ReplicaOutput::Send(bytes) => {
+                    let back = server.input(HubInput::Frame { conn: 2, bytes });
+                    inputs.extend(back.into_iter().map(ReplicaInput::Frame));
+                }
+                _ => {}
+            }
+        }
+    }
+    assert_eq!(replica.progress().save_failed, 1);
+    assert!(replica.is_idle(), "{replica:?}");
+}
