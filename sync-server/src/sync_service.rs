@@ -481,11 +481,15 @@ impl<S: DocStore> Driver<S> {
                     entries.push((s.doc, header.clone(), s.changed_by.clone(), heads));
                 }
                 let now_ms = self.clock.now_ms();
-                // Store, then log; both flushed before anything is acknowledged.
-                self.store
-                    .save_batch(&items)
+                // Log, then store; both flushed before anything is acknowledged. In this order
+                // a crash between the two leaves a log entry for changes the store lacks (the
+                // phone, unacknowledged, pushes them again and they are logged again); the
+                // other order could store changes no log entry announces, and a re-push of
+                // changes the store already has logs nothing — discovery would never find them.
+                self.log
+                    .append(&entries, now_ms)
                     .map_err(|e| e.to_string())
-                    .and_then(|_| self.log.append(&entries, now_ms).map_err(|e| e.to_string()))
+                    .and_then(|_| self.store.save_batch(&items).map_err(|e| e.to_string()))
                     .map(|_| items.len())
             };
             match saved {

@@ -561,13 +561,7 @@ impl Hub {
     fn on_write(&mut self, doc_id: DocumentId, write: PendingWrite, out: &mut Vec<HubOutput>) {
         match self.docs.get(&doc_id) {
             None => {
-                self.docs.insert(
-                    doc_id,
-                    Slot::Loading {
-                        waiting: Vec::new(),
-                    },
-                );
-                out.push(HubOutput::Load { doc: doc_id });
+                self.request_load(doc_id, out);
                 self.pending_writes.entry(doc_id).or_default().push(write);
             }
             Some(Slot::Loading { .. } | Slot::Resolving { .. }) => {
@@ -692,18 +686,7 @@ impl Hub {
         d.doc = next;
         let by = write.principal.id().clone();
         self.write_waiters.entry(doc_id).or_default().push(write.id);
-        if d.saving.is_some() {
-            d.dirty_by = Some(by);
-        } else {
-            let ticket = self.next_ticket;
-            self.next_ticket += 1;
-            d.saving = Some(ticket);
-            out.push(HubOutput::Save {
-                doc: doc_id,
-                ticket,
-                changed_by: by,
-            });
-        }
+        schedule_save(d, &mut self.next_ticket, doc_id, by, out);
     }
 
     /// After a server write is flushed: start syncing it with every connected peer that may
@@ -997,13 +980,7 @@ impl Hub {
                 Some(Slot::Ready(_) | Slot::Absent) => {}
                 known => {
                     if known.is_none() {
-                        self.docs.insert(
-                            parent,
-                            Slot::Loading {
-                                waiting: Vec::new(),
-                            },
-                        );
-                        out.push(HubOutput::Load { doc: parent });
+                        self.request_load(parent, out);
                     }
                     // Re-examined when the parent is known (see `parent_known`).
                     self.scratch_waiting
@@ -1083,6 +1060,17 @@ impl Hub {
             ticket,
             changed_by: by,
         });
+    }
+
+    /// Marks a document as loading (nothing waiting yet) and asks the caller to load it.
+    fn request_load(&mut self, doc_id: DocumentId, out: &mut Vec<HubOutput>) {
+        self.docs.insert(
+            doc_id,
+            Slot::Loading {
+                waiting: Vec::new(),
+            },
+        );
+        out.push(HubOutput::Load { doc: doc_id });
     }
 
     fn take_ticket(&mut self) -> u64 {
@@ -1213,18 +1201,7 @@ impl Hub {
             }
             peer.awaiting_save = true;
             let by = c.principal.id().clone();
-            if d.saving.is_some() {
-                d.dirty_by = Some(by);
-            } else {
-                let ticket = self.next_ticket;
-                self.next_ticket += 1;
-                d.saving = Some(ticket);
-                out.push(HubOutput::Save {
-                    doc: doc_id,
-                    ticket,
-                    changed_by: by,
-                });
-            }
+            schedule_save(d, &mut self.next_ticket, doc_id, by, out);
             return;
         }
         if !peer.awaiting_save
@@ -1317,13 +1294,7 @@ impl Hub {
                 },
             );
             if !self.docs.contains_key(parent) {
-                self.docs.insert(
-                    *parent,
-                    Slot::Loading {
-                        waiting: Vec::new(),
-                    },
-                );
-                out.push(HubOutput::Load { doc: *parent });
+                self.request_load(*parent, out);
             }
             return;
         }
@@ -1397,14 +1368,7 @@ impl Hub {
         }
         d.saving = None;
         if let Some(by) = d.dirty_by.take() {
-            let ticket = self.next_ticket;
-            self.next_ticket += 1;
-            d.saving = Some(ticket);
-            out.push(HubOutput::Save {
-                doc: doc_id,
-                ticket,
-                changed_by: by,
-            });
+            schedule_save(d, &mut self.next_ticket, doc_id, by, out);
             return;
         }
         // Flushed: acknowledge to the writers and fan out to everyone syncing it.
@@ -1451,13 +1415,7 @@ impl Hub {
             }
             None => {
                 // Load first; the announcement waits for the document (see `make_ready`).
-                self.docs.insert(
-                    doc_id,
-                    Slot::Loading {
-                        waiting: Vec::new(),
-                    },
-                );
-                out.push(HubOutput::Load { doc: doc_id });
+                self.request_load(doc_id, out);
                 self.pending_announces
                     .entry(doc_id)
                     .or_default()
@@ -1555,6 +1513,29 @@ impl Hub {
             }
         }
     }
+}
+
+/// Saves the document's new changes by `by`: now, or after the save in flight (one save at a
+/// time per document; changes that arrive meanwhile ride on the next one).
+fn schedule_save(
+    d: &mut LoadedDoc,
+    next_ticket: &mut u64,
+    doc_id: DocumentId,
+    by: crate::ids::PrincipalId,
+    out: &mut Vec<HubOutput>,
+) {
+    if d.saving.is_some() {
+        d.dirty_by = Some(by);
+        return;
+    }
+    let ticket = *next_ticket;
+    *next_ticket += 1;
+    d.saving = Some(ticket);
+    out.push(HubOutput::Save {
+        doc: doc_id,
+        ticket,
+        changed_by: by,
+    });
 }
 
 /// The next sync message for a peer: pure acknowledgements go without a Bloom filter to our
