@@ -177,6 +177,17 @@ fn sync(
     ex
 }
 
+/// Officer Wang's phone (team 1, storage id `wang-phone`) syncs on connection `conn`.
+fn sync_wang(server: &mut Server, conn: u64, wang: &FieldStore<MemoryStore>) -> Exchange {
+    sync(
+        server,
+        conn,
+        officer("officer:wang", "team-1"),
+        "wang-phone",
+        wang,
+    )
+}
+
 fn phone() -> FieldStore<MemoryStore> {
     FieldStore::new(MemoryStore::new())
 }
@@ -195,13 +206,7 @@ fn pending_cases_are_pushed_a_window_at_a_time_and_stop_being_pending() {
         .map(|n| save_case(&wang, n, "officer:wang", "team-1"))
         .collect();
     assert_eq!(wang.store().pending().unwrap().len(), 5);
-    let ex = sync(
-        &mut server,
-        1,
-        officer("officer:wang", "team-1"),
-        "wang-phone",
-        &wang,
-    );
+    let ex = sync_wang(&mut server, 1, &wang);
     for id in &ids {
         assert!(server.store.contains(id).unwrap());
     }
@@ -220,13 +225,7 @@ fn a_refused_push_is_recorded_and_not_retried_until_the_document_changes() {
     let wang = phone();
     // A case claiming another team: the server refuses it.
     let id = save_case(&wang, 7, "officer:wang", "team-2");
-    let ex = sync(
-        &mut server,
-        1,
-        officer("officer:wang", "team-1"),
-        "wang-phone",
-        &wang,
-    );
+    let ex = sync_wang(&mut server, 1, &wang);
     assert!(
         ex.events
             .iter()
@@ -236,13 +235,7 @@ fn a_refused_push_is_recorded_and_not_retried_until_the_document_changes() {
     // Still pending (never acknowledged), but marked: the next sync does not resend it.
     assert_eq!(wang.store().pending().unwrap(), [id]);
     assert!(wang.store().rejection(&id).unwrap().is_some());
-    let again = sync(
-        &mut server,
-        2,
-        officer("officer:wang", "team-1"),
-        "wang-phone",
-        &wang,
-    );
+    let again = sync_wang(&mut server, 2, &wang);
     assert_eq!(again.bytes_up, 0, "nothing resent");
     // An edit changes the heads: the mark no longer applies.
     let mut doc = wang.open::<Case>(&id).unwrap().unwrap().doc;
@@ -260,13 +253,7 @@ fn announced_documents_are_saved_and_indexed_before_the_server_hears_back() {
     let mut server = Server::new();
     let wang = phone();
     let id = save_case(&wang, 11, "officer:wang", "team-1");
-    sync(
-        &mut server,
-        1,
-        officer("officer:wang", "team-1"),
-        "wang-phone",
-        &wang,
-    );
+    sync_wang(&mut server, 1, &wang);
     // Li, same team, never asked for it: discovery announces it.
     let li = phone();
     server.discover = vec![id];
@@ -297,13 +284,7 @@ fn a_reconnect_after_a_one_field_edit_costs_one_round_trip_and_few_bytes() {
     let mut server = Server::new();
     let wang = phone();
     let id = save_case(&wang, 21, "officer:wang", "team-1");
-    sync(
-        &mut server,
-        1,
-        officer("officer:wang", "team-1"),
-        "wang-phone",
-        &wang,
-    );
+    sync_wang(&mut server, 1, &wang);
     // One field: the on-site record is closed.
     let mut doc = wang.open::<Case>(&id).unwrap().unwrap().doc;
     doc.update(&pid("officer:wang"), 2, |c| {
@@ -312,13 +293,7 @@ fn a_reconnect_after_a_one_field_edit_costs_one_round_trip_and_few_bytes() {
     })
     .unwrap();
     wang.save(&doc).unwrap();
-    let ex = sync(
-        &mut server,
-        2,
-        officer("officer:wang", "team-1"),
-        "wang-phone",
-        &wang,
-    );
+    let ex = sync_wang(&mut server, 2, &wang);
     assert_eq!(ex.round_trips, 1, "{ex:?}");
     println!(
         "one-field edit: {} B up, {} B down",
@@ -341,20 +316,8 @@ fn a_reconnect_with_nothing_changed_costs_nothing_after_the_handshake() {
     for n in 0..20 {
         save_case(&wang, 100 + n, "officer:wang", "team-1");
     }
-    sync(
-        &mut server,
-        1,
-        officer("officer:wang", "team-1"),
-        "wang-phone",
-        &wang,
-    );
-    let ex = sync(
-        &mut server,
-        2,
-        officer("officer:wang", "team-1"),
-        "wang-phone",
-        &wang,
-    );
+    sync_wang(&mut server, 1, &wang);
+    let ex = sync_wang(&mut server, 2, &wang);
     assert_eq!((ex.bytes_up, ex.bytes_down), (0, 0), "{ex:?}");
 }
 
@@ -432,13 +395,7 @@ fn lost_duplicated_and_reordered_frames_never_loop_and_a_clean_reconnect_converg
             seed,
         );
         // Whatever the lossy connection achieved, the next clean one finishes the job.
-        sync(
-            &mut server,
-            2,
-            officer("officer:wang", "team-1"),
-            "wang-phone",
-            &wang,
-        );
+        sync_wang(&mut server, 2, &wang);
         for id in &ids {
             let server_heads = server.store.load(id).unwrap().unwrap().doc.get_heads();
             let phone_heads = wang.store().load(id).unwrap().unwrap().doc.get_heads();
@@ -455,13 +412,7 @@ fn the_hub_keeps_a_bounded_number_of_documents_in_memory_while_a_phone_pushes_hu
     let ids: Vec<_> = (0..300)
         .map(|n| save_case(&wang, 1_000 + n, "officer:wang", "team-1"))
         .collect();
-    let ex = sync(
-        &mut server,
-        1,
-        officer("officer:wang", "team-1"),
-        "wang-phone",
-        &wang,
-    );
+    let ex = sync_wang(&mut server, 1, &wang);
     assert!(
         ex.max_loaded <= 4 + 2,
         "{} documents in memory",
@@ -485,63 +436,11 @@ fn the_hub_keeps_a_bounded_number_of_documents_in_memory_while_a_phone_pushes_hu
 }
 
 #[test]
-#[ignore = "prints the parts of a one-field edit's messages"]
-fn anatomy_of_a_one_field_edit() {
-    use automerge::sync::Message;
-    let mut server = Server::new();
-    let wang = phone();
-    let id = save_case(&wang, 21, "officer:wang", "team-1");
-    sync(
-        &mut server,
-        1,
-        officer("officer:wang", "team-1"),
-        "wang-phone",
-        &wang,
-    );
-    let mut doc = wang.open::<Case>(&id).unwrap().unwrap().doc;
-    let before = doc.automerge().get_heads();
-    doc.update(&pid("officer:wang"), 2, |c| {
-        c.onsite.ended_at_ms = Some(1_764_400_000_000);
-        Ok(())
-    })
-    .unwrap();
-    let change = doc.automerge().get_changes(&before);
-    println!("change raw bytes: {}", change[0].raw_bytes().len());
-    wang.save(&doc).unwrap();
-    let state = wang
-        .store()
-        .sync_state(&id, &StorageId::new("server-storage").unwrap())
-        .unwrap()
-        .unwrap();
-    let mut session = super::session::SyncSession::resume(&state.encode()).unwrap();
-    let m = session
-        .generate_message(&wang.store().load(&id).unwrap().unwrap().doc)
-        .unwrap();
-    println!(
-        "heads {} need {} have {:?} changes {:?}",
-        m.heads.len(),
-        m.need.len(),
-        m.have
-            .iter()
-            .map(|h| (h.last_sync.len(), h.bloom.to_bytes().len()))
-            .collect::<Vec<_>>(),
-        m.changes.iter().map(<[u8]>::len).collect::<Vec<_>>()
-    );
-    println!("encoded {}", Message::encode(m).len());
-}
-
-#[test]
 fn a_received_document_that_cannot_be_saved_does_not_hold_the_sync_forever() {
     let mut server = Server::new();
     let wang = phone();
     let id = save_case(&wang, 71, "officer:wang", "team-1");
-    sync(
-        &mut server,
-        1,
-        officer("officer:wang", "team-1"),
-        "wang-phone",
-        &wang,
-    );
+    sync_wang(&mut server, 1, &wang);
     server.discover = vec![id];
     let device = StorageId::new("li-phone").unwrap();
     server.input(HubInput::Connected {

@@ -29,7 +29,11 @@ struct Server {
 }
 
 async fn start() -> Server {
-    let state = AppState::temporary(ServerConfig::default(), Arc::new(ManualClock::new(NOW)))
+    start_with(ServerConfig::default()).await
+}
+
+async fn start_with(config: ServerConfig) -> Server {
+    let state = AppState::temporary(config, Arc::new(ManualClock::new(NOW)))
         .await
         .expect("state");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -586,17 +590,8 @@ async fn an_open_connection_ends_when_its_token_expires() {
 async fn connections_beyond_the_limit_are_refused() {
     let mut config = ServerConfig::default();
     config.limits.max_connections = 1;
-    let state = AppState::temporary(config, Arc::new(ManualClock::new(NOW)))
-        .await
-        .expect("state");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let serving = state.clone();
-    tokio::spawn(async move {
-        let stop = serving.shutdown_signal();
-        let _ = serve(listener, serving, stop).await;
-    });
-    let server = Server { state, addr };
+    let server = start_with(config).await;
+    let addr = server.addr;
     let token = server.token(officer("officer:wang", "team-1")).await;
     let _first = Client::connect(&server, &token, "wang").await;
     let mut request = format!("ws://{addr}/v1/sync")
