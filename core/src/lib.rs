@@ -5,6 +5,7 @@ pub mod api;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod docs;
+pub mod evidence;
 pub mod field;
 #[doc(hidden)]
 pub mod fixtures;
