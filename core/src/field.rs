@@ -510,6 +510,7 @@ mod tests {
                     issued_at_ms: T0,
                     review_body: "阳城县人民政府".to_owned(),
                     appeal_body: "阳城县人民法院".to_owned(),
+                    photos: Vec::new(),
                 },
             )
             .unwrap();

@@ -4,6 +4,8 @@ use autosurgeon::{Hydrate, Reconcile};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{CaseNumber, EvidenceId, PrincipalId};
+
+use super::photos::PhotoDerivatives;
 use crate::plate::{Plate, PlateColour};
 use crate::rules::{
     Classification, ClassifyError, Measurement, PenaltySubject, RulesConfig, VehicleConfiguration,
@@ -145,6 +147,27 @@ pub struct EvidenceRef {
     pub gps: Option<GeoPoint>,
     /// Who took it.
     pub taken_by: PrincipalId,
+    /// Detected format of the original: `jpeg`, `png` or `heif`. (Added with photo
+    /// derivatives; absent in older references.)
+    #[autosurgeon(missing = "Option::default")]
+    #[serde(default)]
+    pub format: Option<String>,
+    /// Size of the original, bytes.
+    #[autosurgeon(missing = "Option::default")]
+    #[serde(default)]
+    pub byte_len: Option<u64>,
+    /// Width after orientation, pixels, when decoded.
+    #[autosurgeon(missing = "Option::default")]
+    #[serde(default)]
+    pub width: Option<u32>,
+    /// Height after orientation, pixels, when decoded.
+    #[autosurgeon(missing = "Option::default")]
+    #[serde(default)]
+    pub height: Option<u32>,
+    /// Evidence copy and thumbnail; `None` when no preview could be made (HEIC).
+    #[autosurgeon(missing = "Option::default")]
+    #[serde(default)]
+    pub derivatives: Option<PhotoDerivatives>,
 }
 
 /// A stage of the case lifecycle (交通运输行政执法程序规定), in order.
@@ -386,6 +409,10 @@ impl DocBody for Case {
             && !gps.is_valid()
         {
             return Err(DocError::Rule("GPS fix is out of range or 0,0".to_owned()));
+        }
+        // Not on merge: two phones adding the same photo concurrently list it twice.
+        if before.is_none_or(|b| b.evidence != self.evidence) {
+            super::photos::check_evidence(&self.evidence)?;
         }
         match before {
             Some(before) => self.check_immutable(before),

@@ -25,6 +25,7 @@ mod case;
 mod common;
 mod migrate;
 mod notice;
+mod photos;
 mod review;
 mod rules;
 mod status;
@@ -38,6 +39,9 @@ pub use case::{
 pub use common::{Agency, GeoPoint, Officer, TextField};
 pub use migrate::SCHEMA_VERSION;
 pub use notice::{Deadline, Notice, Response};
+pub use photos::{
+    BlobRole, BlobUse, DerivativeRef, NoticePhoto, PhotoDerivatives, referenced_blobs,
+};
 pub use review::{Review, ReviewDecision};
 pub use rules::{RulesVersion, RulesVersions, rules_document_id};
 pub use status::{CaseStatus, DECISION_DUE_DAYS, case_status, decision_due_ms};

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{DocumentId, EvidenceId};
 
 use super::case::EvidenceRef;
+use super::photos::{NoticePhoto, check_evidence, check_notice_photos};
 use super::common::{Officer, TextField, has_two_officers};
 use super::typed::{DocBody, DocError, DocKind, Header, check_header_fields};
 
@@ -103,6 +104,11 @@ pub struct Notice {
     pub review_body: String,
     /// Where the unit may bring an administrative suit (行政诉讼法院).
     pub appeal_body: String,
+    /// Photos shown to the unit: derivatives of the case's photos only, never an original.
+    /// (Added with photo derivatives; absent in older notices.)
+    #[autosurgeon(missing = "Vec::new")]
+    #[serde(default)]
+    pub photos: Vec<NoticePhoto>,
 }
 
 impl DocBody for Notice {
@@ -137,7 +143,7 @@ impl DocBody for Notice {
         if self.unit_name.trim().is_empty() {
             return Err(DocError::Rule("the unit's name is required".to_owned()));
         }
-        Ok(())
+        check_notice_photos(&self.photos)
     }
 }
 
@@ -168,6 +174,9 @@ impl DocBody for Response {
     }
 
     fn check(&self, before: Option<&Self>) -> Result<(), DocError> {
+        if before.is_none_or(|b| b.evidence != self.evidence) {
+            check_evidence(&self.evidence)?;
+        }
         if let Some(before) = before
             && before.submitted_at_ms.is_some()
             && self.submitted_at_ms != before.submitted_at_ms

@@ -547,6 +547,7 @@ fn reviews_notices_responses_and_units_check_their_rules() {
         issued_at_ms: T0,
         review_body: "阳城县人民政府".to_owned(),
         appeal_body: "阳城县人民法院".to_owned(),
+        photos: Vec::new(),
     };
     let err = TypedDoc::create(doc_id(6), ActorId::random(), &notice_header, &notice).unwrap_err();
     assert!(err.to_string().contains("YYYY-MM-DD"), "{err}");
