@@ -201,11 +201,23 @@ fn run<S: DocStore>(
             flags.nudged = false;
         }
         let (wait, nudgeable) = match client.sync_cancellable(observer, &shared.cancel) {
-            Ok(_) => {
+            Ok(report) if !report.photos_incomplete() => {
                 failures = 0;
                 (config.interval, true)
             }
             Err(ClientError::Cancelled) => return,
+            Ok(report) => {
+                // Documents synced but photos are stuck: retry them with backoff.
+                failures = failures.saturating_add(1);
+                let delay = config.backoff.delay(failures, &mut rng);
+                tracing::debug!(
+                    pending = report.photos_pending,
+                    failures,
+                    delay_ms = delay.as_millis() as u64,
+                    "photo upload incomplete; backing off"
+                );
+                (delay, true)
+            }
             Err(e) => {
                 failures = failures.saturating_add(1);
                 let delay = config.backoff.delay(failures, &mut rng);

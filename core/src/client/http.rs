@@ -66,6 +66,11 @@ impl ServerApi {
         &self.url
     }
 
+    /// The HTTP agent (shared connection pool; statuses are not errors).
+    pub(super) fn agent(&self) -> &ureq::Agent {
+        &self.agent
+    }
+
     /// `POST /v1/auth/enroll`: exchanges a one-time enrollment code for this device's first
     /// token pair. `device`, when given, must be the storage id the code was made for.
     ///
@@ -156,7 +161,7 @@ fn credential_expired(e: ClientError, message: &str) -> ClientError {
 
 /// A transport failure of ureq as [`ClientError::Network`] (or [`ClientError::Decode`] for an
 /// oversized answer).
-fn network(e: &ureq::Error) -> ClientError {
+pub(super) fn network(e: &ureq::Error) -> ClientError {
     match e {
         ureq::Error::Timeout(_) => ClientError::network("timed out"),
         ureq::Error::HostNotFound => ClientError::network("host not found"),

@@ -13,11 +13,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rand::RngExt;
 
+use crate::evidence::blobs::BlobDir;
 use crate::field::FieldStore;
-use crate::ids::{DocumentId, PeerId};
+use crate::ids::{DocumentId, EvidenceId, PeerId};
 use crate::store::DocStore;
 use crate::sync::{Replica, ReplicaConfig, ReplicaInput, ReplicaOutput, drive, drive_outputs};
 
+use super::blobs::{UploadProgress, upload_queued};
 use super::credentials::{CredentialStore, Credentials, Session};
 use super::error::{ClientError, Result};
 use super::http::ServerApi;
@@ -75,6 +77,23 @@ pub struct SyncReport {
     pub frames_received: u64,
     /// Wall time of the sync, milliseconds.
     pub duration_ms: u64,
+    /// Photo blobs the server now holds complete (see [`SyncClient::with_photos`]).
+    pub photos_uploaded: u64,
+    /// Photo blobs still waiting for upload after this sync.
+    pub photos_pending: u64,
+    /// Photo bytes sent.
+    pub photo_bytes_sent: u64,
+    /// Photo blobs that failed this time, with the reason (they stay queued).
+    pub photo_failures: Vec<(EvidenceId, String)>,
+}
+
+impl SyncReport {
+    /// True when photos are still waiting because an upload failed: the documents synced,
+    /// but the case is not complete on the server. [`BackgroundSync`](super::BackgroundSync)
+    /// retries with backoff.
+    pub fn photos_incomplete(&self) -> bool {
+        self.photos_pending > 0 && !self.photo_failures.is_empty()
+    }
 }
 
 /// What a sync reports while it runs, for the phone's UI.
@@ -104,6 +123,8 @@ pub enum SyncEvent {
         /// The server's reason.
         reason: String,
     },
+    /// A photo blob is being uploaded (after the documents synced).
+    Photo(UploadProgress),
     /// The sync finished.
     Done(SyncReport),
     /// The sync failed.
@@ -132,6 +153,7 @@ pub struct SyncClient<S: DocStore> {
     url: ServerUrl,
     session: Session,
     config: SyncConfig,
+    photos: Option<Arc<BlobDir>>,
 }
 
 impl<S: DocStore> std::fmt::Debug for SyncClient<S> {
@@ -166,7 +188,21 @@ impl<S: DocStore> SyncClient<S> {
             url,
             session: Session::new(api, credentials),
             config,
+            photos: None,
         })
+    }
+
+    /// Also uploads the photo blobs queued in `photos` on each sync, after the documents
+    /// (resuming interrupted uploads; see [`upload_queued`]).
+    #[must_use]
+    pub fn with_photos(mut self, photos: Arc<BlobDir>) -> Self {
+        self.photos = Some(photos);
+        self
+    }
+
+    /// The photo store uploaded from, when set.
+    pub fn photos(&self) -> Option<&Arc<BlobDir>> {
+        self.photos.as_ref()
     }
 
     /// The documents synced.
@@ -262,6 +298,20 @@ impl<S: DocStore> SyncClient<S> {
         report.bytes_received = stats.bytes_received;
         report.frames_sent = stats.frames_sent;
         report.frames_received = stats.frames_received;
+        if let Some(photos) = &self.photos {
+            let api = ServerApi::with_timeouts(
+                self.url.clone(),
+                self.config.transport.connect_timeout,
+                self.config.http_timeout,
+            );
+            let uploads = upload_queued(&api, &self.session, photos, cancel, &mut |progress| {
+                observer.on_event(&SyncEvent::Photo(progress));
+            })?;
+            report.photos_uploaded = uploads.uploaded;
+            report.photos_pending = uploads.pending;
+            report.photo_bytes_sent = uploads.bytes_sent;
+            report.photo_failures = uploads.failed;
+        }
         report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         Ok(report)
     }

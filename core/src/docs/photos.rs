@@ -7,8 +7,8 @@
 //! notice, which the enterprise reads, references derivatives only ([`NoticePhoto`]), never an
 //! officer's original with its GPS and device data.
 
-use autosurgeon::{Hydrate, Reconcile};
 use automerge::Automerge;
+use autosurgeon::{Hydrate, Reconcile};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::EvidenceId;
@@ -210,8 +210,7 @@ pub(crate) fn check_evidence(evidence: &[super::EvidenceRef]) -> Result<(), DocE
 
 fn check_derivatives(original: EvidenceId, d: &PhotoDerivatives) -> Result<(), DocError> {
     let blobs = [d.evidence_copy, d.thumbnail];
-    if blobs.iter().any(|b| b.sha256 == original) || d.evidence_copy.sha256 == d.thumbnail.sha256
-    {
+    if blobs.iter().any(|b| b.sha256 == original) || d.evidence_copy.sha256 == d.thumbnail.sha256 {
         return Err(DocError::Rule(format!(
             "the derivatives of photo {original} must be distinct blobs"
         )));

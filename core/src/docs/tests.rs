@@ -616,6 +616,139 @@ fn reviews_notices_responses_and_units_check_their_rules() {
 }
 
 /// The frozen version-1 case: made by the version-1 writer below, committed as bytes.
+fn photo_ref(seed: &str, with_derivatives: bool) -> EvidenceRef {
+    let derivative = |suffix: &str, side: u32| DerivativeRef {
+        sha256: crate::ids::EvidenceId::of(format!("{seed}{suffix}").as_bytes()),
+        byte_len: 1000,
+        width: side,
+        height: side * 3 / 4,
+    };
+    EvidenceRef {
+        sha256: crate::ids::EvidenceId::of(seed.as_bytes()),
+        caption: "车牌".to_owned(),
+        captured_at_ms: Some(T0),
+        gps: None,
+        taken_by: principal("officer:wang"),
+        format: Some("jpeg".to_owned()),
+        byte_len: Some(4000),
+        width: Some(4000),
+        height: Some(3000),
+        derivatives: with_derivatives.then(|| PhotoDerivatives {
+            evidence_copy: derivative("-evidence", 2048),
+            thumbnail: derivative("-thumb", 320),
+        }),
+    }
+}
+
+#[test]
+fn documents_say_which_photo_blobs_they_need_and_in_what_role() {
+    let mut case = create_case();
+    assert_eq!(
+        referenced_blobs(DocKind::Case, case.automerge()).unwrap(),
+        []
+    );
+    let with = photo_ref("plate", true);
+    let heic = photo_ref("heic", false);
+    case.update(&principal("officer:wang"), T0, |c| {
+        c.evidence.extend([with.clone(), heic.clone()]);
+        Ok(())
+    })
+    .unwrap();
+    let uses = referenced_blobs(DocKind::Case, case.automerge()).unwrap();
+    let d = with.derivatives.unwrap();
+    let mut expected = vec![
+        BlobUse {
+            sha256: with.sha256,
+            role: BlobRole::Original,
+            byte_len: Some(4000),
+        },
+        BlobUse {
+            sha256: heic.sha256,
+            role: BlobRole::Original,
+            byte_len: Some(4000),
+        },
+        BlobUse {
+            sha256: d.evidence_copy.sha256,
+            role: BlobRole::EvidenceCopy,
+            byte_len: Some(1000),
+        },
+        BlobUse {
+            sha256: d.thumbnail.sha256,
+            role: BlobRole::Thumbnail,
+            byte_len: Some(1000),
+        },
+    ];
+    expected.sort();
+    assert_eq!(uses, expected);
+    // Reading as another kind fails instead of inventing references.
+    assert!(referenced_blobs(DocKind::Notice, case.automerge()).is_err());
+    assert_eq!(
+        referenced_blobs(DocKind::Review, case.automerge()).unwrap(),
+        []
+    );
+
+    // A notice lists derivatives only: no original reaches the enterprise through it.
+    let uscc: crate::uscc::Uscc = "914403001922038216".parse().unwrap();
+    let notice_header = Header {
+        kind: DocKind::Notice,
+        unit: Some(uscc),
+        ..case_header()
+    };
+    let notice = Notice {
+        case: case.id(),
+        unit_name: "某某煤业有限公司".to_owned(),
+        legal_representative: None,
+        facts: "放行超限车辆".into(),
+        legal_basis: "公路安全保护条例 第四十一条".into(),
+        deadline: Deadline::Immediately,
+        issued_by: new_case().onsite.officers,
+        issued_at_ms: T0,
+        review_body: "阳城县人民政府".to_owned(),
+        appeal_body: "阳城县人民法院".to_owned(),
+        photos: vec![NoticePhoto::from_derivatives(&d, "车牌")],
+    };
+    let n = TypedDoc::create(doc_id(6), ActorId::random(), &notice_header, &notice).unwrap();
+    let uses = referenced_blobs(DocKind::Notice, n.automerge()).unwrap();
+    assert_eq!(uses.len(), 2);
+    assert!(uses.iter().all(|u| u.role != BlobRole::Original));
+    assert!(uses.iter().all(|u| u.sha256 != with.sha256));
+}
+
+#[test]
+fn photo_references_are_checked() {
+    let mut case = create_case();
+    let by = principal("officer:wang");
+    let good = photo_ref("plate", true);
+    // The same photo twice.
+    let err = case
+        .update(&by, T0, |c| {
+            c.evidence.extend([good.clone(), good.clone()]);
+            Ok(())
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("twice"), "{err}");
+    // A derivative that is the original itself.
+    let mut same = good.clone();
+    if let Some(d) = &mut same.derivatives {
+        d.thumbnail.sha256 = same.sha256;
+    }
+    let err = case
+        .update(&by, T0, |c| {
+            c.evidence.push(same.clone());
+            Ok(())
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("distinct"), "{err}");
+    // Nothing was written by the refused edits.
+    assert!(case.body().unwrap().evidence.is_empty());
+    case.update(&by, T0, |c| {
+        c.evidence.push(good.clone());
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(case.body().unwrap().evidence, [good]);
+}
+
 const CASE_V1: &[u8] = include_bytes!("../../tests/fixtures/case-v1.automerge");
 
 #[test]

@@ -8,3 +8,4 @@
 //! [`EvidenceId`]: crate::ids::EvidenceId
 
 pub mod photo;
+pub mod blobs;
