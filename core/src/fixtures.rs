@@ -114,3 +114,29 @@ pub fn case(seed: u64, by: &str, team: &str) -> TypedDoc<Case> {
     )
     .unwrap_or_else(|e| panic!("fixture case: {e}"))
 }
+
+/// A baseline JPEG photo of `width` × `height` pixels (at most 65 535 each), quality 95, no
+/// EXIF: a colour gradient with deterministic noise from `seed`, so it compresses like a real
+/// photo (about 1 byte a pixel) and two seeds give two different files.
+pub fn photo_jpeg(width: u16, height: u16, seed: u64) -> Vec<u8> {
+    use rand::RngExt;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut pixels = Vec::with_capacity(usize::from(width) * usize::from(height) * 3);
+    for y in 0..u32::from(height) {
+        for x in 0..u32::from(width) {
+            let noise: u8 = rng.random_range(0..64);
+            let r = (x * 255 / u32::from(width).max(1)) as u8;
+            let g = (y * 255 / u32::from(height).max(1)) as u8;
+            pixels.extend([
+                r.saturating_add(noise),
+                g.saturating_add(noise / 2),
+                noise * 2,
+            ]);
+        }
+    }
+    let mut out = Vec::new();
+    jpeg_encoder::Encoder::new(&mut out, 95)
+        .encode(&pixels, width, height, jpeg_encoder::ColorType::Rgb)
+        .unwrap_or_else(|e| panic!("fixture photo: {e}"));
+    out
+}

@@ -47,6 +47,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Manage accounts and devices of a running server (uses ZHICHAO_ADMIN_TOKEN).
     Admin(AdminArgs),
+    /// Check photos as evidence (SHA-256, format, size, capture time, GPS, camera) and write
+    /// their evidence copies and thumbnails.
+    Evidence(crate::evidence_cli::EvidenceArgs),
 }
 
 const SERVE_AFTER_HELP: &str = "\
@@ -407,6 +410,9 @@ where
         Command::Plate(args) => plate(&args, out),
         Command::Serve(args) => serve(&args, out),
         Command::Admin(args) => admin(&args, out),
+        Command::Evidence(args) => {
+            crate::evidence_cli::run(&args, out, err).map_err(CliError::Output)
+        }
     };
     match result {
         Ok(code) => code,

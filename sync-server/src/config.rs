@@ -33,6 +33,12 @@
 //! max_tickets = 10000
 //! announce_window = 32
 //!
+//! [blobs]                                # photo blobs (`/v1/blobs/{sha256}`)
+//! max_blob_bytes = 67108864              # largest blob, bytes (64 MiB; at most 1 GiB)
+//! unreferenced_ttl_hours = 72            # a blob no document references, or an upload
+//!                                        # left unfinished, is removed after this long
+//! sweep_interval_secs = 600              # how often the sweeper looks
+//!
 //! [rules]                                # the rules in force (RulesConfig; the keys of a
 //! id = "yangcheng-2026"                  # `classify --rules` file), published to phones
 //! tolerance_kg = 0                       # as the county's `rules` document
@@ -213,6 +219,32 @@ impl Default for Limits {
     }
 }
 
+/// Photo blob settings (`[blobs]`; see [`crate::blobs`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlobConfig {
+    /// Largest blob accepted, bytes (default 64 MiB, at most [`MAX_BLOB_BYTES_LIMIT`]): an
+    /// upload declaring more is refused (413) before its body is read.
+    pub max_blob_bytes: u64,
+    /// How long a complete blob that no accepted document references, or an unfinished
+    /// upload, is kept (default 72 h): a photo may arrive before its document, not forever.
+    pub unreferenced_ttl: Duration,
+    /// How often the sweeper removes what outlived `unreferenced_ttl` (default 600 s).
+    pub sweep_interval: Duration,
+}
+
+/// The highest `blobs.max_blob_bytes` accepted: 1 GiB.
+pub const MAX_BLOB_BYTES_LIMIT: u64 = 1024 * 1024 * 1024;
+
+impl Default for BlobConfig {
+    fn default() -> Self {
+        BlobConfig {
+            max_blob_bytes: 64 * 1024 * 1024,
+            unreferenced_ttl: Duration::from_secs(72 * 3_600),
+            sweep_interval: Duration::from_secs(600),
+        }
+    }
+}
+
 /// A secret: never printed, not even by `{:?}`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -240,7 +272,8 @@ impl fmt::Debug for Secret {
 pub struct ServerConfig {
     /// Address to listen on (default `127.0.0.1:8080`; port 0 picks a free port).
     pub listen: SocketAddr,
-    /// Where the server keeps its data: `docs/` (the document store) and `auth/` (tokens).
+    /// Where the server keeps its data: `docs/` (the document store), `auth/` (tokens),
+    /// `log/` (the change log) and `blobs/` (photo blobs).
     pub data_dir: PathBuf,
     /// The county this server serves (default 阳城县 140522): the default scope of new
     /// officers and supervisors and the scope of server documents.
@@ -251,6 +284,8 @@ pub struct ServerConfig {
     pub tokens: TokenConfig,
     /// Resource limits.
     pub limits: Limits,
+    /// Photo blobs.
+    pub blobs: BlobConfig,
     /// Browser origins allowed to open a sync WebSocket besides the server's own
     /// (e.g. `https://console.example.org`). Clients that send no `Origin` are not browsers.
     pub allowed_origins: Vec<String>,
@@ -273,6 +308,7 @@ impl Default for ServerConfig {
             },
             tokens: TokenConfig::default(),
             limits: Limits::default(),
+            blobs: BlobConfig::default(),
             allowed_origins: Vec::new(),
             admin_token: None,
             rules: zhichao_core::rules::RulesConfig::default(),
@@ -294,6 +330,8 @@ struct RawConfig {
     tokens: RawTokens,
     #[serde(default)]
     limits: RawLimits,
+    #[serde(default)]
+    blobs: RawBlobs,
     rules: Option<zhichao_core::rules::RulesConfig>,
 }
 
@@ -323,6 +361,14 @@ struct RawLimits {
     max_idle_docs: Option<usize>,
     max_tickets: Option<usize>,
     announce_window: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBlobs {
+    max_blob_bytes: Option<u64>,
+    unreferenced_ttl_hours: Option<u64>,
+    sweep_interval_secs: Option<u64>,
 }
 
 impl ServerConfig {
@@ -428,6 +474,17 @@ impl ServerConfig {
         limits.max_idle_docs = l.max_idle_docs.unwrap_or(limits.max_idle_docs);
         limits.max_tickets = l.max_tickets.unwrap_or(limits.max_tickets);
         limits.announce_window = l.announce_window.unwrap_or(limits.announce_window);
+        let b = raw.blobs;
+        if let Some(bytes) = b.max_blob_bytes {
+            c.blobs.max_blob_bytes = bytes;
+        }
+        if let Some(hours) = b.unreferenced_ttl_hours {
+            // Bounded by validation (at most 10 years); saturate rather than overflow here.
+            c.blobs.unreferenced_ttl = Duration::from_secs(hours.saturating_mul(3_600));
+        }
+        if let Some(secs) = b.sweep_interval_secs {
+            c.blobs.sweep_interval = Duration::from_secs(secs);
+        }
         Ok(c)
     }
 
@@ -575,6 +632,24 @@ impl ServerConfig {
                 return invalid(field, "must be at least 1");
             }
         }
+        let b = &self.blobs;
+        if !(1..=MAX_BLOB_BYTES_LIMIT).contains(&b.max_blob_bytes) {
+            return invalid(
+                "blobs.max_blob_bytes",
+                "must be between 1 and 1073741824 (1 GiB)",
+            );
+        }
+        if b.unreferenced_ttl < Duration::from_secs(3_600)
+            || b.unreferenced_ttl > Duration::from_secs(87_600 * 3_600)
+        {
+            return invalid(
+                "blobs.unreferenced_ttl_hours",
+                "must be between 1 and 87600 (10 years)",
+            );
+        }
+        if b.sweep_interval < Duration::from_secs(1) {
+            return invalid("blobs.sweep_interval_secs", "must be at least 1");
+        }
         for origin in &self.allowed_origins {
             if !(origin.starts_with("http://") || origin.starts_with("https://"))
                 || origin.trim_end_matches('/') != origin
@@ -603,6 +678,12 @@ impl ServerConfig {
     /// The sled directory of the change log (audit and discovery).
     pub fn log_dir(&self) -> PathBuf {
         self.data_dir.join("log")
+    }
+
+    /// The photo blobs: `objects/`, `partial/` and their sled metadata `meta/`
+    /// (see [`crate::blobs`]).
+    pub fn blobs_dir(&self) -> PathBuf {
+        self.data_dir.join("blobs")
     }
 }
 
@@ -710,6 +791,34 @@ mod tests {
         assert_eq!(c.tokens.ticket_ttl, Duration::from_secs(30));
         assert_eq!(c.docs_dir(), PathBuf::from("./data/docs"));
         assert!(c.admin_token.is_none());
+        assert_eq!(c.blobs.max_blob_bytes, 64 * 1024 * 1024);
+        assert_eq!(c.blobs.unreferenced_ttl, Duration::from_secs(72 * 3_600));
+        assert_eq!(c.blobs.sweep_interval, Duration::from_secs(600));
+        assert_eq!(c.blobs_dir(), PathBuf::from("./data/blobs"));
+    }
+
+    #[test]
+    fn blob_settings_are_bounded() {
+        for (text, field) in [
+            ("max_blob_bytes = 0", "blobs.max_blob_bytes"),
+            ("max_blob_bytes = 1073741825", "blobs.max_blob_bytes"),
+            ("unreferenced_ttl_hours = 0", "blobs.unreferenced_ttl_hours"),
+            (
+                "unreferenced_ttl_hours = 18446744073709551615",
+                "blobs.unreferenced_ttl_hours",
+            ),
+            ("sweep_interval_secs = 0", "blobs.sweep_interval_secs"),
+        ] {
+            let e = ServerConfig::from_toml_str(&format!("[blobs]\n{text}")).unwrap_err();
+            assert!(
+                matches!(e, ConfigError::Invalid { field: f, .. } if f == field),
+                "{text}: {e}"
+            );
+        }
+        let e = ServerConfig::from_toml_str("[blobs]\nmax_blob_byte = 1").unwrap_err();
+        assert!(matches!(e, ConfigError::Parse { .. }), "{e}");
+        let c = ServerConfig::from_toml_str("[blobs]\nmax_blob_bytes = 1073741824").unwrap();
+        assert_eq!(c.blobs.max_blob_bytes, MAX_BLOB_BYTES_LIMIT);
     }
 
     #[test]
@@ -736,6 +845,10 @@ mod tests {
             max_idle_docs = 100
             max_tickets = 20
             announce_window = 8
+            [blobs]
+            max_blob_bytes = 1048576
+            unreferenced_ttl_hours = 24
+            sweep_interval_secs = 60
             [rules]
             id = "yangcheng-2026"
             tolerance_kg = 500
@@ -745,6 +858,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.limits.announce_window, 8);
+        assert_eq!(c.blobs.max_blob_bytes, 1_048_576);
+        assert_eq!(c.blobs.unreferenced_ttl, Duration::from_secs(86_400));
+        assert_eq!(c.blobs.sweep_interval, Duration::from_secs(60));
         assert_eq!(c.rules.id, "yangcheng-2026");
         assert_eq!(c.rules.tolerance_kg, 500);
         assert_eq!(c.listen.port(), 9000);

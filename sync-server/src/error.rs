@@ -21,7 +21,8 @@ use crate::api::{ErrorBody, ErrorDetail};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ApiError {
-    /// The request is malformed or a value is invalid (400, or 413/415/422 for bodies).
+    /// The request is malformed or a value is invalid (400, or 409/413/415/416/422: an upload
+    /// at the wrong offset, a body too large, a hash mismatch …).
     #[error("{message}")]
     Invalid {
         /// HTTP status (4xx).
@@ -50,6 +51,15 @@ pub enum ApiError {
     /// No such route or resource (404).
     #[error("not found")]
     NotFound,
+    /// A named resource that does not exist or is not shown to this principal (404 with its
+    /// own code, e.g. `blob_not_found`; the same answer either way, so nothing leaks).
+    #[error("{message}")]
+    Missing {
+        /// Stable code, e.g. `blob_not_found`.
+        code: &'static str,
+        /// Explanation.
+        message: &'static str,
+    },
     /// The route exists but not for this method (405).
     #[error("method not allowed")]
     MethodNotAllowed,
@@ -90,7 +100,7 @@ impl ApiError {
             ApiError::Invalid { status, .. } => *status,
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
-            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::NotFound | ApiError::Missing { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -103,6 +113,7 @@ impl ApiError {
             ApiError::Invalid { code, .. }
             | ApiError::Unauthorized { code, .. }
             | ApiError::Forbidden { code, .. }
+            | ApiError::Missing { code, .. }
             | ApiError::Unavailable { code, .. } => code,
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",

@@ -12,7 +12,8 @@
 //!   (the admin command line's HTTP client), [`telemetry`] (logging).
 //!
 //! Data directory layout: `<data_dir>/docs` is the document store ([`SledStore`]),
-//! `<data_dir>/auth` the token database. sled locks each, so one server process owns a data
+//! `<data_dir>/auth` the token database, `<data_dir>/log` the change log, `<data_dir>/blobs`
+//! the photo blobs ([`blobs`]). sled locks each, so one server process owns a data
 //! directory; admin commands go through the HTTP API.
 
 use std::future::Future;
@@ -35,12 +36,14 @@ use zhichao_core::sync::{HubConfig, PeerMetadata};
 
 pub mod api;
 pub mod auth;
+pub mod blobs;
 pub mod changelog;
 pub mod cli;
 pub mod client;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod evidence_cli;
 pub mod metrics;
 pub mod routes;
 pub mod server_docs;
@@ -100,6 +103,8 @@ pub struct AppState {
     pub sync: sync_service::SyncService,
     /// The change log: who changed which document when (audit), and discovery.
     pub log: ChangeLog,
+    /// Photo blobs and the documents that reference them.
+    pub blobs: blobs::BlobStore,
     shutdown: Arc<watch::Sender<bool>>,
 }
 
@@ -141,7 +146,12 @@ impl AppState {
             path: log_dir.display().to_string(),
             source: std::io::Error::other(e),
         })?;
-        Self::assemble(config, Arc::new(docs), auth, log, clock).await
+        let blobs_dir = config.blobs_dir();
+        let blobs = blobs::BlobStore::open(&blobs_dir).map_err(|e| StartError::Io {
+            path: blobs_dir.display().to_string(),
+            source: std::io::Error::other(e),
+        })?;
+        Self::assemble(config, Arc::new(docs), auth, log, blobs, clock).await
     }
 
     /// A state whose stores live in memory (router tests, simulations).
@@ -157,7 +167,19 @@ impl AppState {
             path: "temporary change log".to_owned(),
             source: std::io::Error::other(e),
         })?;
-        Self::assemble(config, Arc::new(MemoryStore::new()), auth, log, clock).await
+        let blobs = blobs::BlobStore::temporary().map_err(|e| StartError::Io {
+            path: "temporary blob store".to_owned(),
+            source: std::io::Error::other(e),
+        })?;
+        Self::assemble(
+            config,
+            Arc::new(MemoryStore::new()),
+            auth,
+            log,
+            blobs,
+            clock,
+        )
+        .await
     }
 
     async fn assemble(
@@ -165,6 +187,7 @@ impl AppState {
         docs: Arc<dyn DocStore>,
         auth: Auth,
         log: ChangeLog,
+        blobs: blobs::BlobStore,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StartError> {
         auth.bootstrap_admin(config.admin_token.as_ref(), clock.now_ms())
@@ -174,6 +197,7 @@ impl AppState {
         let sync = sync_service::SyncService::start(
             Arc::clone(&docs),
             log.clone(),
+            blobs.clone(),
             Arc::clone(&clock),
             HubConfig {
                 peer_id: PeerId::new(SERVER_PRINCIPAL_ID).unwrap_or_else(|_| unreachable!()),
@@ -197,6 +221,7 @@ impl AppState {
             clock,
             sync,
             log,
+            blobs,
             shutdown: Arc::new(shutdown),
         };
         let now_ms = i64::try_from(state.now_ms()).unwrap_or(i64::MAX);
@@ -255,6 +280,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::auth::router())
         .merge(routes::ticket::router())
         .merge(routes::sync::router())
+        .merge(routes::blobs::router())
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))
@@ -288,7 +314,8 @@ fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
 
 /// Serves [`app`] on `listener` until `shutdown` resolves, then stops accepting, signals
 /// [`AppState::shutdown_signal`] and waits for in-flight HTTP requests. Also purges
-/// long-expired tokens every [`PURGE_INTERVAL`].
+/// long-expired tokens every [`PURGE_INTERVAL`] and sweeps unreferenced photo blobs
+/// ([`blobs::sweep_loop`]).
 ///
 /// # Errors
 /// I/O errors of the listener.
@@ -298,6 +325,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let purge = tokio::spawn(purge_loop(state.clone()));
+    let sweep = tokio::spawn(blobs::sweep_loop(state.clone()));
     let signal_state = state.clone();
     let signal = async move {
         shutdown.await;
@@ -312,6 +340,7 @@ pub async fn serve(
     .await;
     state.request_shutdown();
     purge.abort();
+    sweep.abort();
     result
 }
 

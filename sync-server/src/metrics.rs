@@ -1,7 +1,7 @@
 //! [`Metrics`]: counters of the server, served as Prometheus text at `/metrics`.
 //!
 //! Plain atomics, no registry: the handful of numbers an operator watches (connections, docs
-//! synced, bytes, refusals, failed authentications) cost one relaxed add each on the hot path.
+//! synced, bytes, refusals, failed authentications, photo blobs) cost one relaxed add each on the hot path.
 //! The sync route increments them through the `record_*` methods and holds a
 //! [`ConnectionGuard`] per connection so the gauge of open connections never drifts, whatever
 //! way a connection ends.
@@ -21,6 +21,9 @@ pub struct Metrics {
     refusals: AtomicU64,
     auth_failures: AtomicU64,
     tickets_issued: AtomicU64,
+    blobs_stored: AtomicU64,
+    blob_bytes_received: AtomicU64,
+    blobs_rejected: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -42,6 +45,12 @@ pub struct MetricsSnapshot {
     pub auth_failures: u64,
     /// WebSocket tickets issued.
     pub tickets_issued: u64,
+    /// Photo blobs completed and verified.
+    pub blobs_stored: u64,
+    /// Photo blob chunk bytes stored (before verification).
+    pub blob_bytes_received: u64,
+    /// Photo blob uploads refused (bad range, out of order, too large, hash mismatch).
+    pub blobs_rejected: u64,
 }
 
 /// Counts one open connection; dropping it closes the count.
@@ -94,6 +103,21 @@ impl Metrics {
         self.tickets_issued.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A photo blob was completed and its hash verified.
+    pub fn record_blob_stored(&self) {
+        self.blobs_stored.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `n` bytes of a photo blob upload were stored.
+    pub fn record_blob_bytes_received(&self, n: u64) {
+        self.blob_bytes_received.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// A photo blob upload was refused.
+    pub fn record_blob_rejected(&self) {
+        self.blobs_rejected.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The counters now.
     pub fn snapshot(&self) -> MetricsSnapshot {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
@@ -106,13 +130,16 @@ impl Metrics {
             refusals: get(&self.refusals),
             auth_failures: get(&self.auth_failures),
             tickets_issued: get(&self.tickets_issued),
+            blobs_stored: get(&self.blobs_stored),
+            blob_bytes_received: get(&self.blob_bytes_received),
+            blobs_rejected: get(&self.blobs_rejected),
         }
     }
 
     /// The Prometheus text exposition (format 0.0.4).
     pub fn render(&self) -> String {
         let s = self.snapshot();
-        let rows: [(&str, &str, &str, u64); 8] = [
+        let rows: [(&str, &str, &str, u64); 11] = [
             (
                 "zhichao_sync_connections_total",
                 "counter",
@@ -160,6 +187,24 @@ impl Metrics {
                 "counter",
                 "WebSocket tickets issued.",
                 s.tickets_issued,
+            ),
+            (
+                "zhichao_blobs_stored_total",
+                "counter",
+                "Photo blobs completed and verified.",
+                s.blobs_stored,
+            ),
+            (
+                "zhichao_blob_received_bytes_total",
+                "counter",
+                "Photo blob chunk bytes stored.",
+                s.blob_bytes_received,
+            ),
+            (
+                "zhichao_blobs_rejected_total",
+                "counter",
+                "Photo blob uploads refused.",
+                s.blobs_rejected,
             ),
         ];
         let mut out = String::with_capacity(1024);

@@ -22,6 +22,7 @@ use zhichao_core::ids::{DocumentId, PrincipalId, StorageId};
 use zhichao_core::store::{DocStore, IndexEntry};
 use zhichao_core::sync::{Announcement, ConnId, Hub, HubConfig, HubInput, HubOutput, PeerMetadata};
 
+use crate::blobs::BlobStore;
 use crate::changelog::{Audience, ChangeLog};
 use crate::clock::Clock;
 use crate::metrics::Metrics;
@@ -110,7 +111,8 @@ pub struct SyncConnection {
 impl SyncService {
     /// Starts the sync thread over `store`. `hub` gives the limits and identity; its
     /// `session_id` is replaced by a new random one and its metadata by the server's
-    /// storage id from `log` (see [`ChangeLog::storage_id`]).
+    /// storage id from `log` (see [`ChangeLog::storage_id`]). The photos each saved document
+    /// references are recorded in `blobs` ([`BlobStore::record_refs`]).
     ///
     /// # Errors
     /// When the thread cannot be spawned, the log cannot give the storage id, or the system
@@ -118,6 +120,7 @@ impl SyncService {
     pub fn start<S: DocStore + Clone + 'static>(
         store: S,
         log: ChangeLog,
+        blobs: BlobStore,
         clock: Arc<dyn Clock>,
         mut hub: HubConfig,
         metrics: Arc<Metrics>,
@@ -142,6 +145,7 @@ impl SyncService {
                     hub,
                     store,
                     log,
+                    blobs,
                     clock,
                     conns: HashMap::new(),
                     metrics: thread_metrics,
@@ -223,6 +227,8 @@ struct Driver<S> {
     hub: Hub,
     store: S,
     log: ChangeLog,
+    /// Where the blobs each saved document references are recorded.
+    blobs: BlobStore,
     clock: Arc<dyn Clock>,
     conns: HashMap<ConnId, ConnInfo>,
     metrics: Arc<Metrics>,
@@ -470,6 +476,7 @@ impl<S: DocStore> Driver<S> {
             let saved = {
                 let mut items = Vec::with_capacity(batch.len());
                 let mut entries = Vec::with_capacity(batch.len());
+                let mut photos = Vec::with_capacity(batch.len());
                 for s in &batch {
                     let (Some(doc), Some(header)) =
                         (self.hub.document(&s.doc), self.hub.header(&s.doc))
@@ -477,6 +484,7 @@ impl<S: DocStore> Driver<S> {
                         continue;
                     };
                     items.push((s.doc, doc, IndexEntry::new(header.kind.as_str())));
+                    photos.push((s.doc, header.kind, doc));
                     let heads = doc.get_heads().iter().map(ToString::to_string).collect();
                     entries.push((s.doc, header.clone(), s.changed_by.clone(), heads));
                 }
@@ -486,9 +494,14 @@ impl<S: DocStore> Driver<S> {
                 // phone, unacknowledged, pushes them again and they are logged again); the
                 // other order could store changes no log entry announces, and a re-push of
                 // changes the store already has logs nothing — discovery would never find them.
-                self.log
-                    .append(&entries, now_ms)
+                // The blobs the documents reference come first: a crash after them leaves at
+                // worst a reference from unsaved changes (which the phone pushes again), and it
+                // grants nothing to anyone who cannot read that document; the other order could
+                // leave a stored photo unreadable and swept as unreferenced (`crate::blobs`).
+                self.blobs
+                    .record_refs(&photos)
                     .map_err(|e| e.to_string())
+                    .and_then(|_| self.log.append(&entries, now_ms).map_err(|e| e.to_string()))
                     .and_then(|_| self.store.save_batch(&items).map_err(|e| e.to_string()))
                     .map(|_| items.len())
             };

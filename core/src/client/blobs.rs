@@ -336,3 +336,28 @@ pub fn upload_queued(
     report.pending = blobs.queued().map_err(|e| storage(&e))?.len() as u64;
     Ok(report)
 }
+
+/// Fetches a photo blob the phone does not hold (a teammate's photo, a notice's evidence
+/// copy, a response's photos) into `blobs`, verified against its hash. Nothing is fetched
+/// when it is there already.
+///
+/// # Errors
+/// [`ClientError::Server`] 404 when the server does not have it or will not show it to this
+/// principal; [`ClientError::Storage`]; the errors of [`ServerApi::get_blob`] and
+/// [`Session::with_valid`].
+pub fn fetch_photo(
+    api: &ServerApi,
+    session: &Session,
+    blobs: &BlobDir,
+    sha: &EvidenceId,
+) -> Result<()> {
+    if blobs.contains(sha) {
+        return Ok(());
+    }
+    let bytes = session.with_valid(now_ms(), |credentials| {
+        api.get_blob(&credentials.access_token, sha)
+    })?;
+    blobs.put_expecting(*sha, &bytes).map_err(|e| storage(&e))?;
+    // It came from the server: it is there.
+    blobs.mark_on_server(sha).map_err(|e| storage(&e))
+}

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{DocumentId, EvidenceId};
 
 use super::case::EvidenceRef;
-use super::photos::{NoticePhoto, check_evidence, check_notice_photos};
 use super::common::{Officer, TextField, has_two_officers};
+use super::photos::{NoticePhoto, check_evidence, check_notice_photos};
 use super::typed::{DocBody, DocError, DocKind, Header, check_header_fields};
 
 /// When the unit must have corrected: "immediately" (责令立即改正) or by a date (限期改正),

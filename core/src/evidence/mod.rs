@@ -7,5 +7,6 @@
 //!
 //! [`EvidenceId`]: crate::ids::EvidenceId
 
-pub mod photo;
 pub mod blobs;
+pub mod photo;
+pub mod record;

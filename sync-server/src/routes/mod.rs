@@ -10,9 +10,12 @@
 //! | `POST /v1/auth/enroll`, `POST /v1/auth/refresh` | holder of a code / refresh token | [`auth`] |
 //! | `POST /v1/sync/ticket` | any principal | [`ticket`] |
 //! | `GET /v1/sync` (WebSocket) | any principal, bearer or `?ticket=` | [`sync`] |
+//! | `HEAD`/`PUT /v1/blobs/{sha256}` | officer, enterprise, supervisor | [`blobs`] |
+//! | `GET /v1/blobs/{sha256}` | a reader of a document that references the blob | [`blobs`] |
 
 pub mod admin;
 pub mod auth;
+pub mod blobs;
 pub mod health;
 pub mod metrics;
 /// `GET /v1/sync`: the WebSocket sync route.

@@ -17,6 +17,7 @@ use zhichao_core::client::{
     SyncReport,
 };
 use zhichao_core::docs::{Case, RulesVersions, rules_document_id};
+use zhichao_core::evidence::blobs::BlobDir;
 use zhichao_core::field::FieldStore;
 use zhichao_core::fixtures;
 use zhichao_core::ids::{DocumentId, StorageId};
@@ -26,6 +27,8 @@ use zhichao_server::client::AdminClient;
 use zhichao_server::clock::SystemClock;
 use zhichao_server::config::{Secret, ServerConfig, TokenConfig};
 use zhichao_server::{AppState, serve};
+
+mod photos;
 
 /// The bootstrap admin token of the test server.
 const ADMIN: &str = "admin-bootstrap-token-for-e2e-client-0001";
@@ -119,11 +122,13 @@ impl Server {
     }
 }
 
-/// A phone: its documents, its credentials and its sync client.
+/// A phone: its documents, its photos, its credentials and its sync client.
 struct Phone {
     store: Arc<FieldStore<MemoryStore>>,
+    photos: Arc<BlobDir>,
     credentials: Arc<MemoryCredentials>,
     client: SyncClient<MemoryStore>,
+    _photo_dir: tempfile::TempDir,
 }
 
 impl Phone {
@@ -138,6 +143,8 @@ impl Phone {
         assert_eq!(enrolled.principal.id().as_str(), name);
         assert_eq!(credentials.load(), Some(enrolled));
         let store = Arc::new(FieldStore::new(MemoryStore::new()));
+        let photo_dir = tempfile::tempdir().expect("photo directory");
+        let photos = Arc::new(BlobDir::open(photo_dir.path()).expect("photo store"));
         let config = SyncConfig {
             idle_timeout: Duration::from_secs(15),
             ..SyncConfig::default()
@@ -148,11 +155,14 @@ impl Phone {
             Arc::clone(&credentials) as Arc<dyn CredentialStore>,
             config,
         )
-        .expect("sync client");
+        .expect("sync client")
+        .with_photos(Arc::clone(&photos));
         Phone {
             store,
+            photos,
             credentials,
             client,
+            _photo_dir: photo_dir,
         }
     }
 

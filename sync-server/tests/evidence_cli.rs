@@ -1,0 +1,334 @@
+//! `zhichao evidence` as a user runs it: photo files in, text blocks or JSON lines, derivative
+//! files under `--out` and an exit code out.
+//!
+//! The tests over generated files always run; those over the team's sample photos in
+//! `../shared/fixtures/photos` are skipped when that folder is missing, except under CI (`CI`
+//! set), where that is an error.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use zhichao_core::evidence::photo::{PhotoFormat, PhotoLimits, process_photo};
+use zhichao_core::ids::EvidenceId;
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/photos");
+
+fn fixtures() -> Option<PathBuf> {
+    let dir = PathBuf::from(FIXTURES);
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "../shared/fixtures/photos is missing (looked in {FIXTURES}): CI must provide the \
+         team's shared folder beside the clone"
+    );
+    println!("skipped: ../shared/fixtures/photos not found");
+    None
+}
+
+fn zhichao(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_zhichao"))
+        .args(args)
+        .output()
+        .expect("run the zhichao binary")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).expect("utf-8 output")
+}
+
+/// The JSON lines of `--json` output, one value per line.
+fn json_lines(o: &Output) -> Vec<serde_json::Value> {
+    text(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("a JSON line: {e}: {l}")))
+        .collect()
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+/// CRC-32 as PNG uses it.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+fn chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+    let mut out = u32::try_from(data.len())
+        .expect("chunk fits")
+        .to_be_bytes()
+        .to_vec();
+    out.extend_from_slice(kind);
+    out.extend_from_slice(data);
+    let crc = crc32(&[&kind[..], data].concat());
+    out.extend_from_slice(&crc.to_be_bytes());
+    out
+}
+
+/// A valid RGB PNG of `width` × `height` (≤ 21 845 bytes of pixels), written by hand: zlib
+/// with one stored deflate block, so no encoder is needed.
+fn png(width: u32, height: u32) -> Vec<u8> {
+    let mut raw = Vec::new();
+    for y in 0..height {
+        raw.push(0); // filter: none
+        for x in 0..width {
+            raw.extend_from_slice(&[(x * 6) as u8, (y * 8) as u8, 128]);
+        }
+    }
+    let len = u16::try_from(raw.len()).expect("one stored block");
+    let (mut a, mut b) = (1u32, 0u32);
+    for &byte in &raw {
+        a = (a + u32::from(byte)) % 65_521;
+        b = (b + a) % 65_521;
+    }
+    let mut zlib = vec![0x78, 0x01, 0x01];
+    zlib.extend_from_slice(&len.to_le_bytes());
+    zlib.extend_from_slice(&(!len).to_le_bytes());
+    zlib.extend_from_slice(&raw);
+    zlib.extend_from_slice(&((b << 16) | a).to_be_bytes());
+    let mut ihdr = width.to_be_bytes().to_vec();
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    [
+        vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A],
+        chunk(b"IHDR", &ihdr),
+        chunk(b"IDAT", &zlib),
+        chunk(b"IEND", &[]),
+    ]
+    .concat()
+}
+
+/// Checks that `--out` wrote exactly the two derivatives of each `(sha256, line)`, as complete
+/// JPEGs of the sizes and hashes the JSON reported.
+fn check_written(dir: &Path, lines: &[&serde_json::Value]) {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("list --out")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let mut want: Vec<String> = lines
+        .iter()
+        .flat_map(|l| {
+            let sha = l["sha256"].as_str().expect("sha256");
+            [format!("{sha}.evidence.jpg"), format!("{sha}.thumb.jpg")]
+        })
+        .collect();
+    want.sort();
+    assert_eq!(names, want, "exactly the derivatives, no temporary files");
+    for line in lines {
+        let sha = line["sha256"].as_str().expect("sha256");
+        for (suffix, key) in [("evidence", "evidence_copy"), ("thumb", "thumbnail")] {
+            let path = dir.join(format!("{sha}.{suffix}.jpg"));
+            let bytes = std::fs::read(&path).expect("read derivative");
+            let reported = &line[key];
+            assert_eq!(
+                reported["sha256"].as_str(),
+                Some(EvidenceId::of(&bytes).to_string().as_str()),
+                "{key} hash"
+            );
+            assert_eq!(reported["path"].as_str(), Some(path_str(&path)));
+            // Decodes as a JPEG of the reported size, upright and without EXIF.
+            let photo = process_photo(&bytes, &PhotoLimits::default()).expect("derivative");
+            assert_eq!(photo.format, PhotoFormat::Jpeg);
+            let size = (
+                u32::try_from(reported["width"].as_u64().expect("width")).expect("u32"),
+                u32::try_from(reported["height"].as_u64().expect("height")).expect("u32"),
+            );
+            assert_eq!(photo.oriented_size, Some(size), "{key} size");
+            assert_eq!(photo.metadata.make, None, "{key} carries no EXIF");
+            assert_eq!(photo.metadata.orientation, 1);
+        }
+    }
+}
+
+#[test]
+fn a_generated_png_gives_json_and_derivatives() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("photo.png");
+    let bytes = png(40, 30);
+    std::fs::write(&file, &bytes).expect("write");
+    let out = dir.path().join("out/nested");
+    let o = zhichao(&[
+        "evidence",
+        "--json",
+        "--out",
+        path_str(&out),
+        path_str(&file),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let lines = json_lines(&o);
+    assert_eq!(lines.len(), 1);
+    let l = &lines[0];
+    assert_eq!(l["file"], path_str(&file));
+    assert_eq!(l["ok"], true);
+    assert_eq!(l["sha256"], EvidenceId::of(&bytes).to_string());
+    assert_eq!(l["format"], "png");
+    assert_eq!(
+        (l["width"].as_u64(), l["height"].as_u64()),
+        (Some(40), Some(30))
+    );
+    assert_eq!(l["stored_width"], 40);
+    assert_eq!(l["orientation"], 1);
+    assert_eq!(l["error_kind"], serde_json::Value::Null);
+    assert_eq!(l["gps"], serde_json::Value::Null);
+    check_written(&out, &[l]);
+}
+
+#[test]
+fn any_failing_file_gives_exit_code_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = dir.path().join("good.png");
+    std::fs::write(&good, png(8, 8)).expect("write");
+    let text_file = dir.path().join("notes.jpg");
+    std::fs::write(&text_file, b"not a photo, whatever the name says").expect("write");
+    let empty = dir.path().join("empty.jpg");
+    std::fs::write(&empty, b"").expect("write");
+    let cut = dir.path().join("cut.png");
+    let full = png(8, 8);
+    std::fs::write(&cut, &full[..full.len() - 12]).expect("write");
+    let missing = dir.path().join("missing.jpg");
+    let files = [&good, &text_file, &empty, &cut, &missing].map(|p| path_str(p).to_owned());
+    let mut args = vec!["evidence", "--json"];
+    args.extend(files.iter().map(String::as_str));
+    let o = zhichao(&args);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    let kinds: Vec<_> = json_lines(&o)
+        .iter()
+        .map(|l| {
+            (
+                l["ok"].as_bool(),
+                l["error_kind"].as_str().map(str::to_owned),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (Some(true), None),
+            (Some(false), Some("UnsupportedFormat".to_owned())),
+            (Some(false), Some("Empty".to_owned())),
+            (Some(false), Some("Truncated".to_owned())),
+            (Some(false), Some("Unreadable".to_owned())),
+        ]
+    );
+    assert!(text(&o.stderr).contains("4 of 5"), "{}", text(&o.stderr));
+
+    // The same as text: one block per file, errors named.
+    let mut args = vec!["evidence"];
+    args.extend(files.iter().map(String::as_str));
+    let o = zhichao(&args);
+    assert_eq!(o.status.code(), Some(2));
+    let out = text(&o.stdout);
+    assert_eq!(out.split("\n\n").count(), 5, "{out}");
+    assert!(out.contains("format     png, "), "{out}");
+    assert!(
+        out.contains("oriented   8 × 8 px (EXIF orientation 1)"),
+        "{out}"
+    );
+    assert!(out.contains("error      UnsupportedFormat: "), "{out}");
+    assert!(out.contains("error      Truncated: "), "{out}");
+    assert!(out.contains("error      Empty: "), "{out}");
+    assert!(out.contains("error      Unreadable: cannot read"), "{out}");
+}
+
+#[test]
+fn usage_errors_and_unwritable_output() {
+    let o = zhichao(&["evidence"]);
+    assert_eq!(o.status.code(), Some(2), "no files is a usage error");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = dir.path().join("good.png");
+    std::fs::write(&good, png(8, 8)).expect("write");
+    // --out names an existing file: the directory cannot be created.
+    let o = zhichao(&["evidence", "--out", path_str(&good), path_str(&good)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("cannot create"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[test]
+fn fixture_photos_report_their_evidence() {
+    let Some(fixtures) = fixtures() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("ev");
+    let rel = [
+        "large/derived_ianare_IMG_5195_8.5MP.jpg",
+        "orientation/recurser_Portrait_6.jpg",
+        "heic/ianare_IMG_5195_iPhone11ProMax.HEIC",
+        "corrupt/derived_recurser_Portrait_6_trunc60pct.jpg",
+        "corrupt/synthetic_png_header_100000x100000.png",
+    ];
+    let paths: Vec<String> = rel
+        .iter()
+        .map(|r| path_str(&fixtures.join(r)).to_owned())
+        .collect();
+    let mut args = vec!["evidence", "--json", "--out", path_str(&out)];
+    args.extend(paths.iter().map(String::as_str));
+    let o = zhichao(&args);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    let lines = json_lines(&o);
+    assert_eq!(lines.len(), rel.len());
+
+    let large = &lines[0];
+    assert_eq!(large["ok"], true);
+    assert_eq!(large["format"], "jpeg");
+    assert_eq!(
+        (large["width"].as_u64(), large["height"].as_u64()),
+        (Some(2566), Some(3313))
+    );
+    assert_eq!(large["make"], "Apple");
+    assert_eq!(large["model"], "iPhone 11 Pro Max");
+    assert_eq!(large["captured_at"], "2021-04-11T15:47:53");
+    assert_eq!(large["utc_offset_minutes"], -300);
+    let lat = large["gps"]["lat"].as_f64().expect("lat");
+    let lon = large["gps"]["lon"].as_f64().expect("lon");
+    assert!((lat - 39.051_344).abs() < 1e-4 && (lon + 94.288_772).abs() < 1e-4);
+    assert_eq!(large["evidence_copy"]["width"], 1586);
+    assert_eq!(large["thumbnail"]["height"], 320);
+
+    let portrait = &lines[1];
+    assert_eq!(portrait["ok"], true);
+    assert_eq!(portrait["orientation"], 6);
+    assert_eq!(
+        (
+            portrait["stored_width"].as_u64(),
+            portrait["width"].as_u64()
+        ),
+        (Some(1800), Some(1200)),
+        "stored landscape, shown portrait"
+    );
+
+    let heic = &lines[2];
+    assert_eq!(heic["ok"], false);
+    assert_eq!(heic["format"], "heif");
+    assert_eq!(heic["error_kind"], "PreviewUnavailable");
+    assert_eq!(heic["make"], "Apple", "EXIF is still read");
+    assert_eq!(heic["sha256"].as_str().map(str::len), Some(64));
+    assert_eq!(heic["evidence_copy"], serde_json::Value::Null);
+
+    assert_eq!(lines[3]["error_kind"], "Truncated");
+    assert_eq!(lines[3]["format"], "jpeg");
+    assert_eq!(lines[4]["error_kind"], "TooLarge");
+    let message = lines[4]["error"].as_str().expect("message");
+    assert!(
+        message.contains("100 000 000 pixels"),
+        "names the limit: {message}"
+    );
+
+    check_written(&out, &[large, portrait]);
+}
