@@ -87,69 +87,10 @@ pub(super) struct JpegInfo<'a> {
     pub(super) blocks: u64,
     /// The TIFF structure of the first `APP1` EXIF segment (after `Exif\0\0`).
     pub(super) exif: Option<&'a [u8]>,
-    /// The colour space the embedded ICC profile (`APP2 ICC_PROFILE`) describes.
-    pub(super) colour: ColourSpace,
+    /// The embedded ICC profile (`APP2 ICC_PROFILE` chunks joined), when complete.
+    pub(super) icc: Option<Vec<u8>>,
     /// Offset just after the end-of-image marker (anything after it is trailing data).
     pub(super) end: usize,
-}
-
-/// The colour space of an image's pixel values, as far as the pipeline converts it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum ColourSpace {
-    /// sRGB, or no profile (assumed sRGB), or a profile the pipeline does not convert.
-    Srgb,
-    /// Display P3 (wide gamut; iPhones and many Android phones since 2016): D65, P3
-    /// primaries, sRGB transfer curve. Converted to sRGB for the derivatives.
-    DisplayP3,
-}
-
-/// Display P3's colorants as an ICC v4 profile stores them (D50-adapted XYZ, red/green/blue
-/// columns), from Apple's and Android's "Display P3" profiles.
-const DISPLAY_P3_COLORANTS: [[f64; 3]; 3] = [
-    [0.515_1, 0.241_2, -0.001_1],
-    [0.292_0, 0.692_2, 0.041_9],
-    [0.157_1, 0.066_6, 0.784_1],
-];
-
-/// Recognises an RGB ICC profile (ICC.1:2010) with Display P3 colorants.
-fn colour_space(profile: &[u8]) -> ColourSpace {
-    let read_u32 = |at: usize| -> Option<u32> {
-        Some(u32::from_be_bytes(
-            profile.get(at..at + 4)?.try_into().ok()?,
-        ))
-    };
-    let colorant = |sig: &[u8; 4]| -> Option<[f64; 3]> {
-        let count = usize::try_from(read_u32(128)?).ok()?.min(256);
-        let entry = (0..count)
-            .map(|i| 132 + 12 * i)
-            .find(|&at| profile.get(at..at + 4) == Some(sig))?;
-        let offset = usize::try_from(read_u32(entry + 4)?).ok()?;
-        if profile.get(offset..offset + 4)? != b"XYZ " {
-            return None;
-        }
-        let mut xyz = [0.0; 3];
-        for (i, v) in xyz.iter_mut().enumerate() {
-            // s15Fixed16Number.
-            let raw = read_u32(offset + 8 + 4 * i)?.cast_signed();
-            *v = f64::from(raw) / 65_536.0;
-        }
-        Some(xyz)
-    };
-    if profile.get(16..20) != Some(b"RGB ") {
-        return ColourSpace::Srgb;
-    }
-    let colorants = [b"rXYZ", b"gXYZ", b"bXYZ"].map(colorant);
-    let is_p3 = colorants
-        .iter()
-        .zip(DISPLAY_P3_COLORANTS)
-        .all(|(got, want)| {
-            got.is_some_and(|g| g.iter().zip(want).all(|(a, b)| (a - b).abs() < 0.005))
-        });
-    if is_p3 {
-        ColourSpace::DisplayP3
-    } else {
-        ColourSpace::Srgb
-    }
 }
 
 /// The ICC profile from `APP2 ICC_PROFILE` chunks (sequence number, count, data), joined in
@@ -224,7 +165,6 @@ pub(super) fn walk_jpeg(bytes: &[u8]) -> Result<JpegInfo<'_>, EvidenceError> {
                         "the JPEG ends (end-of-image marker) without any image data (no scan)",
                     ));
                 }
-                let colour = join_icc(&mut icc).map_or(ColourSpace::Srgb, |p| colour_space(&p));
                 return Ok(JpegInfo {
                     width,
                     height,
@@ -232,7 +172,7 @@ pub(super) fn walk_jpeg(bytes: &[u8]) -> Result<JpegInfo<'_>, EvidenceError> {
                     progressive,
                     blocks,
                     exif,
-                    colour,
+                    icc: join_icc(&mut icc),
                     end: pos,
                 });
             }

@@ -409,8 +409,13 @@ pub fn process_photo(bytes: &[u8], limits: &PhotoLimits) -> Result<Photo, Eviden
             let size = (info.width, info.height);
             check_pixels(size, limits)?;
             check_alloc(info.decode_bytes_estimate(), limits)?;
-            let derivatives =
-                raster::derive(bytes, format, metadata.orientation, info.colour, limits)?;
+            let derivatives = raster::derive(
+                bytes,
+                format,
+                metadata.orientation,
+                info.icc.as_deref(),
+                limits,
+            )?;
             let oriented = orient_size(size, metadata.orientation);
             (Some(size), Some(oriented), metadata, Ok(derivatives))
         }
@@ -421,13 +426,7 @@ pub fn process_photo(bytes: &[u8], limits: &PhotoLimits) -> Result<Photo, Eviden
             check_pixels(size, limits)?;
             check_alloc(info.decode_bytes_estimate(), limits)?;
             // PNG colour profiles (iCCP, cICP) are not read: PNGs are taken as sRGB.
-            let derivatives = raster::derive(
-                bytes,
-                format,
-                metadata.orientation,
-                container::ColourSpace::Srgb,
-                limits,
-            )?;
+            let derivatives = raster::derive(bytes, format, metadata.orientation, None, limits)?;
             let oriented = orient_size(size, metadata.orientation);
             (Some(size), Some(oriented), metadata, Ok(derivatives))
         }

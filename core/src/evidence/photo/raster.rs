@@ -3,13 +3,13 @@
 //! The order is chosen for speed and memory on a phone: the full-size image is decoded (8-bit
 //! RGB or grey when the source is 8-bit), immediately downscaled to the evidence copy's size
 //! in its stored orientation (the long side does not depend on orientation), and dropped; the
-//! orientation is then applied to the smaller image, Display P3 is converted to sRGB, the
+//! orientation is then applied to the smaller image, its colours are converted to sRGB, the
 //! result is encoded, and the thumbnail is made from the upright evidence copy's pixels.
 //!
-//! Colour: the derivatives are untagged JPEGs, which every viewer shows as sRGB. A Display P3
-//! photo (the ICC profile of iPhone and many Android JPEGs) is converted with
-//! [`to_srgb`]; other ICC profiles are not interpreted (sRGB is assumed); CMYK and YCCK JPEGs
-//! are turned into RGB by the decoder (zune-jpeg, Adobe inverted CMYK), without their profile.
+//! Colour: the derivatives are untagged JPEGs, which every viewer shows as sRGB. A JPEG with
+//! an RGB ICC profile other than sRGB (Display P3: iPhones and many Android phones) is
+//! converted with moxcms ([`to_srgb`]); CMYK and YCCK JPEGs are turned into RGB by the
+//! decoder (zune-jpeg, Adobe inverted CMYK), without their profile.
 
 use std::io::Cursor;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -18,7 +18,6 @@ use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::{DynamicImage, ImageError, ImageFormat, ImageReader};
 
-use super::container::ColourSpace;
 use super::{
     DERIVATIVE_JPEG_QUALITY, Derivative, Derivatives, EVIDENCE_COPY_LONG_SIDE_PX, EvidenceError,
     PhotoFormat, PhotoLimits, THUMBNAIL_LONG_SIDE_PX, group, mib,
@@ -63,7 +62,7 @@ pub(super) fn derive(
     bytes: &[u8],
     format: PhotoFormat,
     orientation: u8,
-    colour: ColourSpace,
+    icc: Option<&[u8]>,
     limits: &PhotoLimits,
 ) -> Result<Derivatives, EvidenceError> {
     let full = decode(bytes, format, limits)?;
@@ -77,8 +76,8 @@ pub(super) fn derive(
         None => full,
     };
     let mut evidence = orient(evidence, orientation).into_rgb();
-    if colour == ColourSpace::DisplayP3 {
-        to_srgb(&mut evidence);
+    if let Some(icc) = icc {
+        to_srgb(&mut evidence, icc);
     }
     let evidence_copy = encode(&evidence)?;
     let thumbnail = match downscale(&evidence, THUMBNAIL_LONG_SIDE_PX)? {
@@ -243,57 +242,64 @@ pub(super) fn downscale(src: &Raster, long_side: u32) -> Result<Option<Raster>, 
     }))
 }
 
-/// Display P3 → sRGB for linear RGB, both D65: `XYZ→sRGB · P3→XYZ` (IEC 61966-2-1 and
-/// SMPTE EG 432-1 primaries). Rows sum to 1, so greys stay grey.
-const P3_TO_SRGB: [[f32; 3]; 3] = [
-    [1.224_940_2, -0.224_940_2, 0.0],
-    [-0.042_057, 1.042_057, 0.0],
-    [-0.019_637_6, -0.078_636, 1.098_273_6],
-];
+/// sRGB's colorants (D50-adapted XYZ), as moxcms builds its sRGB profile.
+fn srgb_colorants() -> [moxcms::Xyzd; 3] {
+    let srgb = moxcms::ColorProfile::new_srgb();
+    [srgb.red_colorant, srgb.green_colorant, srgb.blue_colorant]
+}
 
-/// Entries of the linear → sRGB encoding table (14 bits: under half a level of error even
-/// near black, where the curve is steepest).
-const ENCODE_STEPS: usize = 1 << 14;
-
-/// Converts Display P3 RGB to sRGB in place: decode the sRGB transfer curve (which Display
-/// P3 shares), apply [`P3_TO_SRGB`], clip to the sRGB gamut, encode. Tables make it a few
-/// milliseconds for an evidence copy (a generic CMS transform took ~70 ms).
-pub(super) fn to_srgb(raster: &mut Raster) {
-    let decode: Vec<f32> = (0..=255u8)
-        .map(|v| {
-            let c = f32::from(v) / 255.0;
-            if c <= 0.040_45 {
-                c / 12.92
-            } else {
-                ((c + 0.055) / 1.055).powf(2.4)
-            }
-        })
-        .collect();
-    let encode: Vec<u8> = (0..ENCODE_STEPS)
-        .map(|i| {
-            // i < 2^14: exact in f32.
-            let l = i as f32 / (ENCODE_STEPS - 1) as f32;
-            let c = if l <= 0.003_130_8 {
-                12.92 * l
-            } else {
-                1.055 * l.powf(1.0 / 2.4) - 0.055
-            };
-            // c is in [0, 1]: the product rounds into 0..=255.
-            (c * 255.0).round().clamp(0.0, 255.0) as u8
-        })
-        .collect();
-    let scale = (ENCODE_STEPS - 1) as f32;
-    for px in raster.pixels.chunks_exact_mut(3) {
-        let rgb = [
-            decode[usize::from(px[0])],
-            decode[usize::from(px[1])],
-            decode[usize::from(px[2])],
-        ];
-        for (out, row) in px.iter_mut().zip(P3_TO_SRGB) {
-            let linear = row[0] * rgb[0] + row[1] * rgb[1] + row[2] * rgb[2];
-            // Clipped to [0, 1] first, so the index is within the table.
-            *out = encode[(linear.clamp(0.0, 1.0) * scale + 0.5) as usize];
+/// The transform of an embedded RGB ICC profile (ICC.1:2010) to sRGB, through moxcms;
+/// `None` when the profile does not read, is not RGB (CMYK and YCCK are turned into RGB by the
+/// decoder without their profile), or has sRGB's colorants (nothing to convert).
+pub(super) fn srgb_transform(icc: &[u8]) -> Option<std::sync::Arc<moxcms::Transform8BitExecutor>> {
+    let profile = match moxcms::ColorProfile::new_from_slice(icc) {
+        Ok(profile) => profile,
+        Err(e) => {
+            tracing::debug!(error = %e, "ICC profile not read; taken as sRGB");
+            return None;
         }
+    };
+    if profile.color_space != moxcms::DataColorSpace::Rgb {
+        return None;
+    }
+    let colorants = [
+        profile.red_colorant,
+        profile.green_colorant,
+        profile.blue_colorant,
+    ];
+    let like_srgb = colorants.iter().zip(srgb_colorants()).all(|(a, b)| {
+        (a.x - b.x).abs() < 0.005 && (a.y - b.y).abs() < 0.005 && (a.z - b.z).abs() < 0.005
+    });
+    if like_srgb {
+        return None;
+    }
+    match profile.create_transform_8bit(
+        moxcms::Layout::Rgb,
+        &moxcms::ColorProfile::new_srgb(),
+        moxcms::Layout::Rgb,
+        moxcms::TransformOptions::default(),
+    ) {
+        Ok(transform) => Some(transform),
+        Err(e) => {
+            tracing::debug!(error = %e, "no transform from the ICC profile; taken as sRGB");
+            None
+        }
+    }
+}
+
+/// Converts an RGB raster from the photo's ICC profile to sRGB in place (see
+/// [`srgb_transform`]); leaves it as it is when there is nothing to convert.
+pub(super) fn to_srgb(raster: &mut Raster, icc: &[u8]) {
+    if raster.channels != 3 {
+        return;
+    }
+    let Some(transform) = srgb_transform(icc) else {
+        return;
+    };
+    let mut out = vec![0u8; raster.pixels.len()];
+    match transform.transform(&raster.pixels, &mut out) {
+        Ok(()) => raster.pixels = out,
+        Err(e) => tracing::debug!(error = %e, "colour conversion failed; kept as is"),
     }
 }
 
