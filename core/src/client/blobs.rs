@@ -231,6 +231,13 @@ fn upload_one(
     let total = blobs.size(sha).ok_or_else(|| ClientError::Storage {
         reason: format!("photo {sha} is queued but not on this device"),
     })?;
+    // A file damaged on the phone would be refused by the server after the whole upload:
+    // check first (hashing is cheap next to the network).
+    if !blobs.verify(sha).map_err(|e| storage(&e))? {
+        return Err(ClientError::Storage {
+            reason: format!("photo {sha} is damaged on this device (its bytes no longer match)"),
+        });
+    }
     let mut status = api.blob_status(token, sha)?;
     let mut sent = 0;
     // Each round either advances or is answered with the server's offset; a server that
@@ -277,8 +284,9 @@ fn upload_one(
 
 /// Uploads every blob queued in `blobs`, oldest first, each resuming where the server
 /// stopped. A blob the server confirms leaves the queue ([`BlobDir::mark_on_server`]); one
-/// refused (too large, hash mismatch, forbidden) gets its failure recorded and stays queued
-/// for a later try. A network failure stops the run: the rest waits for the next one.
+/// refused (too large, forbidden) gets its failure recorded and stays queued for a later
+/// try; one whose file on the phone no longer hashes to its id is not sent and leaves the
+/// queue as damaged ([`BlobDir::mark_damaged`]), reported in `failed`. A network failure stops the run: the rest waits for the next one.
 ///
 /// # Errors
 /// [`ClientError::Cancelled`]; [`ClientError::Network`] (after recording the failure on the
@@ -325,7 +333,12 @@ pub fn upload_queued(
             Err(e) => {
                 let reason = e.to_string();
                 tracing::warn!(photo = %sha, error = %reason, "photo upload failed");
-                let _ = blobs.record_failure(&sha, &reason);
+                if blobs.verify(&sha).is_ok_and(|ok| !ok) {
+                    // Not sent again and again: reported as damaged until stored again.
+                    let _ = blobs.mark_damaged(&sha);
+                } else {
+                    let _ = blobs.record_failure(&sha, &reason);
+                }
                 report.failed.push((sha, reason));
                 if e.is_transient() || matches!(e, ClientError::Unauthorized { .. }) {
                     break;

@@ -7,7 +7,10 @@
 //!   renamed into place, so a crash never leaves a half-written blob under its hash;
 //! - `queue/<sha256>`: blobs still to upload (a small record: when queued, attempts, the last
 //!   error);
-//! - `sent/<sha256>`: blobs the server confirmed it holds complete and verified.
+//! - `sent/<sha256>`: blobs the server confirmed it holds complete and verified;
+//! - `damaged/<sha256>`: queued blobs whose file on this phone no longer hashes to its id
+//!   (storage fault): taken out of the queue so they are not sent again and again, and
+//!   reported.
 //!
 //! File names are always the re-formatted lower-hex [`EvidenceId`], never text from outside.
 
@@ -87,6 +90,9 @@ pub enum UploadState {
     },
     /// On this phone (received from the server, or stored without queueing).
     OnPhone,
+    /// The file on this phone no longer matches its hash (storage fault): not sent; the
+    /// photo must be taken or copied again.
+    Damaged,
     /// Neither on this phone nor known to be on the server: taken on another phone that has
     /// not uploaded it yet, or lost.
     Missing,
@@ -126,7 +132,7 @@ impl BlobDir {
     /// [`BlobError::Io`] when the directories cannot be made.
     pub fn open(root: impl Into<PathBuf>) -> Result<Self, BlobError> {
         let root = root.into();
-        for sub in ["objects", "queue", "sent", "tmp"] {
+        for sub in ["objects", "queue", "sent", "damaged", "tmp"] {
             fs::create_dir_all(root.join(sub)).map_err(io("create the photo directories"))?;
         }
         if let Ok(entries) = fs::read_dir(root.join("tmp")) {
@@ -207,10 +213,16 @@ impl BlobDir {
 
     fn store(&self, sha: EvidenceId, bytes: &[u8]) -> Result<(), BlobError> {
         let path = self.object_path(&sha);
-        if fs::metadata(&path).is_ok_and(|m| m.len() == bytes.len() as u64) {
+        // A file of the right size is kept only when it still hashes right: storing the
+        // bytes again repairs a damaged copy.
+        if fs::metadata(&path).is_ok_and(|m| m.len() == bytes.len() as u64)
+            && self.verify(&sha).unwrap_or(false)
+        {
             return Ok(());
         }
-        self.write_atomically(&path, bytes)
+        self.write_atomically(&path, bytes)?;
+        let _ = fs::remove_file(self.marker("damaged", &sha));
+        Ok(())
     }
 
     /// True when the blob is on this phone.
@@ -277,6 +289,7 @@ impl BlobDir {
         if self.is_on_server(&sha) || self.marker("queue", &sha).is_file() {
             return Ok(());
         }
+        let _ = fs::remove_file(self.marker("damaged", &sha));
         self.write_queue_record(
             &sha,
             &QueueRecord {
@@ -359,6 +372,21 @@ impl BlobDir {
         }
     }
 
+    /// Takes a queued blob whose file no longer hashes to its id out of the queue and marks
+    /// it damaged ([`UploadState::Damaged`]); storing the right bytes again
+    /// ([`BlobDir::put`]) repairs it, and queueing it again sends it.
+    ///
+    /// # Errors
+    /// [`BlobError::Io`].
+    pub fn mark_damaged(&self, sha: &EvidenceId) -> Result<(), BlobError> {
+        self.write_atomically(&self.marker("damaged", sha), b"")?;
+        match fs::remove_file(self.marker("queue", sha)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io("update the upload queue")(e)),
+        }
+    }
+
     /// True when the server confirmed it holds `sha`.
     pub fn is_on_server(&self, sha: &EvidenceId) -> bool {
         self.marker("sent", sha).is_file()
@@ -368,6 +396,8 @@ impl BlobDir {
     pub fn upload_state(&self, sha: &EvidenceId) -> UploadState {
         if self.is_on_server(sha) {
             UploadState::OnServer
+        } else if self.marker("damaged", sha).is_file() {
+            UploadState::Damaged
         } else if let Some(record) = self.queue_record(sha) {
             UploadState::Queued {
                 attempts: record.attempts,
@@ -433,6 +463,27 @@ mod tests {
         assert!(!blobs.contains(&other));
         blobs.put_expecting(other, b"other").unwrap();
         assert!(blobs.contains(&other));
+    }
+
+    #[test]
+    fn a_damaged_copy_is_set_aside_and_repaired_by_storing_it_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = BlobDir::open(dir.path()).unwrap();
+        let sha = blobs.put(b"original photo").unwrap();
+        blobs.enqueue_upload(sha, 1).unwrap();
+        let hex = sha.to_string();
+        let path = dir.path().join("objects").join(&hex[..2]).join(&hex);
+        fs::write(&path, b"original phot0").unwrap();
+        assert!(!blobs.verify(&sha).unwrap());
+        blobs.mark_damaged(&sha).unwrap();
+        assert_eq!(blobs.upload_state(&sha), UploadState::Damaged);
+        assert!(blobs.queued().unwrap().is_empty(), "not sent again and again");
+        // Same length, wrong bytes: storing the right bytes rewrites the file.
+        assert_eq!(blobs.put(b"original photo").unwrap(), sha);
+        assert!(blobs.verify(&sha).unwrap());
+        assert_eq!(blobs.upload_state(&sha), UploadState::OnPhone);
+        blobs.enqueue_upload(sha, 2).unwrap();
+        assert_eq!(blobs.queued().unwrap().len(), 1);
     }
 
     #[test]

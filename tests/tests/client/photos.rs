@@ -135,7 +135,7 @@ fn photos_follow_their_case_and_an_interrupted_upload_resumes() {
 }
 
 #[test]
-fn a_photo_without_its_case_waits_and_a_refused_one_stays_queued() {
+fn a_photo_without_its_case_waits_and_a_damaged_one_is_not_sent() {
     let server = Server::start(zhichao_server::config::TokenConfig::default());
     let wang = Phone::enroll(&server, "officer:wang", "phone-wang");
     let li = Phone::enroll(&server, "officer:li", "phone-li");
@@ -163,8 +163,8 @@ fn a_photo_without_its_case_waits_and_a_refused_one_stays_queued() {
     );
     assert!(!li.photos.contains(&sha));
 
-    // A local file that no longer matches its hash is refused by the server and stays queued
-    // with the reason.
+    // A local file that no longer matches its hash (a storage fault) is not sent: it leaves
+    // the queue as damaged, with the reason, until the right bytes are stored again.
     let other = fixtures::photo_jpeg(64, 48, 2);
     let bad = wang.photos.put(&other).expect("stored");
     wang.photos.enqueue_upload(bad, T0).expect("queued");
@@ -178,22 +178,29 @@ fn a_photo_without_its_case_waits_and_a_refused_one_stays_queued() {
     damaged[other.len() / 2] ^= 0xff;
     std::fs::write(&path, &damaged).expect("damaged on disk");
     let report = wang.sync();
-    assert_eq!(report.photos_pending, 1, "{report:?}");
+    assert_eq!(report.photos_pending, 0, "{report:?}");
+    assert_eq!(report.photo_bytes_sent, 0, "nothing sent: {report:?}");
     assert_eq!(report.photo_failures.len(), 1, "{report:?}");
-    assert!(report.photos_incomplete());
-    match wang.photos.upload_state(&bad) {
-        UploadState::Queued {
-            attempts,
-            last_error,
-        } => {
-            assert_eq!(attempts, 1);
-            assert!(
-                last_error.is_some_and(|e| e.contains("422")),
-                "the server's reason"
-            );
-        }
-        other => panic!("still queued, got {other:?}"),
-    }
+    assert!(report.photo_failures[0].1.contains("damaged"), "{report:?}");
+    assert_eq!(wang.photos.upload_state(&bad), UploadState::Damaged);
+    let status = api(&server)
+        .blob_status(&wang.credentials().access_token, &bad)
+        .expect("status");
+    assert_eq!(
+        status.offset, 0,
+        "no byte of the damaged file reached the server"
+    );
+
+    // Copied again from the camera roll: repaired, queued and sent.
+    assert_eq!(wang.photos.put(&other).expect("stored again"), bad);
+    wang.photos.enqueue_upload(bad, T0).expect("queued again");
+    let report = wang.sync();
+    assert_eq!(
+        (report.photos_uploaded, report.photos_pending),
+        (1, 0),
+        "{report:?}"
+    );
+    assert_eq!(wang.photos.upload_state(&bad), UploadState::OnServer);
 
     server.stop();
 }
