@@ -208,7 +208,8 @@ pub struct PlateArgs {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// A TOML configuration file: listen, data_dir, county, allowed_origins and the tables
-    /// [log], [tokens], [limits] and [rules] (the rules in force, as for `classify --rules`).
+    /// [log], [tokens], [limits], [rules] (the rules in force, as for `classify --rules`) and
+    /// [blobs] (photo size cap, how long an unreferenced upload waits).
     /// Unknown keys are errors. The format is documented at the top of
     /// sync-server/src/config.rs; environment variables (ZHICHAO_LISTEN, ZHICHAO_DATA_DIR, …)
     /// override the file, flags override both.
