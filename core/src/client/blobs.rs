@@ -374,3 +374,38 @@ pub fn fetch_photo(
     // It came from the server: it is there.
     blobs.mark_on_server(sha).map_err(|e| storage(&e))
 }
+
+/// Asks the server about every blob in `expected` (the blobs a case or response references,
+/// [`referenced_blobs`](crate::docs::referenced_blobs)) and brings this phone's record up to
+/// date: a blob the server holds is marked so, one it does not hold although this phone
+/// believed it did (an upload swept while nothing referenced it) is queued again when the
+/// phone has it. Returns the progress after the check, for a "complete on the server" view
+/// that does not rely on the phone's memory alone.
+///
+/// # Errors
+/// [`ClientError::Storage`]; the errors of [`ServerApi::blob_status`] and
+/// [`Session::with_valid`].
+pub fn confirm_photos(
+    api: &ServerApi,
+    session: &Session,
+    blobs: &BlobDir,
+    expected: Vec<crate::docs::BlobUse>,
+) -> Result<crate::evidence::blobs::PhotoProgress> {
+    for blob in &expected {
+        let status = session.with_valid(now_ms(), |credentials| {
+            api.blob_status(&credentials.access_token, &blob.sha256)
+        })?;
+        if status.complete {
+            blobs
+                .mark_on_server(&blob.sha256)
+                .map_err(|e| storage(&e))?;
+        } else if blobs.is_on_server(&blob.sha256) {
+            tracing::warn!(photo = %blob.sha256, "the server no longer holds a photo; queued again");
+            let now = i64::try_from(now_ms()).unwrap_or(i64::MAX);
+            blobs
+                .forget_on_server(&blob.sha256, now)
+                .map_err(|e| storage(&e))?;
+        }
+    }
+    Ok(blobs.progress(expected))
+}

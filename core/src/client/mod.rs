@@ -29,7 +29,9 @@ pub mod server_url;
 pub mod transport;
 
 pub use background::{BackgroundConfig, BackgroundSync, Backoff};
-pub use blobs::{BlobStatus, UploadProgress, UploadReport, fetch_photo, upload_queued};
+pub use blobs::{
+    BlobStatus, UploadProgress, UploadReport, confirm_photos, fetch_photo, upload_queued,
+};
 pub use credentials::{CredentialStore, Credentials, EXPIRY_MARGIN_MS, MemoryCredentials, Session};
 pub use error::{ClientError, Result};
 pub use http::{CONNECT_TIMEOUT, REQUEST_TIMEOUT, ServerApi};

@@ -387,6 +387,23 @@ impl BlobDir {
         }
     }
 
+    /// Forgets a confirmation the server no longer stands by (it answered that it does not
+    /// hold `sha` complete), so the blob is queued again when it is on this phone.
+    ///
+    /// # Errors
+    /// [`BlobError::Io`].
+    pub fn forget_on_server(&self, sha: &EvidenceId, now_ms: i64) -> Result<(), BlobError> {
+        match fs::remove_file(self.marker("sent", sha)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io("update the upload queue")(e)),
+        }
+        if self.contains(sha) {
+            self.enqueue_upload(*sha, now_ms)?;
+        }
+        Ok(())
+    }
+
     /// True when the server confirmed it holds `sha`.
     pub fn is_on_server(&self, sha: &EvidenceId) -> bool {
         self.marker("sent", sha).is_file()
@@ -477,7 +494,10 @@ mod tests {
         assert!(!blobs.verify(&sha).unwrap());
         blobs.mark_damaged(&sha).unwrap();
         assert_eq!(blobs.upload_state(&sha), UploadState::Damaged);
-        assert!(blobs.queued().unwrap().is_empty(), "not sent again and again");
+        assert!(
+            blobs.queued().unwrap().is_empty(),
+            "not sent again and again"
+        );
         // Same length, wrong bytes: storing the right bytes rewrites the file.
         assert_eq!(blobs.put(b"original photo").unwrap(), sha);
         assert!(blobs.verify(&sha).unwrap());

@@ -4,8 +4,10 @@
 
 use std::sync::atomic::AtomicBool;
 
-use zhichao_core::client::{ServerApi, ServerUrl, fetch_photo, upload_queued};
-use zhichao_core::docs::{BlobRole, Case};
+use std::time::Duration;
+
+use zhichao_core::client::{ServerApi, ServerUrl, confirm_photos, fetch_photo, upload_queued};
+use zhichao_core::docs::{BlobRole, BlobUse, Case};
 use zhichao_core::evidence::blobs::UploadState;
 use zhichao_core::evidence::photo::PhotoLimits;
 use zhichao_core::evidence::record::{CaptureContext, attach_photo, photo_progress, record_photo};
@@ -163,6 +165,35 @@ fn a_photo_without_its_case_waits_and_a_damaged_one_is_not_sent() {
     );
     assert!(!li.photos.contains(&sha));
 
+    // Nothing ever referenced it, so the server sweeps it; the phone still believes it is
+    // there until it asks, then queues it again.
+    assert_eq!(wang.photos.upload_state(&sha), UploadState::OnServer);
+    let swept = server
+        .state
+        .blobs
+        .sweep(now_ms() + 10 * 24 * 3_600_000, Duration::from_secs(3_600))
+        .expect("sweep");
+    assert!(swept.blobs_removed >= 1, "{swept:?}");
+    let use_of = BlobUse {
+        sha256: sha,
+        role: BlobRole::Original,
+        byte_len: Some(jpeg.len() as u64),
+    };
+    let progress = confirm_photos(
+        &api(&server),
+        wang.client.session(),
+        &wang.photos,
+        vec![use_of],
+    )
+    .expect("asked the server");
+    assert!(!progress.is_complete(), "{progress:?}");
+    assert!(matches!(
+        wang.photos.upload_state(&sha),
+        UploadState::Queued { .. }
+    ));
+    let report = wang.sync();
+    assert_eq!(report.photos_uploaded, 1, "sent again: {report:?}");
+
     // A local file that no longer matches its hash (a storage fault) is not sent: it leaves
     // the queue as damaged, with the reason, until the right bytes are stored again.
     let other = fixtures::photo_jpeg(64, 48, 2);
@@ -203,4 +234,10 @@ fn a_photo_without_its_case_waits_and_a_damaged_one_is_not_sent() {
     assert_eq!(wang.photos.upload_state(&bad), UploadState::OnServer);
 
     server.stop();
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
