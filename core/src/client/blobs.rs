@@ -105,24 +105,34 @@ impl ServerApi {
         self.url().http(&format!("/v1/blobs/{sha}"))
     }
 
-    /// `HEAD /v1/blobs/{sha256}`: what the server holds of the blob.
-    ///
-    /// # Errors
-    /// [`ClientError::TokenExpired`], [`ClientError::Unauthorized`], [`ClientError::Network`],
-    /// [`ClientError::Server`], [`ClientError::Decode`] when `Upload-Offset` is missing.
-    pub fn blob_status(&self, access_token: &str, sha: &EvidenceId) -> Result<BlobStatus> {
-        let response = self
-            .agent()
-            .head(self.blob_url(sha))
+    /// Sends a bodiless blob request with the token and the blob timeout; a non-2xx answer
+    /// is an error.
+    fn blob_call(
+        &self,
+        request: ureq::RequestBuilder<ureq::typestate::WithoutBody>,
+        access_token: &str,
+    ) -> Result<ureq::http::Response<ureq::Body>> {
+        let response = request
             .header("Authorization", format!("Bearer {access_token}"))
             .config()
             .timeout_global(Some(BLOB_REQUEST_TIMEOUT))
             .build()
             .call()
             .map_err(|e| super::http::network(&e))?;
-        if !response.status().is_success() {
-            return Err(error_of(response));
+        if response.status().is_success() {
+            Ok(response)
+        } else {
+            Err(error_of(response))
         }
+    }
+
+    /// `HEAD /v1/blobs/{sha256}`: what the server holds of the blob.
+    ///
+    /// # Errors
+    /// [`ClientError::TokenExpired`], [`ClientError::Unauthorized`], [`ClientError::Network`],
+    /// [`ClientError::Server`], [`ClientError::Decode`] when `Upload-Offset` is missing.
+    pub fn blob_status(&self, access_token: &str, sha: &EvidenceId) -> Result<BlobStatus> {
+        let response = self.blob_call(self.agent().head(self.blob_url(sha)), access_token)?;
         let offset = header_u64(&response, "upload-offset").ok_or(ClientError::Decode {
             reason: "blob status without Upload-Offset".to_owned(),
         })?;
@@ -186,18 +196,7 @@ impl ServerApi {
     /// this principal; [`ClientError::Decode`] when the bytes do not hash to `sha` or exceed
     /// [`MAX_DOWNLOAD_BYTES`]; the errors of [`ServerApi::blob_status`].
     pub fn get_blob(&self, access_token: &str, sha: &EvidenceId) -> Result<Vec<u8>> {
-        let mut response = self
-            .agent()
-            .get(self.blob_url(sha))
-            .header("Authorization", format!("Bearer {access_token}"))
-            .config()
-            .timeout_global(Some(BLOB_REQUEST_TIMEOUT))
-            .build()
-            .call()
-            .map_err(|e| super::http::network(&e))?;
-        if !response.status().is_success() {
-            return Err(error_of(response));
-        }
+        let mut response = self.blob_call(self.agent().get(self.blob_url(sha)), access_token)?;
         let bytes = response
             .body_mut()
             .with_config()

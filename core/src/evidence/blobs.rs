@@ -157,6 +157,15 @@ impl BlobDir {
         self.root.join(dir).join(sha.to_string())
     }
 
+    /// Removes the marker of `sha` in `dir` (nothing when there is none).
+    fn remove_marker(&self, dir: &str, sha: &EvidenceId) -> Result<(), BlobError> {
+        match fs::remove_file(self.marker(dir, sha)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io("update the upload queue")(e)),
+        }
+    }
+
     /// Writes `bytes` to `target` atomically: a temporary file, fsync, rename, fsync of the
     /// directory.
     fn write_atomically(&self, target: &Path, bytes: &[u8]) -> Result<(), BlobError> {
@@ -221,7 +230,7 @@ impl BlobDir {
             return Ok(());
         }
         self.write_atomically(&path, bytes)?;
-        let _ = fs::remove_file(self.marker("damaged", &sha));
+        let _ = self.remove_marker("damaged", &sha);
         Ok(())
     }
 
@@ -289,7 +298,7 @@ impl BlobDir {
         if self.is_on_server(&sha) || self.marker("queue", &sha).is_file() {
             return Ok(());
         }
-        let _ = fs::remove_file(self.marker("damaged", &sha));
+        let _ = self.remove_marker("damaged", &sha);
         self.write_queue_record(
             &sha,
             &QueueRecord {
@@ -365,11 +374,7 @@ impl BlobDir {
     /// [`BlobError::Io`].
     pub fn mark_on_server(&self, sha: &EvidenceId) -> Result<(), BlobError> {
         self.write_atomically(&self.marker("sent", sha), b"")?;
-        match fs::remove_file(self.marker("queue", sha)) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(io("update the upload queue")(e)),
-        }
+        self.remove_marker("queue", sha)
     }
 
     /// Takes a queued blob whose file no longer hashes to its id out of the queue and marks
@@ -380,11 +385,7 @@ impl BlobDir {
     /// [`BlobError::Io`].
     pub fn mark_damaged(&self, sha: &EvidenceId) -> Result<(), BlobError> {
         self.write_atomically(&self.marker("damaged", sha), b"")?;
-        match fs::remove_file(self.marker("queue", sha)) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(io("update the upload queue")(e)),
-        }
+        self.remove_marker("queue", sha)
     }
 
     /// Forgets a confirmation the server no longer stands by (it answered that it does not
@@ -393,11 +394,7 @@ impl BlobDir {
     /// # Errors
     /// [`BlobError::Io`].
     pub fn forget_on_server(&self, sha: &EvidenceId, now_ms: i64) -> Result<(), BlobError> {
-        match fs::remove_file(self.marker("sent", sha)) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io("update the upload queue")(e)),
-        }
+        self.remove_marker("sent", sha)?;
         if self.contains(sha) {
             self.enqueue_upload(*sha, now_ms)?;
         }
