@@ -1,24 +1,67 @@
 //! [`BlobStore`]: the photo blobs, content-addressed by SHA-256, with the document → blob
-//! references that decide who may read them and how long they are kept.
+//! references and the uploaders that decide who may read them and how long they are kept.
 //!
 //! Documents hold only a photo's hash and metadata ([`zhichao_core::docs::referenced_blobs`]);
 //! the bytes travel over HTTP (`/v1/blobs/{sha256}`, [`crate::routes::blobs`]), each original
 //! and derivative as a blob of its own, uploaded in chunks that resume where they stopped.
+//!
+//! **Who may read a blob** ([`BlobStore::may_read`]). A hash is not a secret: it is in every
+//! document that references the photo, and anyone may list any hash in a document of their
+//! own. So a reference grants nothing by itself; the server records who *uploaded* each blob
+//! (the uploader's [`Principal`], as it was when the upload completed) and:
+//!
+//! - a document that references a blob grants read access to those who may read the document
+//!   ([`access::can_read`] with the headers the change log keeps) **only if at least one
+//!   uploader of the blob may read that document too**. Officer Wang uploads a photo → his
+//!   team's case lists it → Wang reads the case → his teammates, the county's other officers
+//!   and its supervisors read the photo; an officer of another county lists the same hash in
+//!   his own case → Wang cannot read that case → it grants nothing. A notice of Wang's team
+//!   lists Wang's evidence copy → Wang reads the notice → the addressed enterprise reads the
+//!   copy. An enterprise's response lists the enterprise's own uploads → the enterprise reads
+//!   the response → so do the officers of the notice's team;
+//! - an enterprise (or a source unit's system) never gets a blob that any case references as
+//!   an original — an officer's photo with its GPS and device data — even if a notice lists
+//!   it;
+//! - an uploader is recorded when its upload completes and the bytes hash to the id, and also
+//!   when a principal uploads the bytes of a blob the server already holds (proof of
+//!   possession: nothing is stored again, the principal is added as an uploader).
+//!
+//! **Uploads in progress belong to their uploader**: one partial upload per (blob, uploading
+//! principal id), so nobody can block or spoil someone else's upload of the same blob (a
+//! declared total, garbage bytes). `HEAD` ([`BlobStore::status`]) tells a principal that a
+//! blob is complete only if it may read the blob or uploaded it; anyone else sees their own
+//! upload's offset (0 when none), so `HEAD` is no oracle for a hash's existence, and such a
+//! principal uploads the bytes to become an uploader.
 //!
 //! Layout under `<data_dir>/blobs/`:
 //!
 //! - `objects/<first 2 hex>/<sha256>`: complete blobs, verified against their name. A file
 //!   appears there only by an atomic rename after its bytes hashed to the id and were fsynced
 //!   (then the directory is fsynced too), so a complete blob is never partial.
-//! - `partial/<sha256>`: uploads in progress. Each chunk is appended at the offset the
-//!   server holds, fsynced, and only then is the new offset recorded (and flushed): the offset
-//!   `HEAD` reports is always durable. Bytes past it (a crash between the write and the
-//!   record) are cut off when the upload goes on.
+//! - `partial/<sha256>.<owner>`: uploads in progress, `<owner>` the lower-hex SHA-256 of the
+//!   uploading principal's id (fixed length, nothing a client chose). Each chunk is appended
+//!   at the offset the server holds, fsynced, and only then is the new offset recorded (and
+//!   flushed): the offset `HEAD` reports is always durable. Bytes past it (a crash between the
+//!   write and the record) are cut off when the upload goes on. A `partial/<sha256>` without
+//!   owner is an upload from before (store format 1): never resumed nor reported, swept like
+//!   any upload untouched for the TTL.
 //! - `meta/`: a sled database of its own (the change log's is private to it), trees
-//!   `blob_refs` (key SHA-256 ‖ document id ‖ role → the document's kind and the size it
-//!   declares), `blob_partial` (declared total, durable offset, last chunk time) and
-//!   `blob_complete` (size, completion time) — times from the server's
-//!   [`Clock`](crate::clock::Clock), so the sweeper can be tested with a moved clock.
+//!   `blob_refs` (key SHA-256 ‖ document id ‖ role → the document's kind, the size it
+//!   declares, and `legacy` for references recorded before uploaders were), `blob_partial`
+//!   (key SHA-256 ‖ owner → declared total, durable offset, last chunk time; a 32-byte key is
+//!   a format-1 upload), `blob_complete` (size, completion time), `blob_uploaders` (key
+//!   SHA-256 ‖ SHA-256 of the principal's JSON → the [`Principal`] as JSON) and `blob_format`
+//!   (`format` → 2) — times from the server's [`Clock`](crate::clock::Clock), so the sweeper
+//!   can be tested with a moved clock.
+//!
+//! **Upgrading a format-1 store** (no uploaders recorded): on open, every reference already
+//! recorded is marked `legacy`, and the creator of a legacy reference's document, rebuilt as a
+//! principal from its header (an officer of the header's team and scope, an enterprise of its
+//! unit), counts as an uploader of that blob. Access through the documents of that time is
+//! kept as it was (so is any access a foreign reference already had), and a later document —
+//! a notice listing an old evidence copy — grants when one of those creators may read it. A
+//! blob complete before the upgrade that no document referenced then has no uploader: it
+//! grants nothing until someone uploads its bytes again.
 //!
 //! File names are always the re-formatted lower-hex id: nothing a client sends reaches a path.
 //!
@@ -31,14 +74,10 @@
 //! document whose photo is then unreadable and swept as unreferenced. References are only
 //! added: documents are never deleted.
 //!
-//! **Reading** a blob ([`BlobStore::may_read`]) needs a document that references it and that
-//! the principal may read ([`access::can_read`] with the headers the change log keeps), and an
-//! enterprise (or a source unit's system) never gets a blob that any case references as an
-//! original — an officer's photo with its GPS and device data — even if a notice lists it.
-//!
 //! **Sweeping** ([`BlobStore::sweep`], run every `[blobs] sweep_interval_secs` by
 //! [`sweep_loop`]): complete blobs no document references, completed longer than
-//! `[blobs] unreferenced_ttl_hours` ago, and uploads untouched that long are removed.
+//! `[blobs] unreferenced_ttl_hours` ago (with their uploaders), and uploads untouched that
+//! long (anyone's, and those of format 1) are removed.
 //!
 //! Concurrency: operations on one blob (a chunk, a sweep decision) hold one of
 //! [`LOCK_STRIPES`] mutexes chosen by the hash, so two uploads of the same blob never
@@ -55,8 +94,8 @@ use automerge::Automerge;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use zhichao_core::access::{self, Principal};
-use zhichao_core::docs::{BlobRole, DocKind, referenced_blobs};
-use zhichao_core::ids::{DocumentId, EvidenceId};
+use zhichao_core::docs::{BlobRole, DocKind, Header, referenced_blobs};
+use zhichao_core::ids::{DocumentId, EvidenceId, PrincipalId};
 
 use crate::AppState;
 use crate::changelog::{ChangeLog, ChangeLogError};
@@ -68,6 +107,11 @@ pub const MAX_CHUNK_BYTES: usize = 8 * 1024 * 1024;
 
 /// Number of per-blob locks (a blob's is chosen by its first hash byte).
 pub const LOCK_STRIPES: usize = 64;
+
+/// The metadata format this code writes: 2 = uploaders recorded, uploads per principal.
+pub const STORE_FORMAT: u64 = 2;
+
+const FORMAT_KEY: &[u8] = b"format";
 
 /// Why a blob operation failed (all server-side: answered 500).
 #[derive(Debug, thiserror::Error)]
@@ -90,7 +134,8 @@ pub enum BlobError {
 /// Result alias of this module.
 pub type Result<T, E = BlobError> = std::result::Result<T, E>;
 
-/// What the server holds of one blob.
+/// What the server holds of one blob, as shown to one principal ([`BlobStore::status`]): the
+/// complete blob, or that principal's own upload in progress.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BlobStatus {
     /// Bytes held durably: 0 when nothing, the size when complete.
@@ -109,7 +154,15 @@ pub enum PutOutcome {
         /// Its size.
         len: u64,
     },
-    /// The blob was already complete: nothing written.
+    /// The chunk completed the uploader's own upload of a blob the server already held, and
+    /// its hash matched: the upload was discarded and the principal added as an uploader
+    /// (proof of possession).
+    Proven {
+        /// Its size.
+        len: u64,
+    },
+    /// The blob was already complete and the principal is one of its uploaders: nothing
+    /// written.
     AlreadyComplete {
         /// Its size.
         len: u64,
@@ -146,6 +199,9 @@ pub struct BlobRef {
     pub role: BlobRole,
     /// The size it declares, if any.
     pub byte_len: Option<u64>,
+    /// Recorded before uploaders were (store format 1): the document's creator counts as an
+    /// uploader of the blob.
+    pub legacy: bool,
 }
 
 /// What one [`BlobStore::sweep`] removed.
@@ -180,6 +236,9 @@ struct CompleteRecord {
 struct RefRecord {
     kind: DocKind,
     byte_len: Option<u64>,
+    /// Recorded before the upgrade to format 2 (see the module documentation).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    legacy: bool,
 }
 
 /// The blob store. Cheap to clone (shared).
@@ -196,6 +255,8 @@ struct Inner {
     refs: sled::Tree,
     partials: sled::Tree,
     completes: sled::Tree,
+    uploaders: sled::Tree,
+    format: sled::Tree,
     stripes: Vec<Mutex<()>>,
     /// Held while references are inserted and while the sweeper decides on one blob.
     refs_gate: Mutex<()>,
@@ -257,11 +318,13 @@ impl BlobStore {
         let partial = dir.join("partial");
         fs::create_dir_all(&objects)?;
         fs::create_dir_all(&partial)?;
-        Ok(BlobStore {
+        let store = BlobStore {
             inner: Arc::new(Inner {
                 refs: db.open_tree("blob_refs")?,
                 partials: db.open_tree("blob_partial")?,
                 completes: db.open_tree("blob_complete")?,
+                uploaders: db.open_tree("blob_uploaders")?,
+                format: db.open_tree("blob_format")?,
                 db,
                 dir,
                 objects,
@@ -270,7 +333,40 @@ impl BlobStore {
                 refs_gate: Mutex::new(()),
                 temporary,
             }),
-        })
+        };
+        store.upgrade()?;
+        Ok(store)
+    }
+
+    /// Brings a format-1 store (no uploaders, no format record) to format 2: every reference
+    /// recorded so far is marked `legacy` (see the module documentation), then the format is
+    /// recorded. Runs before the store serves anything; a crash midway runs it again.
+    fn upgrade(&self) -> Result<()> {
+        let inner = &*self.inner;
+        if inner.format.get(FORMAT_KEY)?.is_some() {
+            return Ok(());
+        }
+        let mut marked = 0u64;
+        for item in inner.refs.iter() {
+            let (key, value) = item?;
+            let mut record: RefRecord = decode(&value)?;
+            if !record.legacy {
+                record.legacy = true;
+                inner.refs.insert(key, encode(&record)?)?;
+                marked += 1;
+            }
+        }
+        inner
+            .format
+            .insert(FORMAT_KEY, &STORE_FORMAT.to_be_bytes())?;
+        inner.db.flush()?;
+        if marked > 0 {
+            tracing::info!(
+                references = marked,
+                "blob store upgraded to format 2: earlier references keep their access"
+            );
+        }
+        Ok(())
     }
 
     /// The store's directory (`objects/`, `partial/`, `meta/`).
@@ -284,18 +380,18 @@ impl BlobStore {
         self.inner.objects.join(&hex[..2]).join(hex)
     }
 
-    fn partial_path(&self, sha: &EvidenceId) -> PathBuf {
-        self.inner.partial.join(sha.to_string())
+    fn partial_path(&self, key: &PartialKey) -> PathBuf {
+        self.inner.partial.join(key.file_name())
     }
 
     fn lock_blob(&self, sha: &EvidenceId) -> MutexGuard<'_, ()> {
         lock(&self.inner.stripes[usize::from(sha.as_bytes()[0]) % LOCK_STRIPES])
     }
 
-    fn partial_record(&self, sha: &EvidenceId) -> Result<Option<PartialRecord>> {
+    fn partial_record(&self, key: &PartialKey) -> Result<Option<PartialRecord>> {
         self.inner
             .partials
-            .get(sha.as_bytes())?
+            .get(key.record_key())?
             .map(|v| decode(&v))
             .transpose()
     }
@@ -311,9 +407,9 @@ impl BlobStore {
     /// An upload's durable offset and declared total, from its record and its file: a record
     /// whose file is gone or shorter (it lost data) counts for nothing, and a file without a
     /// record (a crash before the first record) holds nothing: the upload starts over.
-    fn upload_of(&self, sha: &EvidenceId) -> Result<Upload> {
-        let record = self.partial_record(sha)?;
-        let file = file_len(&self.partial_path(sha))?;
+    fn upload_of(&self, key: &PartialKey) -> Result<Upload> {
+        let record = self.partial_record(key)?;
+        let file = file_len(&self.partial_path(key))?;
         Ok(match record {
             Some(r) if file.is_some_and(|len| len >= r.offset) => Upload {
                 offset: r.offset,
@@ -328,20 +424,22 @@ impl BlobStore {
         })
     }
 
-    /// What the server holds of `sha`: complete (with its size), or the durable offset of an
-    /// upload in progress (0 when none).
+    /// The size of the complete blob `sha`, `None` when the server does not hold it whole.
+    /// Says nothing about who may know it.
     ///
     /// # Errors
     /// Storage errors.
-    pub fn status(&self, sha: &EvidenceId) -> Result<BlobStatus> {
-        if let Some(len) = file_len(&self.object_path(sha))? {
-            return Ok(BlobStatus {
-                offset: len,
-                total: Some(len),
-                complete: true,
-            });
-        }
-        let upload = self.upload_of(sha)?;
+    pub fn object_len(&self, sha: &EvidenceId) -> Result<Option<u64>> {
+        Ok(file_len(&self.object_path(sha))?)
+    }
+
+    /// The upload of `sha` in progress by the principal `uploader`: its durable offset (0
+    /// when none) and declared total; never complete.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn upload_status(&self, sha: &EvidenceId, uploader: &PrincipalId) -> Result<BlobStatus> {
+        let upload = self.upload_of(&PartialKey::owned(sha, uploader))?;
         Ok(BlobStatus {
             offset: upload.offset,
             total: upload.total,
@@ -349,11 +447,72 @@ impl BlobStore {
         })
     }
 
-    /// Appends `bytes` at `start` of the blob `sha` of `total` bytes, at `now_ms` (server
-    /// clock). The chunk is taken only when `start` is the offset held and `total` the one
-    /// declared before; the chunk that completes the blob is verified against `sha`, and the
-    /// blob becomes visible atomically (fsync, rename, directory fsync) — or is discarded on a
-    /// mismatch. The caller checks `total` against the size cap.
+    /// What `principal` is told of `sha` (`HEAD`, and the checks of `PUT` before its body):
+    /// complete with its size when the blob is complete and the principal uploaded it or may
+    /// read it ([`BlobStore::may_read`]); otherwise the principal's own upload in progress
+    /// ([`BlobStore::upload_status`]), so nobody learns from it whether a hash is stored.
+    ///
+    /// # Errors
+    /// Storage errors of the store or the log.
+    pub fn status(
+        &self,
+        log: &ChangeLog,
+        principal: &Principal,
+        sha: &EvidenceId,
+    ) -> Result<BlobStatus> {
+        if let Some(len) = self.object_len(sha)?
+            && (self.is_uploader(sha, principal.id())? || self.may_read(log, principal, sha)?)
+        {
+            return Ok(BlobStatus {
+                offset: len,
+                total: Some(len),
+                complete: true,
+            });
+        }
+        self.upload_status(sha, principal.id())
+    }
+
+    /// The principals recorded as uploaders of `sha` (see the module documentation).
+    ///
+    /// # Errors
+    /// Storage errors, [`BlobError::Corrupt`].
+    pub fn uploaders_of(&self, sha: &EvidenceId) -> Result<Vec<Principal>> {
+        self.inner
+            .uploaders
+            .scan_prefix(sha.as_bytes())
+            .values()
+            .map(|v| decode(&v?))
+            .collect()
+    }
+
+    /// Is the account `id` one of the uploaders of `sha` (as whatever principal it was)?
+    ///
+    /// # Errors
+    /// As [`BlobStore::uploaders_of`].
+    pub fn is_uploader(&self, sha: &EvidenceId, id: &PrincipalId) -> Result<bool> {
+        Ok(self.uploaders_of(sha)?.iter().any(|p| p.id() == id))
+    }
+
+    /// Records `principal` as an uploader of `sha` (not flushed: the caller flushes).
+    fn add_uploader(&self, sha: &EvidenceId, principal: &Principal) -> Result<()> {
+        let value = encode(principal)?;
+        let mut key = Vec::with_capacity(64);
+        key.extend_from_slice(sha.as_bytes());
+        key.extend_from_slice(EvidenceId::of(&value).as_bytes());
+        self.inner.uploaders.insert(key, value)?;
+        Ok(())
+    }
+
+    /// Appends `bytes` at `start` of `uploader`'s own upload of the blob `sha` of `total`
+    /// bytes, at `now_ms` (server clock). The chunk is taken only when `start` is the offset
+    /// that upload holds and `total` the one it declared before — except that a chunk at 0
+    /// with another total starts the upload over. The chunk that completes the upload is
+    /// verified against `sha`: on a mismatch the upload is discarded; on a match the blob
+    /// becomes visible atomically (fsync, rename, directory fsync) and `uploader` is recorded
+    /// as its uploader — or, when the server held it already, the upload is discarded and
+    /// `uploader` added as an uploader (proof of possession). A blob the server holds and
+    /// `uploader` uploaded before is not written again. The caller checks `total` against the
+    /// size cap.
     ///
     /// # Errors
     /// Storage errors; [`BlobError::Io`] (`InvalidInput`) when the chunk is empty or ends past
@@ -361,6 +520,7 @@ impl BlobStore {
     pub fn put_chunk(
         &self,
         sha: &EvidenceId,
+        uploader: &Principal,
         start: u64,
         total: u64,
         bytes: &[u8],
@@ -374,19 +534,27 @@ impl BlobStore {
             );
         };
         let _blob = self.lock_blob(sha);
-        if let Some(len) = file_len(&self.object_path(sha))? {
+        let held = self.object_len(sha)?;
+        if let Some(len) = held
+            && self.is_uploader(sha, uploader.id())?
+        {
             return Ok(PutOutcome::AlreadyComplete { len });
         }
-        let path = self.partial_path(sha);
+        let key = PartialKey::owned(sha, uploader.id());
+        let path = self.partial_path(&key);
         let Upload {
-            offset,
+            mut offset,
             total: declared,
             file: existing,
-        } = self.upload_of(sha)?;
+        } = self.upload_of(&key)?;
         if let Some(declared) = declared
             && declared != total
         {
-            return Ok(PutOutcome::TotalMismatch { offset, declared });
+            if start != 0 {
+                return Ok(PutOutcome::TotalMismatch { offset, declared });
+            }
+            // The uploader declared another size before: its upload starts over.
+            offset = 0;
         }
         if start != offset {
             return Ok(PutOutcome::OffsetMismatch { offset });
@@ -413,7 +581,7 @@ impl BlobStore {
             };
             self.inner
                 .partials
-                .insert(sha.as_bytes(), encode(&record)?)?;
+                .insert(key.record_key(), encode(&record)?)?;
             self.inner.db.flush()?;
             return Ok(PutOutcome::Accepted { offset: end });
         }
@@ -422,9 +590,17 @@ impl BlobStore {
         drop(file);
         if actual != *sha {
             remove_if_present(&path)?;
-            self.inner.partials.remove(sha.as_bytes())?;
+            self.inner.partials.remove(key.record_key())?;
             self.inner.db.flush()?;
             return Ok(PutOutcome::HashMismatch);
+        }
+        if let Some(len) = held {
+            // Proof of possession: the server has these bytes already.
+            remove_if_present(&path)?;
+            self.add_uploader(sha, uploader)?;
+            self.inner.partials.remove(key.record_key())?;
+            self.inner.db.flush()?;
+            return Ok(PutOutcome::Proven { len });
         }
         let object = self.object_path(sha);
         if let Some(shard) = object.parent()
@@ -445,7 +621,8 @@ impl BlobStore {
         self.inner
             .completes
             .insert(sha.as_bytes(), encode(&record)?)?;
-        self.inner.partials.remove(sha.as_bytes())?;
+        self.add_uploader(sha, uploader)?;
+        self.inner.partials.remove(key.record_key())?;
         self.inner.db.flush()?;
         Ok(PutOutcome::Created { len: total })
     }
@@ -480,6 +657,7 @@ impl BlobStore {
                 let record = RefRecord {
                     kind: *kind,
                     byte_len: blob.byte_len,
+                    legacy: false,
                 };
                 batch.insert(key, encode(&record)?);
                 added += 1;
@@ -519,15 +697,17 @@ impl BlobStore {
                 kind: record.kind,
                 role,
                 byte_len: record.byte_len,
+                legacy: record.legacy,
             });
         }
         Ok(out)
     }
 
-    /// May `principal` read the blob `sha`? Only through a document that references it and
-    /// that the principal may read (headers from `log`), and never, for an enterprise or a
-    /// source unit's system, a blob some case references as an original. Says nothing about
-    /// whether the blob is complete.
+    /// May `principal` read the blob `sha`? Only through a document that references it, that
+    /// the principal may read and that at least one uploader of the blob may read (headers
+    /// from `log`; for a `legacy` reference its document's creator counts as an uploader), and
+    /// never, for an enterprise or a source unit's system, a blob some case references as an
+    /// original. Says nothing about whether the blob is complete.
     ///
     /// # Errors
     /// Storage errors of the store or the log.
@@ -538,6 +718,9 @@ impl BlobStore {
         sha: &EvidenceId,
     ) -> Result<bool> {
         let refs = self.refs_of(sha)?;
+        if refs.is_empty() {
+            return Ok(false);
+        }
         let outside_the_state = matches!(
             principal,
             Principal::Enterprise { .. } | Principal::SourceUnitSystem { .. }
@@ -549,12 +732,28 @@ impl BlobStore {
         {
             return Ok(false);
         }
+        // Those whose reading a document makes its reference grant.
+        let mut uploaders = self.uploaders_of(sha)?;
+        for r in refs.iter().filter(|r| r.legacy) {
+            if let Some(header) = log.header(&r.doc)?
+                && let Some(creator) = creator_of(&header)
+                && !uploaders.contains(&creator)
+            {
+                uploaders.push(creator);
+            }
+        }
+        if uploaders.is_empty() {
+            return Ok(false);
+        }
         let mut docs: Vec<DocumentId> = refs.iter().map(|r| r.doc).collect();
         docs.sort();
         docs.dedup();
         for doc in docs {
             if let Some((header, ancestors)) = log.header_chain(&doc)?
                 && access::can_read(principal, &header, &ancestors)
+                && uploaders
+                    .iter()
+                    .any(|u| access::can_read(u, &header, &ancestors))
             {
                 return Ok(true);
             }
@@ -574,7 +773,7 @@ impl BlobStore {
         let stale = |at: u64| now_ms.saturating_sub(at) >= ttl_ms;
         let mut report = SweepReport::default();
         let inner = &*self.inner;
-        for (sha, path) in list_blobs(&inner.objects, true)? {
+        for (sha, path) in list_objects(&inner.objects)? {
             let _blob = self.lock_blob(&sha);
             let Some(len) = file_len(&path)? else {
                 continue;
@@ -596,46 +795,62 @@ impl BlobStore {
             }
             remove_if_present(&path)?;
             inner.completes.remove(sha.as_bytes())?;
+            remove_prefix(&inner.uploaders, sha.as_bytes())?;
             report.blobs_removed += 1;
             report.bytes_freed += len;
         }
-        for (sha, path) in list_blobs(&inner.partial, false)? {
-            let _blob = self.lock_blob(&sha);
+        for (key, path) in list_partials(&inner.partial)? {
+            let _blob = self.lock_blob(&key.sha);
             let Some(len) = file_len(&path)? else {
                 continue;
             };
-            match self.partial_record(&sha)? {
+            match self.partial_record(&key)? {
                 None => {
                     let record = PartialRecord {
                         total: None,
                         offset: 0,
                         touched_ms: now_ms,
                     };
-                    inner.partials.insert(sha.as_bytes(), encode(&record)?)?;
+                    inner.partials.insert(key.record_key(), encode(&record)?)?;
                 }
                 Some(record) if stale(record.touched_ms) => {
                     remove_if_present(&path)?;
-                    inner.partials.remove(sha.as_bytes())?;
+                    inner.partials.remove(key.record_key())?;
                     report.partials_removed += 1;
                     report.bytes_freed += len;
                 }
                 Some(_) => {}
             }
         }
-        for (tree, complete) in [(&inner.completes, true), (&inner.partials, false)] {
+        // Records without their files (and keys of no known shape) go.
+        enum Records {
+            Complete,
+            Partial,
+            Uploader,
+        }
+        for (tree, records) in [
+            (&inner.completes, Records::Complete),
+            (&inner.partials, Records::Partial),
+            (&inner.uploaders, Records::Uploader),
+        ] {
             let keys: Vec<sled::IVec> = tree.iter().keys().collect::<Result<_, _>>()?;
             for key in keys {
-                let Ok(bytes) = <[u8; 32]>::try_from(key.as_ref()) else {
+                let file = match records {
+                    Records::Complete => {
+                        sha_of_key(&key, 32).map(|sha| (sha, self.object_path(&sha)))
+                    }
+                    Records::Partial => {
+                        PartialKey::from_record_key(&key).map(|k| (k.sha, self.partial_path(&k)))
+                    }
+                    Records::Uploader => {
+                        sha_of_key(&key, 64).map(|sha| (sha, self.object_path(&sha)))
+                    }
+                };
+                let Some((sha, path)) = file else {
                     tree.remove(&key)?;
                     continue;
                 };
-                let sha = EvidenceId::from_digest(bytes);
                 let _blob = self.lock_blob(&sha);
-                let path = if complete {
-                    self.object_path(&sha)
-                } else {
-                    self.partial_path(&sha)
-                };
                 if file_len(&path)?.is_none() {
                     tree.remove(&key)?;
                 }
@@ -717,41 +932,150 @@ pub fn parse_blob_id(text: &str) -> Option<EvidenceId> {
     EvidenceId::parse(text).ok()
 }
 
-/// The blobs in `dir` (`objects/`, sharded, or `partial/`, flat), by their file names: only
-/// names that are a lower-hex id (in the right shard) count; anything else is left alone.
-fn list_blobs(dir: &Path, sharded: bool) -> Result<Vec<(EvidenceId, PathBuf)>> {
+/// The complete blobs in `objects/`, by their file names: only names that are a lower-hex id
+/// in the right shard count; anything else is left alone.
+fn list_objects(dir: &Path) -> Result<Vec<(EvidenceId, PathBuf)>> {
     let mut out = Vec::new();
-    let mut dirs = Vec::new();
-    if sharded {
-        for entry in fs::read_dir(dir)? {
-            let entry = entry?;
-            if entry.file_type()?.is_dir() {
-                dirs.push((entry.path(), entry.file_name().to_str().map(str::to_owned)));
-            }
+    for shard in fs::read_dir(dir)? {
+        let shard = shard?;
+        if !shard.file_type()?.is_dir() {
+            continue;
         }
-    } else {
-        dirs.push((dir.to_owned(), None));
-    }
-    for (dir, shard) in dirs {
-        for entry in fs::read_dir(&dir)? {
+        let Some(prefix) = shard.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        for entry in fs::read_dir(shard.path())? {
             let entry = entry?;
             let name = entry.file_name();
-            let Some(sha) = name.to_str().and_then(parse_blob_id) else {
+            let Some(sha) = name.to_str().and_then(canonical_id) else {
                 continue;
             };
-            let canonical = sha.to_string();
-            if name.to_str() != Some(canonical.as_str())
-                || shard
-                    .as_ref()
-                    .is_some_and(|s| !canonical.starts_with(s.as_str()))
-                || !entry.file_type()?.is_file()
-            {
-                continue;
+            if sha.to_string().starts_with(prefix.as_str()) && entry.file_type()?.is_file() {
+                out.push((sha, entry.path()));
             }
-            out.push((sha, entry.path()));
         }
     }
     Ok(out)
+}
+
+/// The uploads in progress in `partial/`, by their file names (`<sha256>.<owner>`, or a
+/// format-1 `<sha256>`): anything else is left alone.
+fn list_partials(dir: &Path) -> Result<Vec<(PartialKey, PathBuf)>> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let Some(key) = entry.file_name().to_str().and_then(PartialKey::parse) else {
+            continue;
+        };
+        if entry.file_type()?.is_file() {
+            out.push((key, entry.path()));
+        }
+    }
+    Ok(out)
+}
+
+/// An id written exactly as the store writes it (64 lower-hex digits), else `None`.
+fn canonical_id(text: &str) -> Option<EvidenceId> {
+    parse_blob_id(text).filter(|sha| sha.to_string() == text)
+}
+
+/// The blob id of a record key of `len` bytes that starts with it.
+fn sha_of_key(key: &[u8], len: usize) -> Option<EvidenceId> {
+    if key.len() != len {
+        return None;
+    }
+    let bytes: [u8; 32] = key.get(..32)?.try_into().ok()?;
+    Some(EvidenceId::from_digest(bytes))
+}
+
+fn remove_prefix(tree: &sled::Tree, prefix: &[u8]) -> Result<()> {
+    let keys: Vec<sled::IVec> = tree.scan_prefix(prefix).keys().collect::<Result<_, _>>()?;
+    for key in keys {
+        tree.remove(key)?;
+    }
+    Ok(())
+}
+
+/// The creator of a document as the principal its header shows (for `legacy` references):
+/// an officer of the header's team and scope for a case or notice, an enterprise of its unit
+/// for a response. The hub checked at creation that the creator could write it.
+fn creator_of(header: &Header) -> Option<Principal> {
+    match header.kind {
+        DocKind::Case | DocKind::Notice => Some(Principal::Officer {
+            id: header.created_by.clone(),
+            team: header.team.clone()?,
+            scope: header.scope,
+        }),
+        DocKind::Response => Some(Principal::Enterprise {
+            id: header.created_by.clone(),
+            unit: header.unit.clone()?,
+        }),
+        _ => None,
+    }
+}
+
+/// One upload in progress: a blob and whose upload it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct PartialKey {
+    sha: EvidenceId,
+    /// The SHA-256 of the uploading principal's id; `None` for an upload from before
+    /// (store format 1), which nobody resumes.
+    owner: Option<[u8; 32]>,
+}
+
+impl PartialKey {
+    /// The upload of `sha` by the account `uploader`.
+    fn owned(sha: &EvidenceId, uploader: &PrincipalId) -> Self {
+        let owner = EvidenceId::of(format!("zhichao blob uploader\0{uploader}").as_bytes());
+        PartialKey {
+            sha: *sha,
+            owner: Some(*owner.as_bytes()),
+        }
+    }
+
+    /// SHA-256 ‖ owner (32 or 64 bytes).
+    fn record_key(&self) -> Vec<u8> {
+        let mut key = Vec::with_capacity(64);
+        key.extend_from_slice(self.sha.as_bytes());
+        if let Some(owner) = &self.owner {
+            key.extend_from_slice(owner);
+        }
+        key
+    }
+
+    fn from_record_key(key: &[u8]) -> Option<Self> {
+        let sha = EvidenceId::from_digest(key.get(..32)?.try_into().ok()?);
+        match key.len() {
+            32 => Some(PartialKey { sha, owner: None }),
+            64 => Some(PartialKey {
+                sha,
+                owner: Some(key[32..].try_into().ok()?),
+            }),
+            _ => None,
+        }
+    }
+
+    /// `<sha256>.<owner>` in lower hex (`<sha256>` without owner).
+    fn file_name(&self) -> String {
+        match &self.owner {
+            Some(owner) => format!("{}.{}", self.sha, EvidenceId::from_digest(*owner)),
+            None => self.sha.to_string(),
+        }
+    }
+
+    /// The key of a file name written by [`PartialKey::file_name`], else `None`.
+    fn parse(name: &str) -> Option<Self> {
+        match name.split_once('.') {
+            None => Some(PartialKey {
+                sha: canonical_id(name)?,
+                owner: None,
+            }),
+            Some((sha, owner)) => Some(PartialKey {
+                sha: canonical_id(sha)?,
+                owner: Some(*canonical_id(owner)?.as_bytes()),
+            }),
+        }
+    }
 }
 
 /// An upload in progress as far as it counts (see [`BlobStore::upload_of`]).
@@ -827,7 +1151,7 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 mod tests {
     use super::*;
     use zhichao_core::docs::{Case, DerivativeRef, EvidenceRef, PhotoDerivatives, TypedDoc};
-    use zhichao_core::fixtures::{case, pid};
+    use zhichao_core::fixtures::{case, officer, officer_elsewhere, other_county, pid};
 
     const HOUR_MS: u64 = 3_600_000;
 
@@ -835,6 +1159,22 @@ mod tests {
         let mut out = vec![0xff, 0xd8, 0xff, 0xe0];
         out.extend((0..n).map(|i| u8::try_from(i % 251).unwrap() ^ seed));
         out
+    }
+
+    fn wang() -> Principal {
+        officer("officer:wang", "team-1")
+    }
+
+    /// Wang's upload of `sha`.
+    fn mine(sha: &EvidenceId) -> PartialKey {
+        PartialKey::owned(sha, wang().id())
+    }
+
+    /// `by`'s upload of `sha`: (offset, declared total).
+    fn held(store: &BlobStore, sha: &EvidenceId, by: &Principal) -> (u64, Option<u64>) {
+        let status = store.upload_status(sha, by.id()).unwrap();
+        assert!(!status.complete);
+        (status.offset, status.total)
     }
 
     #[test]
@@ -867,29 +1207,60 @@ mod tests {
     }
 
     #[test]
+    fn partial_keys_name_the_blob_and_the_uploader() {
+        let sha = EvidenceId::of(b"x");
+        let key = PartialKey::owned(&sha, &pid("officer:wang"));
+        assert_ne!(key, PartialKey::owned(&sha, &pid("officer:li")));
+        let name = key.file_name();
+        assert_eq!(name.len(), 64 + 1 + 64);
+        assert!(name.starts_with(&format!("{sha}.")));
+        assert_eq!(PartialKey::parse(&name), Some(key));
+        assert_eq!(PartialKey::from_record_key(&key.record_key()), Some(key));
+        let legacy = PartialKey { sha, owner: None };
+        assert_eq!(PartialKey::parse(&sha.to_string()), Some(legacy));
+        assert_eq!(PartialKey::from_record_key(sha.as_bytes()), Some(legacy));
+        for bad in [
+            name.to_uppercase(),
+            format!("{name}.x"),
+            format!("{sha}."),
+            format!("{sha}.tmp"),
+            "x".to_owned(),
+        ] {
+            assert_eq!(PartialKey::parse(&bad), None, "{bad:?}");
+        }
+        assert_eq!(PartialKey::from_record_key(&[0; 40]), None);
+    }
+
+    #[test]
     fn chunks_append_in_order_and_the_blob_appears_whole() {
         let store = BlobStore::temporary().unwrap();
         let data = bytes(1000, 1);
         let sha = EvidenceId::of(&data);
         let total = data.len() as u64;
-        let status = store.status(&sha).unwrap();
-        assert_eq!((status.offset, status.complete), (0, false));
+        let wang = wang();
+        assert_eq!(held(&store, &sha, &wang), (0, None));
         assert_eq!(
-            store.put_chunk(&sha, 0, total, &data[..400], 1).unwrap(),
+            store
+                .put_chunk(&sha, &wang, 0, total, &data[..400], 1)
+                .unwrap(),
             PutOutcome::Accepted { offset: 400 }
         );
         // Repeated, skipping ahead, another total: refused, nothing written.
         assert_eq!(
-            store.put_chunk(&sha, 0, total, &data[..400], 2).unwrap(),
-            PutOutcome::OffsetMismatch { offset: 400 }
-        );
-        assert_eq!(
-            store.put_chunk(&sha, 800, total, &data[800..], 2).unwrap(),
+            store
+                .put_chunk(&sha, &wang, 0, total, &data[..400], 2)
+                .unwrap(),
             PutOutcome::OffsetMismatch { offset: 400 }
         );
         assert_eq!(
             store
-                .put_chunk(&sha, 400, total + 1, &data[400..800], 2)
+                .put_chunk(&sha, &wang, 800, total, &data[800..], 2)
+                .unwrap(),
+            PutOutcome::OffsetMismatch { offset: 400 }
+        );
+        assert_eq!(
+            store
+                .put_chunk(&sha, &wang, 400, total + 1, &data[400..800], 2)
                 .unwrap(),
             PutOutcome::TotalMismatch {
                 offset: 400,
@@ -901,22 +1272,127 @@ mod tests {
             "nothing visible before the end"
         );
         assert_eq!(
-            store.put_chunk(&sha, 400, total, &data[400..], 2).unwrap(),
+            store
+                .put_chunk(&sha, &wang, 400, total, &data[400..], 2)
+                .unwrap(),
             PutOutcome::Created { len: total }
         );
-        let status = store.status(&sha).unwrap();
-        assert_eq!((status.offset, status.complete), (total, true));
+        assert_eq!(store.object_len(&sha).unwrap(), Some(total));
         assert_eq!(fs::read(store.object_path(&sha)).unwrap(), data);
-        assert!(!store.partial_path(&sha).exists());
+        assert!(!store.partial_path(&mine(&sha)).exists());
+        assert_eq!(store.uploaders_of(&sha).unwrap(), [wang.clone()][..]);
         assert_eq!(
-            store.put_chunk(&sha, 0, total, &data, 3).unwrap(),
+            store.put_chunk(&sha, &wang, 0, total, &data, 3).unwrap(),
             PutOutcome::AlreadyComplete { len: total }
         );
         assert!(
-            store.put_chunk(&sha, 0, 3, b"abcd", 3).is_err(),
+            store.put_chunk(&sha, &wang, 0, 3, b"abcd", 3).is_err(),
             "past the total"
         );
-        assert!(store.put_chunk(&sha, 0, 3, b"", 3).is_err(), "empty");
+        assert!(store.put_chunk(&sha, &wang, 0, 3, b"", 3).is_err(), "empty");
+    }
+
+    #[test]
+    fn each_principal_has_its_own_upload_and_a_chunk_at_zero_restarts_it() {
+        let store = BlobStore::temporary().unwrap();
+        let data = bytes(1000, 9);
+        let sha = EvidenceId::of(&data);
+        let total = data.len() as u64;
+        let (wang, squatter) = (wang(), officer("officer:zhou", "team-2"));
+        // Someone else declares a huge total and sends garbage.
+        assert_eq!(
+            store
+                .put_chunk(&sha, &squatter, 0, 64 << 20, &[0; 10], 1)
+                .unwrap(),
+            PutOutcome::Accepted { offset: 10 }
+        );
+        assert_eq!(held(&store, &sha, &wang), (0, None));
+        assert_eq!(
+            store
+                .put_chunk(&sha, &wang, 0, total, &data[..500], 1)
+                .unwrap(),
+            PutOutcome::Accepted { offset: 500 }
+        );
+        assert_eq!(held(&store, &sha, &squatter), (10, Some(64 << 20)));
+        // A chunk at 0 with another total starts Wang's own upload over; elsewhere it is
+        // refused.
+        assert_eq!(
+            store
+                .put_chunk(&sha, &wang, 500, total + 5, &data[500..600], 2)
+                .unwrap(),
+            PutOutcome::TotalMismatch {
+                offset: 500,
+                declared: total
+            }
+        );
+        assert_eq!(
+            store
+                .put_chunk(&sha, &wang, 0, total + 5, &data[..300], 2)
+                .unwrap(),
+            PutOutcome::Accepted { offset: 300 }
+        );
+        assert_eq!(held(&store, &sha, &wang), (300, Some(total + 5)));
+        assert_eq!(
+            store
+                .put_chunk(&sha, &wang, 0, total, &data[..600], 3)
+                .unwrap(),
+            PutOutcome::Accepted { offset: 600 }
+        );
+        assert_eq!(
+            store
+                .put_chunk(&sha, &wang, 600, total, &data[600..], 3)
+                .unwrap(),
+            PutOutcome::Created { len: total }
+        );
+        assert_eq!(fs::read(store.object_path(&sha)).unwrap(), data);
+        assert_eq!(store.uploaders_of(&sha).unwrap(), [wang]);
+        // The squatter's upload is its own business: it ends in a mismatch for it alone.
+        assert_eq!(held(&store, &sha, &squatter), (10, Some(64 << 20)));
+    }
+
+    #[test]
+    fn uploading_bytes_the_server_holds_proves_possession() {
+        let store = BlobStore::temporary().unwrap();
+        let data = bytes(1000, 10);
+        let sha = EvidenceId::of(&data);
+        let total = data.len() as u64;
+        let (wang, li) = (wang(), officer("officer:li", "team-1"));
+        store.put_chunk(&sha, &wang, 0, total, &data, 1).unwrap();
+        assert!(!store.is_uploader(&sha, li.id()).unwrap());
+        assert_eq!(
+            store
+                .put_chunk(&sha, &li, 0, total, &data[..600], 2)
+                .unwrap(),
+            PutOutcome::Accepted { offset: 600 }
+        );
+        // Wrong bytes prove nothing.
+        let mut wrong = data.clone();
+        wrong[700] ^= 1;
+        assert_eq!(
+            store
+                .put_chunk(&sha, &li, 600, total, &wrong[600..], 2)
+                .unwrap(),
+            PutOutcome::HashMismatch
+        );
+        assert!(!store.is_uploader(&sha, li.id()).unwrap());
+        assert_eq!(
+            store.put_chunk(&sha, &li, 0, total, &data, 3).unwrap(),
+            PutOutcome::Proven { len: total }
+        );
+        assert!(store.is_uploader(&sha, li.id()).unwrap());
+        assert_eq!(store.uploaders_of(&sha).unwrap().len(), 2);
+        assert!(
+            !store
+                .partial_path(&PartialKey::owned(&sha, li.id()))
+                .exists()
+        );
+        assert_eq!(fs::read(store.object_path(&sha)).unwrap(), data);
+        // Again: nothing to do, and recorded once.
+        assert_eq!(
+            store.put_chunk(&sha, &li, 0, total, &data, 4).unwrap(),
+            PutOutcome::AlreadyComplete { len: total }
+        );
+        assert_eq!(store.uploaders_of(&sha).unwrap().len(), 2);
     }
 
     #[test]
@@ -924,17 +1400,23 @@ mod tests {
         let store = BlobStore::temporary().unwrap();
         let data = bytes(100, 2);
         let sha = EvidenceId::of(b"something else");
+        let wang = wang();
         assert_eq!(
-            store.put_chunk(&sha, 0, 104, &data[..50], 1).unwrap(),
+            store
+                .put_chunk(&sha, &wang, 0, 104, &data[..50], 1)
+                .unwrap(),
             PutOutcome::Accepted { offset: 50 }
         );
         assert_eq!(
-            store.put_chunk(&sha, 50, 104, &data[50..], 1).unwrap(),
+            store
+                .put_chunk(&sha, &wang, 50, 104, &data[50..], 1)
+                .unwrap(),
             PutOutcome::HashMismatch
         );
-        assert_eq!(store.status(&sha).unwrap().offset, 0);
+        assert_eq!(held(&store, &sha, &wang), (0, None));
         assert!(!store.object_path(&sha).exists());
-        assert!(!store.partial_path(&sha).exists());
+        assert!(!store.partial_path(&mine(&sha)).exists());
+        assert!(store.uploaders_of(&sha).unwrap().is_empty());
     }
 
     #[test]
@@ -943,21 +1425,24 @@ mod tests {
         let data = bytes(3000, 3);
         let sha = EvidenceId::of(&data);
         let total = data.len() as u64;
+        let wang = wang();
         {
             let store = BlobStore::open(dir.path()).unwrap();
-            store.put_chunk(&sha, 0, total, &data[..1000], 1).unwrap();
+            store
+                .put_chunk(&sha, &wang, 0, total, &data[..1000], 1)
+                .unwrap();
             // A write that reached the file but not its record (the process died between).
             let mut file = OpenOptions::new()
                 .append(true)
-                .open(store.partial_path(&sha))
+                .open(store.partial_path(&mine(&sha)))
                 .unwrap();
             file.write_all(&[0u8; 500]).unwrap();
         }
         let store = BlobStore::open(dir.path()).unwrap();
-        assert_eq!(store.status(&sha).unwrap().offset, 1000);
+        assert_eq!(held(&store, &sha, &wang), (1000, Some(total)));
         assert_eq!(
             store
-                .put_chunk(&sha, 1000, total, &data[1000..], 2)
+                .put_chunk(&sha, &wang, 1000, total, &data[1000..], 2)
                 .unwrap(),
             PutOutcome::Created { len: total }
         );
@@ -966,10 +1451,12 @@ mod tests {
         // A partial file without any record (died before the first record): start over.
         let other = bytes(10, 4);
         let other_sha = EvidenceId::of(&other);
-        fs::write(store.partial_path(&other_sha), &other[..5]).unwrap();
-        assert_eq!(store.status(&other_sha).unwrap().offset, 0);
+        fs::write(store.partial_path(&mine(&other_sha)), &other[..5]).unwrap();
+        assert_eq!(held(&store, &other_sha, &wang), (0, None));
         assert_eq!(
-            store.put_chunk(&other_sha, 0, 14, &other, 3).unwrap(),
+            store
+                .put_chunk(&other_sha, &wang, 0, 14, &other, 3)
+                .unwrap(),
             PutOutcome::Created { len: 14 }
         );
     }
@@ -1028,6 +1515,7 @@ mod tests {
                 kind: DocKind::Case,
                 role: BlobRole::Original,
                 byte_len: Some(104),
+                legacy: false,
             }]
         );
         let copy = store.refs_of(&derivative(1).sha256).unwrap();
@@ -1038,21 +1526,167 @@ mod tests {
         assert_eq!(store.record_refs(&rules).unwrap(), 0);
     }
 
+    /// Logs `doc`'s header as the hub would (read access is decided from logged headers).
+    fn log_doc<T: zhichao_core::docs::DocBody>(log: &ChangeLog, doc: &TypedDoc<T>) {
+        let header = doc.header().unwrap();
+        let by = header.created_by.clone();
+        log.append(&[(doc.id(), header, by, Vec::new())], 1)
+            .unwrap();
+    }
+
+    /// Officer Qin of another county lists `sha` in a case of his own, which the hub logs and
+    /// whose references it records.
+    #[allow(clippy::result_large_err)] // the closure's error type is `TypedDoc::update`'s
+    fn reference_from_elsewhere(store: &BlobStore, log: &ChangeLog, seed: u64, sha: EvidenceId) {
+        let mut foreign = case(seed, "officer:qin", "team-9");
+        foreign
+            .update(&pid("officer:qin"), 0, |c| {
+                c.evidence.push(photo(sha));
+                Ok(())
+            })
+            .unwrap();
+        let header = Header {
+            scope: other_county(),
+            ..foreign.header().unwrap()
+        };
+        log.append(&[(foreign.id(), header, pid("officer:qin"), Vec::new())], 1)
+            .unwrap();
+        store
+            .record_refs(&[(foreign.id(), DocKind::Case, foreign.automerge())])
+            .unwrap();
+    }
+
+    #[test]
+    fn a_reference_grants_only_when_an_uploader_may_read_its_document() {
+        let store = BlobStore::temporary().unwrap();
+        let log = ChangeLog::temporary().unwrap();
+        let data = bytes(100, 11);
+        let sha = EvidenceId::of(&data);
+        let (wang, qin) = (wang(), officer_elsewhere("officer:qin"));
+        store.put_chunk(&sha, &wang, 0, 104, &data, 1).unwrap();
+        reference_from_elsewhere(&store, &log, 21, sha);
+        assert!(!store.may_read(&log, &qin, &sha).unwrap());
+        assert!(!store.status(&log, &qin, &sha).unwrap().complete);
+        // Wang's own team's case grants to those who read it.
+        let own = case_with(22, photo(sha));
+        log_doc(&log, &own);
+        store
+            .record_refs(&[(own.id(), DocKind::Case, own.automerge())])
+            .unwrap();
+        assert!(
+            store
+                .may_read(&log, &officer("officer:li", "team-1"), &sha)
+                .unwrap()
+        );
+        assert!(!store.may_read(&log, &qin, &sha).unwrap());
+        // Uploaded by nobody (no uploader recorded): nothing is granted.
+        let lone = EvidenceId::of(b"lone");
+        let doc = case_with(23, photo(lone));
+        log_doc(&log, &doc);
+        store
+            .record_refs(&[(doc.id(), DocKind::Case, doc.automerge())])
+            .unwrap();
+        assert!(!store.may_read(&log, &wang, &lone).unwrap());
+    }
+
+    #[test]
+    fn a_format_1_store_keeps_its_earlier_access_through_the_documents_creators() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = ChangeLog::temporary().unwrap();
+        let data = bytes(100, 12);
+        let sha = EvidenceId::of(&data);
+        let own = case_with(31, photo(sha));
+        log_doc(&log, &own);
+        let legacy_partial = bytes(50, 13);
+        let legacy_sha = EvidenceId::of(&legacy_partial);
+        {
+            // What format 1 left: a blob and its reference, no uploader, no format record,
+            // and an upload without owner.
+            let store = BlobStore::open(dir.path()).unwrap();
+            store.put_chunk(&sha, &wang(), 0, 104, &data, 1).unwrap();
+            store
+                .record_refs(&[(own.id(), DocKind::Case, own.automerge())])
+                .unwrap();
+            store.inner.uploaders.clear().unwrap();
+            store.inner.format.clear().unwrap();
+            let key = PartialKey {
+                sha: legacy_sha,
+                owner: None,
+            };
+            fs::write(store.partial_path(&key), &legacy_partial[..20]).unwrap();
+            let record = PartialRecord {
+                total: Some(54),
+                offset: 20,
+                touched_ms: 1,
+            };
+            store
+                .inner
+                .partials
+                .insert(key.record_key(), encode(&record).unwrap())
+                .unwrap();
+            store.inner.db.flush().unwrap();
+        }
+        let store = BlobStore::open(dir.path()).unwrap();
+        assert!(store.refs_of(&sha).unwrap().iter().all(|r| r.legacy));
+        assert!(store.uploaders_of(&sha).unwrap().is_empty());
+        let li = officer("officer:li", "team-1");
+        assert!(store.may_read(&log, &li, &sha).unwrap(), "as before");
+        assert!(store.status(&log, &li, &sha).unwrap().complete);
+        // A later foreign case grants nothing: the old case's creator cannot read it.
+        let qin = officer_elsewhere("officer:qin");
+        reference_from_elsewhere(&store, &log, 32, sha);
+        assert!(!store.may_read(&log, &qin, &sha).unwrap());
+        // Reopening does not mark the new reference legacy.
+        drop(store);
+        let store = BlobStore::open(dir.path()).unwrap();
+        let refs = store.refs_of(&sha).unwrap();
+        assert_eq!(refs.iter().filter(|r| r.legacy).count(), 1, "{refs:?}");
+        assert!(!store.may_read(&log, &qin, &sha).unwrap());
+        // The owner-less upload is reported to nobody and swept after the TTL.
+        assert_eq!(held(&store, &legacy_sha, &wang()), (0, None));
+        let ttl = Duration::from_secs(72 * 3_600);
+        assert_eq!(
+            store.sweep(1 + 71 * HOUR_MS, ttl).unwrap().partials_removed,
+            0
+        );
+        let report = store.sweep(1 + 72 * HOUR_MS, ttl).unwrap();
+        assert_eq!((report.partials_removed, report.bytes_freed), (1, 20));
+        assert!(
+            fs::read_dir(dir.path().join("partial"))
+                .unwrap()
+                .next()
+                .is_none()
+        );
+        assert!(store.inner.partials.is_empty());
+    }
+
     #[test]
     fn the_sweep_removes_what_nothing_references_after_the_ttl() {
         let store = BlobStore::temporary().unwrap();
         let ttl = Duration::from_secs(72 * 3_600);
         let t0 = 1_000 * HOUR_MS;
+        let wang = wang();
         let kept = bytes(20, 5);
         let kept_sha = EvidenceId::of(&kept);
         let lone = bytes(20, 6);
         let lone_sha = EvidenceId::of(&lone);
         let unfinished = bytes(20, 7);
         let unfinished_sha = EvidenceId::of(&unfinished);
-        store.put_chunk(&kept_sha, 0, 24, &kept, t0).unwrap();
-        store.put_chunk(&lone_sha, 0, 24, &lone, t0).unwrap();
+        store.put_chunk(&kept_sha, &wang, 0, 24, &kept, t0).unwrap();
+        store.put_chunk(&lone_sha, &wang, 0, 24, &lone, t0).unwrap();
         store
-            .put_chunk(&unfinished_sha, 0, 24, &unfinished[..10], t0)
+            .put_chunk(&unfinished_sha, &wang, 0, 24, &unfinished[..10], t0)
+            .unwrap();
+        // Someone else's upload of the same blob is swept alike.
+        store
+            .put_chunk(
+                &unfinished_sha,
+                &officer("officer:li", "team-1"),
+                0,
+                24,
+                &unfinished[..5],
+                t0,
+            )
             .unwrap();
         let doc = case_with(2, photo(kept_sha));
         store
@@ -1066,14 +1700,20 @@ mod tests {
             report,
             SweepReport {
                 blobs_removed: 1,
-                partials_removed: 1,
-                bytes_freed: 24 + 10,
+                partials_removed: 2,
+                bytes_freed: 24 + 10 + 5,
             }
         );
-        assert!(store.status(&kept_sha).unwrap().complete);
-        assert_eq!(store.status(&lone_sha).unwrap().offset, 0);
-        assert_eq!(store.status(&unfinished_sha).unwrap().offset, 0);
-        assert!(!store.partial_path(&unfinished_sha).exists());
+        assert_eq!(store.object_len(&kept_sha).unwrap(), Some(24));
+        assert_eq!(
+            store.uploaders_of(&kept_sha).unwrap(),
+            std::slice::from_ref(&wang)
+        );
+        assert_eq!(store.object_len(&lone_sha).unwrap(), None);
+        assert!(store.uploaders_of(&lone_sha).unwrap().is_empty());
+        assert_eq!(held(&store, &unfinished_sha, &wang), (0, None));
+        assert!(!store.partial_path(&mine(&unfinished_sha)).exists());
+        assert!(store.inner.partials.is_empty());
 
         // A file without a record (a crash after the rename) is dated by the first sweep.
         let stray = bytes(20, 8);
@@ -1082,6 +1722,7 @@ mod tests {
         fs::create_dir_all(path.parent().unwrap()).unwrap();
         fs::write(&path, &stray).unwrap();
         fs::write(store.dir().join("objects").join("not-a-blob"), b"x").unwrap();
+        fs::write(store.dir().join("partial").join("not-a-blob"), b"x").unwrap();
         let t1 = t0 + 100 * HOUR_MS;
         assert_eq!(store.sweep(t1, ttl).unwrap(), SweepReport::default());
         assert!(path.exists());
@@ -1091,5 +1732,6 @@ mod tests {
         );
         assert!(!path.exists());
         assert!(store.dir().join("objects").join("not-a-blob").exists());
+        assert!(store.dir().join("partial").join("not-a-blob").exists());
     }
 }

@@ -19,7 +19,10 @@ use zhichao_core::docs::{
     Case, Deadline, DerivativeRef, DocBody, DocKind, EvidenceRef, Header, Notice, NoticePhoto,
     PhotoDerivatives, Response, TypedDoc,
 };
-use zhichao_core::fixtures::{case, county, joint_patrol, officer, officer_elsewhere, pid};
+use zhichao_core::fixtures::{
+    case, case_body, case_header, county, joint_patrol, officer, officer_elsewhere, other_county,
+    pid,
+};
 use zhichao_core::ids::{DocumentId, EvidenceId};
 use zhichao_core::uscc::Uscc;
 use zhichao_server::clock::ManualClock;
@@ -1140,4 +1143,354 @@ async fn a_real_server_speaks_the_same_contract() {
     .unwrap();
     h.state.request_shutdown();
     let _ = server.await;
+}
+
+/// A case of officer Qin's team in another county listing `photo`: a reference by hash.
+#[allow(clippy::result_large_err)] // the closure's error type is `TypedDoc::update`'s
+fn foreign_case(seed: u8, photo: EvidenceRef) -> TypedDoc<Case> {
+    let header = Header {
+        scope: other_county(),
+        ..case_header("officer:qin", "team-9")
+    };
+    let mut doc = TypedDoc::create(
+        DocumentId::from_bytes([seed; 16]),
+        ActorId::random(),
+        &header,
+        &case_body(u32::from(seed)),
+    )
+    .unwrap();
+    doc.update(&pid("officer:qin"), 0, |c| {
+        c.evidence.push(photo);
+        Ok(())
+    })
+    .unwrap();
+    doc
+}
+
+/// A notice of officer Qin's team in another county to `unit`, listing `photos`.
+fn foreign_notice(seed: u8, unit: &str, photos: Vec<NoticePhoto>) -> TypedDoc<Notice> {
+    // The body of the fixture notice, under Qin's header.
+    let body = notice(
+        seed,
+        "team-9",
+        unit,
+        DocumentId::from_bytes([9; 16]),
+        photos,
+    )
+    .body()
+    .unwrap();
+    let header = Header {
+        kind: DocKind::Notice,
+        scope: other_county(),
+        unit: Some(uscc(unit)),
+        ..case_header("officer:qin", "team-9")
+    };
+    TypedDoc::create(
+        DocumentId::from_bytes([seed; 16]),
+        ActorId::random(),
+        &header,
+        &body,
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_hash_learned_elsewhere_and_referenced_in_ones_own_document_grants_nothing() {
+    let h = harness().await;
+    let wang = officer("officer:wang", "team-1");
+    let token = h.token(wang.clone()).await;
+    let (original, copy, thumb) = (
+        photo_bytes(3_000, 60),
+        photo_bytes(900, 61),
+        photo_bytes(200, 62),
+    );
+    for blob in [&original, &copy, &thumb] {
+        assert_eq!(h.put_whole(&token, blob).await.status, StatusCode::CREATED);
+    }
+    let photo = evidence(&original, &copy, &thumb, "officer:wang");
+    let own = case_with(17, photo.clone());
+    h.push(&own, &wang).await;
+    let id = EvidenceId::of(&original).to_string();
+    assert_eq!(h.get(&token, &id, &[]).await.body, original);
+
+    // Officer Qin of another county learns the hash and lists it as evidence of his own case:
+    // the hub accepts the case and the reference is recorded…
+    let qin = officer_elsewhere("officer:qin");
+    let qin_token = h.token(qin.clone()).await;
+    let theirs = foreign_case(70, photo);
+    h.push(&theirs, &qin).await;
+    let refs = h.state.blobs.refs_of(&EvidenceId::of(&original)).unwrap();
+    assert!(refs.iter().any(|r| r.doc == theirs.id()), "{refs:?}");
+    // …but Wang, the uploader, cannot read Qin's case: it grants nothing.
+    for blob in [&original, &copy, &thumb] {
+        let a = h
+            .get(&qin_token, &EvidenceId::of(blob).to_string(), &[])
+            .await;
+        assert_eq!(a.status, StatusCode::NOT_FOUND);
+        assert_eq!(a.code(), "blob_not_found");
+    }
+    // A notice of Qin's team listing Wang's evidence copy does not deliver it to the
+    // addressed enterprise either.
+    let accomplice = notice_photo(&copy, &thumb);
+    h.push(&foreign_notice(71, UNIT_B, vec![accomplice]), &qin)
+        .await;
+    let unit_b = h.token(enterprise("unit:b", UNIT_B)).await;
+    let a = h
+        .get(&unit_b, &EvidenceId::of(&copy).to_string(), &[])
+        .await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    // Those who read Wang's case still do.
+    let li = h.token(officer("officer:li", "team-1")).await;
+    assert_eq!(h.get(&li, &id, &[]).await.body, original);
+}
+
+#[tokio::test]
+async fn head_tells_a_stranger_nothing_about_a_complete_blob() {
+    let h = harness().await;
+    let wang = officer("officer:wang", "team-1");
+    let token = h.token(wang.clone()).await;
+    let data = photo_bytes(2_000, 63);
+    let id = EvidenceId::of(&data).to_string();
+    assert_eq!(h.put_whole(&token, &data).await.status, StatusCode::CREATED);
+    let doc = case_with(18, evidence(&data, b"copy", b"thumb", "officer:wang"));
+    h.push(&doc, &wang).await;
+
+    // Officers of the county read the case: complete. Strangers: 0, not complete, no size.
+    let zhou = h.token(officer("officer:zhou", "team-2")).await;
+    let a = h.head(&zhou, &id).await;
+    assert_eq!(
+        (a.offset(), a.header("upload-complete")),
+        (Some(2_000), Some("true"))
+    );
+    for stranger in [
+        officer_elsewhere("officer:qin"),
+        enterprise("unit:a", UNIT_A),
+        Principal::Supervisor {
+            id: pid("supervisor:qinshui"),
+            scope: other_county(),
+        },
+    ] {
+        let t = h.token(stranger.clone()).await;
+        let a = h.head(&t, &id).await;
+        assert_eq!(a.status, StatusCode::OK);
+        assert_eq!(
+            (a.offset(), a.header("upload-complete")),
+            (Some(0), Some("false")),
+            "{stranger:?}"
+        );
+        // The same as for a hash nobody uploaded.
+        let never = h.head(&t, &EvidenceId::of(b"never").to_string()).await;
+        for name in ["upload-offset", "upload-complete", "content-length"] {
+            assert_eq!(a.header(name), never.header(name), "{name}");
+        }
+    }
+    // A PUT is a normal upload for them, starting from their own offset: a chunk elsewhere
+    // is told 0.
+    let qin = h.token(officer_elsewhere("officer:qin")).await;
+    let a = h.put_chunk(&qin, &id, 1_000, 2_000, &data[1_000..]).await;
+    assert_eq!(
+        (a.status, a.code().as_str(), a.offset()),
+        (StatusCode::CONFLICT, "blob_offset_mismatch", Some(0))
+    );
+}
+
+#[tokio::test]
+async fn uploading_the_bytes_proves_possession() {
+    let h = harness().await;
+    let wang = officer("officer:wang", "team-1");
+    let token = h.token(wang.clone()).await;
+    let (original, copy, thumb) = (
+        photo_bytes(3_000, 64),
+        photo_bytes(900, 65),
+        photo_bytes(200, 66),
+    );
+    let id = EvidenceId::of(&original).to_string();
+    assert_eq!(
+        h.put_whole(&token, &original).await.status,
+        StatusCode::CREATED
+    );
+    let photo = evidence(&original, &copy, &thumb, "officer:wang");
+    h.push(&case_with(19, photo.clone()), &wang).await;
+
+    // Officer Qin of another county holds the same photo (it reached him another way) and
+    // sends it, in chunks like a phone: a normal upload, which ends in 201 without storing
+    // the bytes twice.
+    let qin = officer_elsewhere("officer:qin");
+    let qin_token = h.token(qin.clone()).await;
+    let a = h
+        .put_chunk(&qin_token, &id, 0, 3_000, &original[..1_000])
+        .await;
+    assert_eq!((a.status, a.offset()), (StatusCode::ACCEPTED, Some(1_000)));
+    let a = h.head(&qin_token, &id).await;
+    assert_eq!(
+        (a.offset(), a.header("upload-complete")),
+        (Some(1_000), Some("false"))
+    );
+    let a = h
+        .put_chunk(&qin_token, &id, 1_000, 3_000, &original[1_000..])
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED);
+    assert_eq!(
+        (a.json()["offset"].as_u64(), a.json()["complete"].as_bool()),
+        (Some(3_000), Some(true))
+    );
+    assert_eq!(h.blob_files(), [object_file(&id)], "stored once");
+    let a = h.head(&qin_token, &id).await;
+    assert_eq!(
+        (a.offset(), a.header("upload-complete")),
+        (Some(3_000), Some("true"))
+    );
+    assert_eq!(a.header("content-length"), Some("3000"));
+    // Again: already complete for him now (the body is not read).
+    assert_eq!(
+        h.put_whole(&qin_token, &original).await.status,
+        StatusCode::OK
+    );
+    // Possession is not access to Wang's case: only his own documents grant him the photo.
+    assert_eq!(
+        h.get(&qin_token, &id, &[]).await.status,
+        StatusCode::NOT_FOUND
+    );
+    h.push(&foreign_case(72, photo), &qin).await;
+    assert_eq!(h.get(&qin_token, &id, &[]).await.body, original);
+    let m = h.state.metrics.snapshot();
+    assert_eq!((m.blobs_stored, m.blob_bytes_received), (1, 6_000));
+}
+
+#[tokio::test]
+async fn an_enterprise_cannot_squat_on_someone_elses_upload() {
+    let h = harness().await;
+    let wang = officer("officer:wang", "team-1");
+    let token = h.token(wang.clone()).await;
+    let data = photo_bytes(5_000, 67);
+    let id = EvidenceId::of(&data).to_string();
+    let unit_a = h.token(enterprise("unit:a", UNIT_A)).await;
+    // Unit A declares a total of 64 MiB for Wang's hash…
+    let a = h.put_chunk(&unit_a, &id, 0, 64 * 1024 * 1024, &[0]).await;
+    assert_eq!((a.status, a.offset()), (StatusCode::ACCEPTED, Some(1)));
+    // …and, for good measure, unit B the right total with garbage bytes.
+    let unit_b = h.token(enterprise("unit:b", UNIT_B)).await;
+    let a = h.put_chunk(&unit_b, &id, 0, 5_000, &vec![0u8; 4_000]).await;
+    assert_eq!(a.status, StatusCode::ACCEPTED);
+
+    // Wang's upload knows nothing of theirs and completes normally.
+    let a = h.head(&token, &id).await;
+    assert_eq!(
+        (a.offset(), a.header("upload-complete")),
+        (Some(0), Some("false"))
+    );
+    let a = h.put_chunk(&token, &id, 0, 5_000, &data[..3_000]).await;
+    assert_eq!((a.status, a.offset()), (StatusCode::ACCEPTED, Some(3_000)));
+    let a = h.put_chunk(&token, &id, 3_000, 5_000, &data[3_000..]).await;
+    assert_eq!(a.status, StatusCode::CREATED);
+    let doc = case_with(20, evidence(&data, b"copy", b"thumb", "officer:wang"));
+    h.push(&doc, &wang).await;
+    assert_eq!(h.get(&token, &id, &[]).await.body, data);
+
+    // The squatters still see only their own uploads; unit B's garbage ends in its 422.
+    let a = h.head(&unit_a, &id).await;
+    assert_eq!(
+        (a.offset(), a.header("upload-complete")),
+        (Some(1), Some("false"))
+    );
+    let a = h.put_chunk(&unit_b, &id, 4_000, 5_000, &[0u8; 1_000]).await;
+    assert_eq!(
+        (a.status, a.code().as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "blob_hash_mismatch")
+    );
+    assert_eq!(h.get(&token, &id, &[]).await.body, data, "untouched");
+
+    // A principal that declared a wrong total itself starts over with a chunk at 0.
+    let other = photo_bytes(2_000, 68);
+    let other_id = EvidenceId::of(&other).to_string();
+    let a = h
+        .put_chunk(&token, &other_id, 0, 2_500, &other[..1_000])
+        .await;
+    assert_eq!(a.status, StatusCode::ACCEPTED);
+    let a = h
+        .put_chunk(&token, &other_id, 1_000, 2_000, &other[1_000..])
+        .await;
+    assert_eq!(
+        (a.status, a.code().as_str(), a.offset()),
+        (StatusCode::CONFLICT, "blob_total_mismatch", Some(1_000))
+    );
+    let a = h.put_chunk(&token, &other_id, 0, 2_000, &other).await;
+    assert_eq!(a.status, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn an_enterprises_own_response_photos_reach_it_and_the_officers_who_read_the_response() {
+    let h = harness().await;
+    let e = case_and_notice(&h).await;
+    let wang = officer("officer:wang", "team-1");
+    let (unit_a, unit_b) = (enterprise("unit:a", UNIT_A), enterprise("unit:b", UNIT_B));
+    let (token_a, token_b) = (h.token(unit_a.clone()).await, h.token(unit_b.clone()).await);
+    let own = [
+        photo_bytes(2_000, 80),
+        photo_bytes(500, 81),
+        photo_bytes(100, 82),
+    ];
+    for blob in &own {
+        assert_eq!(
+            h.put_whole(&token_a, blob).await.status,
+            StatusCode::CREATED
+        );
+    }
+    let answer = response(
+        51,
+        "unit:a",
+        UNIT_A,
+        DocumentId::from_bytes([40; 16]),
+        vec![evidence(&own[0], &own[1], &own[2], "unit:a")],
+    );
+    h.push(&answer, &unit_a).await;
+    let status = async |p: Principal, blob: &[u8]| {
+        let token = h.token(p).await;
+        h.get(&token, &EvidenceId::of(blob).to_string(), &[])
+            .await
+            .status
+    };
+    let (ok, none) = (StatusCode::OK, StatusCode::NOT_FOUND);
+    for blob in &own {
+        assert_eq!(status(unit_a.clone(), blob).await, ok);
+        assert_eq!(status(wang.clone(), blob).await, ok);
+        assert_eq!(status(officer("officer:li", "team-1"), blob).await, ok);
+        assert_eq!(status(supervisor(), blob).await, ok);
+        // Not the notice's team; another enterprise.
+        assert_eq!(status(officer("officer:zhou", "team-2"), blob).await, none);
+        assert_eq!(status(unit_b.clone(), blob).await, none);
+    }
+    let a = h.head(&token_a, &EvidenceId::of(&own[0]).to_string()).await;
+    assert_eq!(a.header("upload-complete"), Some("true"));
+
+    // Unit B, answering a notice of its own, lists unit A's photo by hash: nothing for it.
+    let to_b = notice(
+        42,
+        "team-1",
+        UNIT_B,
+        DocumentId::from_bytes([9; 16]),
+        vec![],
+    );
+    h.push(&to_b, &wang).await;
+    let copycat = response(
+        52,
+        "unit:b",
+        UNIT_B,
+        to_b.id(),
+        vec![evidence(&own[0], &own[1], &own[2], "unit:b")],
+    );
+    h.push(&copycat, &unit_b).await;
+    assert_eq!(status(unit_b.clone(), &own[0]).await, none);
+    let a = h.head(&token_b, &EvidenceId::of(&own[0]).to_string()).await;
+    assert_eq!(a.header("upload-complete"), Some("false"));
+    // Nor does listing a case original in a response deliver it to the enterprise.
+    let greedy = response(
+        53,
+        "unit:a",
+        UNIT_A,
+        DocumentId::from_bytes([40; 16]),
+        vec![evidence(&e.original, &e.copy, &e.thumb, "unit:a")],
+    );
+    h.push(&greedy, &unit_a).await;
+    assert_eq!(status(unit_a, &e.original).await, none);
 }

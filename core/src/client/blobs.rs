@@ -274,6 +274,16 @@ fn upload_one(
                     reason: format!("the server does not take photo {sha} at {}", next.offset),
                 });
             }
+            if stalled == 2 {
+                // The server keeps refusing where it says to go on (e.g. its partial upload
+                // declared another size): start this upload over from the first byte, which
+                // replaces our own partial upload on the server.
+                status = BlobStatus {
+                    offset: 0,
+                    complete: false,
+                };
+                continue;
+            }
         }
         status = next;
     }

@@ -7,22 +7,35 @@
 //! lower-hex id). `HEAD` and `PUT` are for principals who write documents with photos:
 //! officers, enterprises and supervisors (403 `forbidden` for admins and weighbridge systems).
 //!
-//! - `HEAD` → 200 with `Upload-Offset: N` (bytes held durably: 0 when nothing, the size when
-//!   complete), `Upload-Complete: true|false`, and `Content-Length: N` when complete.
+//! **Access.** The server records who uploaded each blob. A document that references a blob
+//! lets those who may read the document read the blob only if at least one uploader of the
+//! blob may read that document too (so listing a hash one learned in one's own document
+//! grants nothing), and an enterprise never gets a blob a case references as an original.
+//! Uploads in progress belong to the principal that sends them: each principal has its own
+//! offset and declared total for a blob, and nobody else's chunks touch them.
+//!
+//! - `HEAD` → 200 with `Upload-Offset: N` and `Upload-Complete: true|false`. Complete (with
+//!   `Content-Length: N`, the size) only to a principal who uploaded the blob or may read
+//!   it; to anyone else, even when the server holds the blob, the offset of that principal's
+//!   own upload (0 when none) and `false`: `HEAD` does not tell whether a hash is stored.
 //! - `PUT`, body = bytes, `Content-Range: bytes START-END/TOTAL` (END inclusive; without it
 //!   the body is the whole blob). Checked from the headers before the body is read:
 //!   400 `invalid_content_range` (not that shape, END < START, END ≥ TOTAL), 413
 //!   `blob_too_large` (TOTAL over `[blobs] max_blob_bytes`), 413 `chunk_too_large` (one body
 //!   over [`MAX_CHUNK_BYTES`], 8 MiB), 400 `chunk_length_mismatch` (`Content-Length` ≠
 //!   END-START+1, or the body read), 400 `empty_blob` (TOTAL 0). Then: 200 when the blob is
-//!   already complete (the body is not read; nothing rewritten); 409 `blob_offset_mismatch`
-//!   when START is not the offset held (out of order or repeated) and 409
-//!   `blob_total_mismatch` when TOTAL differs from what the upload's first chunk declared,
-//!   both with `Upload-Offset`; 202 with `Upload-Offset` when more is needed; 201 when the
-//!   chunk completed the blob and its SHA-256 matched (it is then visible); 422
-//!   `blob_hash_mismatch` when it did not (the upload is discarded: `HEAD` says 0). A body
-//!   that ends early is 400 `incomplete_chunk` and stores nothing. 2xx bodies are
-//!   `{"sha256": …, "offset": …, "complete": …}` with `Upload-Offset` and `Upload-Complete`.
+//!   complete and the principal uploaded it or may read it (the body is not read; nothing
+//!   rewritten); otherwise the chunk goes to the principal's own upload: 409
+//!   `blob_offset_mismatch` when START is not the offset it holds (out of order or repeated)
+//!   and 409 `blob_total_mismatch` when TOTAL differs from what its first chunk declared,
+//!   both with `Upload-Offset` — except that a chunk at START 0 with another TOTAL starts the
+//!   principal's upload over; 202 with `Upload-Offset` when more is needed; 201 when the
+//!   chunk completed the upload and its SHA-256 matched — the blob is then visible and the
+//!   principal one of its uploaders, also when the server held the blob already (proof of
+//!   possession: the bytes are not stored twice); 422 `blob_hash_mismatch` when it did not
+//!   (the upload is discarded: `HEAD` says 0). A body that ends early is 400
+//!   `incomplete_chunk` and stores nothing. 2xx bodies are `{"sha256": …, "offset": …,
+//!   "complete": …}` with `Upload-Offset` and `Upload-Complete`.
 //! - `GET`, optional `Range` (one range: 206 with `Content-Range`; several: the whole blob,
 //!   200; unsatisfiable: 416 `range_not_satisfiable`), `If-None-Match` (304) and `If-Range`.
 //!   `ETag: "<sha256>"`, `Cache-Control: private, max-age=31536000, immutable`, a sniffed
@@ -187,7 +200,8 @@ async fn status(
     if !may_upload(&principal) {
         return Err(forbidden());
     }
-    let held = blocking(&state, move |store| store.status(&sha)).await?;
+    let log = state.log.clone();
+    let held = blocking(&state, move |store| store.status(&log, &principal, &sha)).await?;
     let mut response = StatusCode::OK.into_response();
     let headers = response.headers_mut();
     headers.insert(UPLOAD_OFFSET, number(held.offset));
@@ -301,17 +315,23 @@ async fn upload(
     if total == Some(0) {
         return Err(bad("empty_blob", "a blob has at least one byte".to_owned()));
     }
-    // What needs no body: a complete blob, a chunk at the wrong offset or of another total.
-    let held = blocking(&state, move |store| store.status(&sha)).await?;
+    // What needs no body: a complete blob this principal knows, a chunk at the wrong offset
+    // or of another total than the principal's own upload.
+    let log = state.log.clone();
+    let who = principal.clone();
+    let held = blocking(&state, move |store| store.status(&log, &who, &sha)).await?;
     if held.complete {
         return Ok(answer(StatusCode::OK, &sha, held.offset, true));
     }
+    let other_total = matches!((held.total, total), (Some(d), Some(t)) if d != t);
     if let (Some(declared), Some(total)) = (held.total, total)
-        && declared != total
+        && other_total
+        && start != 0
     {
         return Ok(total_mismatch(&state, held.offset, declared, total));
     }
-    if start != held.offset {
+    // A chunk at 0 of another total starts the principal's upload over.
+    if start != held.offset && !(other_total && start == 0) {
         return Ok(offset_mismatch(&state, held.offset, start));
     }
     let limit = expected.map_or(MAX_CHUNK_BYTES, |len| {
@@ -355,7 +375,7 @@ async fn upload(
     }
     let now_ms = state.now_ms();
     let outcome = blocking(&state, move |store| {
-        store.put_chunk(&sha, start, total, &bytes, now_ms)
+        store.put_chunk(&sha, &principal, start, total, &bytes, now_ms)
     })
     .await?;
     Ok(match outcome {
@@ -363,6 +383,11 @@ async fn upload(
             state.metrics.record_blob_bytes_received(len);
             state.metrics.record_blob_stored();
             tracing::info!(%sha, bytes = size, "photo blob stored");
+            answer(StatusCode::CREATED, &sha, size, true)
+        }
+        PutOutcome::Proven { len: size } => {
+            state.metrics.record_blob_bytes_received(len);
+            tracing::info!(%sha, bytes = size, "photo blob proven: uploader added");
             answer(StatusCode::CREATED, &sha, size, true)
         }
         PutOutcome::AlreadyComplete { len: size } => answer(StatusCode::OK, &sha, size, true),

@@ -194,6 +194,29 @@ fn a_photo_without_its_case_waits_and_a_damaged_one_is_not_sent() {
     let report = wang.sync();
     assert_eq!(report.photos_uploaded, 1, "sent again: {report:?}");
 
+    // A partial upload of this phone's own that declared another size (a bug, an older
+    // version): the client starts over from the first byte and the upload completes.
+    let third = fixtures::photo_jpeg(80, 60, 3);
+    let odd = wang.photos.put(&third).expect("stored");
+    let status = api(&server)
+        .put_blob_chunk(
+            &wang.credentials().access_token,
+            &odd,
+            0,
+            &third[..10],
+            999_999,
+        )
+        .expect("a first chunk with a wrong total");
+    assert_eq!((status.offset, status.complete), (10, false));
+    wang.photos.enqueue_upload(odd, T0).expect("queued");
+    let report = wang.sync();
+    assert_eq!(
+        (report.photos_uploaded, report.photos_pending),
+        (1, 0),
+        "{report:?}"
+    );
+    assert_eq!(wang.photos.upload_state(&odd), UploadState::OnServer);
+
     // A local file that no longer matches its hash (a storage fault) is not sent: it leaves
     // the queue as damaged, with the reason, until the right bytes are stored again.
     let other = fixtures::photo_jpeg(64, 48, 2);
