@@ -117,6 +117,16 @@ fn photo_bytes(n: usize, seed: u8) -> Vec<u8> {
     out
 }
 
+/// Stand-in bytes of an original of `original_len` bytes and its evidence copy (900 bytes)
+/// and thumbnail (200 bytes), from seeds `seed`, `seed + 1`, `seed + 2`.
+fn photo_set(original_len: usize, seed: u8) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    (
+        photo_bytes(original_len, seed),
+        photo_bytes(900, seed + 1),
+        photo_bytes(200, seed + 2),
+    )
+}
+
 fn derivative(bytes: &[u8]) -> DerivativeRef {
     DerivativeRef {
         sha256: EvidenceId::of(bytes),
@@ -360,11 +370,7 @@ async fn a_whole_upload_is_served_once_a_document_references_it() {
     let h = harness().await;
     let wang = officer("officer:wang", "team-1");
     let token = h.token(wang.clone()).await;
-    let (original, copy, thumb) = (
-        photo_bytes(5000, 1),
-        photo_bytes(900, 2),
-        photo_bytes(200, 3),
-    );
+    let (original, copy, thumb) = photo_set(5000, 1);
     let id = EvidenceId::of(&original).to_string();
 
     let a = h.head(&token, &id).await;
@@ -1199,11 +1205,7 @@ async fn a_hash_learned_elsewhere_and_referenced_in_ones_own_document_grants_not
     let h = harness().await;
     let wang = officer("officer:wang", "team-1");
     let token = h.token(wang.clone()).await;
-    let (original, copy, thumb) = (
-        photo_bytes(3_000, 60),
-        photo_bytes(900, 61),
-        photo_bytes(200, 62),
-    );
+    let (original, copy, thumb) = photo_set(3_000, 60);
     for blob in [&original, &copy, &thumb] {
         assert_eq!(h.put_whole(&token, blob).await.status, StatusCode::CREATED);
     }
@@ -1299,11 +1301,7 @@ async fn uploading_the_bytes_proves_possession() {
     let h = harness().await;
     let wang = officer("officer:wang", "team-1");
     let token = h.token(wang.clone()).await;
-    let (original, copy, thumb) = (
-        photo_bytes(3_000, 64),
-        photo_bytes(900, 65),
-        photo_bytes(200, 66),
-    );
+    let (original, copy, thumb) = photo_set(3_000, 64);
     let id = EvidenceId::of(&original).to_string();
     assert_eq!(
         h.put_whole(&token, &original).await.status,
