@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use zhichao_core::evidence::photo::{
-    Derivative, EVIDENCE_COPY_LONG_SIDE_PX, EvidenceError, Photo, PhotoFormat, PhotoLimits,
-    THUMBNAIL_LONG_SIDE_PX, process_photo,
+    CaptureTimeSource, Derivative, EVIDENCE_COPY_LONG_SIDE_PX, EvidenceError, Photo, PhotoFormat,
+    PhotoLimits, THUMBNAIL_LONG_SIDE_PX, process_photo,
 };
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/photos");
@@ -29,7 +29,13 @@ fn fixtures() -> Option<PathBuf> {
         "../shared/fixtures/photos is missing (looked in {FIXTURES}): CI must provide the \
          team's shared folder beside the clone"
     );
-    println!("skipped: ../shared/fixtures/photos not found");
+    // On the process's stderr itself: libtest captures `println!` and `eprintln!` and shows
+    // them only for failing tests, so a skip would go unseen.
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipped: ../shared/fixtures/photos not found (looked in {FIXTURES})"
+    );
     None
 }
 
@@ -56,8 +62,8 @@ struct Expected {
     orientation: u8,
     make: Option<&'static str>,
     model: Option<&'static str>,
-    /// `local`, offset minutes, UTC ms.
-    captured: Option<(&'static str, Option<i32>, Option<i64>)>,
+    /// `local`, offset minutes, UTC ms, which EXIF time.
+    captured: Option<(&'static str, Option<i32>, Option<i64>, CaptureTimeSource)>,
     /// Degrees (lat, lon), compared to 1e-4, and accuracy in metres.
     gps: Option<(f64, f64, Option<u32>)>,
     /// (evidence copy, thumbnail) sizes; `None` when there are none (HEIF).
@@ -102,7 +108,12 @@ fn expectations() -> BTreeMap<String, Expected> {
         Expected {
             make: Some("HTC"),
             model: Some("HTC Desire"),
-            captured: Some(("2011-05-06T09:59:48", None, None)),
+            captured: Some((
+                "2011-05-06T09:59:48",
+                None,
+                None,
+                CaptureTimeSource::Original,
+            )),
             gps: Some((45.500_667, 9.110_333, None)),
             derivatives: Some(((776, 909), (273, 320))),
             ..ok(Jpeg, (776, 909), (776, 909))
@@ -113,7 +124,12 @@ fn expectations() -> BTreeMap<String, Expected> {
         Expected {
             make: Some("Apple"),
             model: Some("iPhone 4"),
-            captured: Some(("2011-01-13T14:33:39", None, None)),
+            captured: Some((
+                "2011-01-13T14:33:39",
+                None,
+                None,
+                CaptureTimeSource::Original,
+            )),
             gps: Some((41.853, 12.488_833, None)),
             derivatives: Some(((1296, 968), (320, 239))),
             ..ok(Jpeg, (1296, 968), (1296, 968))
@@ -122,8 +138,14 @@ fn expectations() -> BTreeMap<String, Expected> {
     e.insert(
         "cmyk/mei_Multiple_ICC_segments_ycck_exif.jpg".into(),
         Expected {
-            // No DateTimeOriginal: the fallback is IFD0 DateTime (Photoshop's save time).
-            captured: Some(("2014-12-18T17:45:02", None, None)),
+            // No DateTimeOriginal nor DateTimeDigitized: the fallback is IFD0 DateTime
+            // (Photoshop's save time), and the record says so.
+            captured: Some((
+                "2014-12-18T17:45:02",
+                None,
+                None,
+                CaptureTimeSource::Modified,
+            )),
             derivatives: Some(((140, 140), (140, 140))),
             ..ok(Jpeg, (140, 140), (140, 140))
         },
@@ -134,7 +156,12 @@ fn expectations() -> BTreeMap<String, Expected> {
             make: Some("SONY"),
             model: Some("DSC-P12"),
             // IFD1 (the EXIF thumbnail) says orientation 6; the primary image says 1.
-            captured: Some(("2003-08-27T13:09:56", None, None)),
+            captured: Some((
+                "2003-08-27T13:09:56",
+                None,
+                None,
+                CaptureTimeSource::Original,
+            )),
             derivatives: Some(((1536, 2048), (240, 320))),
             ..ok(Jpeg, (1536, 2048), (1536, 2048))
         },
@@ -150,7 +177,12 @@ fn expectations() -> BTreeMap<String, Expected> {
     let iphone = Expected {
         make: Some("Apple"),
         model: Some("iPhone 11 Pro Max"),
-        captured: Some(("2021-04-11T15:47:53", Some(-300), Some(1_618_174_073_000))),
+        captured: Some((
+            "2021-04-11T15:47:53",
+            Some(-300),
+            Some(1_618_174_073_000),
+            CaptureTimeSource::Original,
+        )),
         gps: Some((39.051_344, -94.288_772, Some(39))),
         ..Expected::default()
     };
@@ -305,7 +337,7 @@ fn check(rel: &str, bytes: &[u8], want: &Expected) {
     let captured = m
         .captured_at
         .as_ref()
-        .map(|c| (c.local.as_str(), c.offset_minutes, c.utc_ms));
+        .map(|c| (c.local.as_str(), c.offset_minutes, c.utc_ms, c.source));
     assert_eq!(captured, want.captured, "{rel}: capture time");
     match (m.gps, want.gps) {
         (None, None) => {}
@@ -491,4 +523,34 @@ fn derivatives_are_deterministic() {
     let a = photo(&dir, rel);
     let b = photo(&dir, rel);
     assert_eq!(a, b, "same input, same record and derivative bytes");
+}
+
+#[test]
+fn a_heic_without_its_pixel_data_is_truncated() {
+    let Some(dir) = fixtures() else { return };
+    let rel = "heic/ianare_IMG_5195_iPhone11ProMax.HEIC";
+    let bytes = read(&dir, rel);
+    photo(&dir, rel);
+    // The top-level boxes: ftyp, meta, then mdat (its header at 3 015).
+    let mdat = 3015;
+    assert_eq!(&bytes[mdat + 4..mdat + 8], b"mdat");
+    // Only ftyp and meta: every box is complete, the image data is gone.
+    let err = process_photo(&bytes[..mdat], &PhotoLimits::default()).unwrap_err();
+    assert_eq!(err.kind(), "Truncated", "{err}");
+    assert!(err.to_string().contains("tile 1 of 42"), "{err}");
+    // mdat with size 0 ("to the end of the file"), cut anywhere.
+    let mut open_ended = bytes.clone();
+    open_ended[mdat..mdat + 4].copy_from_slice(&0u32.to_be_bytes());
+    photo_of(&open_ended, "size-0 mdat, complete");
+    for cut in (mdat + 8..bytes.len())
+        .step_by(49_999)
+        .chain([bytes.len() - 1])
+    {
+        let err = process_photo(&open_ended[..cut], &PhotoLimits::default()).unwrap_err();
+        assert_eq!(err.kind(), "Truncated", "cut at {cut}: {err}");
+    }
+}
+
+fn photo_of(bytes: &[u8], what: &str) -> Photo {
+    process_photo(bytes, &PhotoLimits::default()).unwrap_or_else(|e| panic!("{what}: {e}"))
 }

@@ -4,9 +4,14 @@
 //! GPS, camera — or why the photo cannot be evidence.
 //!
 //! Exit codes: 0 when every file gave a photo with derivatives; [`EXIT_INVALID_INPUT`] (2) when
-//! any file failed (unreadable, not a photo, truncated, too large, corrupt, or a HEIF whose
-//! preview cannot be made — its hash and EXIF are still printed); [`EXIT_OUTPUT_FAILED`] (1)
-//! when the output or a derivative file cannot be written.
+//! any file did not: refused (unreadable, not a regular file, not a photo, truncated, too
+//! large, corrupt), or a HEIF photo — kept as evidence (hash and EXIF printed) but without a
+//! preview, and counted apart from the refusals; [`EXIT_OUTPUT_FAILED`] (1) when the output or
+//! a derivative file cannot be written.
+//!
+//! Human output is for terminals: control characters in file names and in texts from the
+//! files (EXIF make and model) are shown escaped (`\u{1b}`), never sent raw. File names that
+//! are not UTF-8 are shown (and put in the JSON) lossily, with U+FFFD for the invalid bytes.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -16,8 +21,8 @@ use std::process::ExitCode;
 use clap::Args;
 use serde::Serialize;
 use zhichao_core::evidence::photo::{
-    CaptureTime, Derivative, EvidenceError, Photo, PhotoFormat, PhotoLimits, detect_format,
-    process_photo,
+    CaptureTime, CaptureTimeSource, Derivative, EvidenceError, Photo, PhotoFormat, PhotoLimits,
+    detect_format, process_photo,
 };
 use zhichao_core::ids::EvidenceId;
 
@@ -28,7 +33,8 @@ use crate::cli::{EXIT_INVALID_INPUT, EXIT_OUTPUT_FAILED};
 #[command(after_long_help = EVIDENCE_AFTER_HELP)]
 pub struct EvidenceArgs {
     /// Photo files: JPEG, PNG or HEIC/HEIF (the format is read from the content, not the
-    /// name). Limits: 64 MiB a file, 100 megapixels, 512 MiB to decode.
+    /// name). Only regular files are read. Limits: 64 MiB a file, 100 megapixels, 65 535
+    /// pixels a side, 512 MiB of working memory.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Print one JSON object per file, one per line, instead of text blocks.
@@ -46,16 +52,18 @@ const EVIDENCE_AFTER_HELP: &str = "\
 Output:
   Per file: the SHA-256 of the exact bytes (the evidence id), the format, the size as stored
   and as shown (after the EXIF orientation), the capture time (with its UTC offset when the
-  camera wrote one), the GPS fix, the camera make and model — or the error kind and message:
-  UnsupportedFormat, Truncated, TooLarge, Corrupt, Empty, Unreadable, and for HEIC photos
-  PreviewUnavailable (HEVC pixels are not decoded; the hash and EXIF are still printed).
+  camera wrote one, and a note when it is only the file's modification time), the GPS fix,
+  the camera make and model — or the error kind and message: UnsupportedFormat, Truncated,
+  TooLarge, Corrupt, Empty, Unreadable (also for anything that is not a regular file). HEIC
+  photos are kept as evidence (hash, size and EXIF printed) without a preview: HEVC pixels
+  are not decoded; in JSON their error_kind is PreviewUnavailable.
   --json prints one object per line with file, ok, sha256, format, width, height (as shown),
-  stored_width, stored_height, orientation, captured_at, utc_offset_minutes,
-  captured_at_utc_ms, gps {lat, lon, accuracy_m}, make, model, evidence_copy, thumbnail, and
-  error_kind/error when it failed.
+  stored_width, stored_height, orientation, captured_at, captured_at_source (original,
+  digitized or modified), utc_offset_minutes, captured_at_utc_ms, gps {lat, lon, accuracy_m},
+  make, model, evidence_copy, thumbnail, and error_kind/error when it failed.
 
-Exit status: 0 when every file gave evidence with derivatives, 2 when any file failed, 1 when
-the output (or a file under --out) cannot be written.
+Exit status: 0 when every file gave evidence with derivatives, 2 when any file was refused or
+is a HEIC without preview, 1 when the output (or a file under --out) cannot be written.
 ";
 
 /// One file's outcome.
@@ -125,7 +133,8 @@ pub fn run(
             std::io::Error::new(e.kind(), format!("cannot create {}: {e}", dir.display()))
         })?;
     }
-    let mut failed = 0usize;
+    let mut refused = 0usize;
+    let mut without_preview = 0usize;
     let mut write_failed = false;
     for (i, path) in args.files.iter().enumerate() {
         let mut report = examine(path, &limits);
@@ -141,8 +150,10 @@ pub fn run(
             write_failed |= written.is_err();
             report.written = Some(written);
         }
-        if report.error().is_some() {
-            failed += 1;
+        match &report.result {
+            Err(_) => refused += 1,
+            Ok(photo) if photo.derivatives.is_err() => without_preview += 1,
+            Ok(_) => {}
         }
         if args.json {
             let line =
@@ -160,50 +171,96 @@ pub fn run(
         let _ = writeln!(err, "error: some derivatives could not be written");
         return Ok(ExitCode::from(EXIT_OUTPUT_FAILED));
     }
-    if failed > 0 {
-        let _ = writeln!(
-            err,
-            "error: {failed} of {} file(s) gave no usable evidence",
-            args.files.len()
-        );
-        return Ok(ExitCode::from(EXIT_INVALID_INPUT));
+    let total = args.files.len();
+    let heic = format!("{without_preview} HEIC kept as evidence without preview");
+    match (refused, without_preview) {
+        (0, 0) => return Ok(ExitCode::SUCCESS),
+        (0, _) => {
+            let _ = writeln!(err, "note: {heic} (of {total} file(s))");
+        }
+        (_, 0) => {
+            let _ = writeln!(err, "error: {refused} of {total} file(s) refused");
+        }
+        _ => {
+            let _ = writeln!(err, "error: {refused} of {total} file(s) refused; {heic}");
+        }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitCode::from(EXIT_INVALID_INPUT))
 }
 
-/// Reads one file (refusing one over the input limit before reading it) and runs the pipeline.
+/// What a non-regular file is, for the message.
+fn file_kind(t: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a named pipe (FIFO)";
+        }
+        if t.is_char_device() {
+            return "a character device";
+        }
+        if t.is_block_device() {
+            return "a block device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if t.is_dir() {
+        "a directory"
+    } else {
+        "not a file"
+    }
+}
+
+/// Reads one file and runs the pipeline. Only regular files are read: anything else (a FIFO
+/// would block forever, `/dev/zero` never ends) is refused before it is opened. A file over the
+/// input limit is refused before reading by its size, and again if it grew while being read;
+/// its SHA-256 is only given for a file read in full.
 fn examine(path: &Path, limits: &PhotoLimits) -> Report {
     let file = path.display().to_string();
-    let unreadable = |e: std::io::Error| Report {
+    let unreadable = |message: String| Report {
         file: file.clone(),
         sha256: None,
         byte_len: None,
         format: None,
-        result: Err(Failure::Unreadable(format!("cannot read {file}: {e}"))),
+        result: Err(Failure::Unreadable(message)),
         written: None,
     };
+    let not_regular = |t: std::fs::FileType| {
+        unreadable(format!(
+            "cannot read {file}: not a regular file ({})",
+            file_kind(t)
+        ))
+    };
+    let too_large = |len: u64, e: EvidenceError| Report {
+        file: file.clone(),
+        sha256: None,
+        byte_len: Some(len),
+        format: None,
+        result: Err(Failure::Evidence(e)),
+        written: None,
+    };
+    // Follows symbolic links, like `open`, but does not open: opening a FIFO blocks.
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_file() => return not_regular(m.file_type()),
+        Ok(_) => {}
+        Err(e) => return unreadable(format!("cannot read {file}: {e}")),
+    }
     let mut handle = match File::open(path) {
         Ok(h) => h,
-        Err(e) => return unreadable(e),
+        Err(e) => return unreadable(format!("cannot read {file}: {e}")),
     };
+    // Again on the open file: the path may have been replaced in between.
     let len = match handle.metadata() {
-        Ok(m) if m.is_dir() => {
-            return unreadable(std::io::Error::other("it is a directory"));
-        }
+        Ok(m) if !m.is_file() => return not_regular(m.file_type()),
         Ok(m) => m.len(),
-        Err(e) => return unreadable(e),
+        Err(e) => return unreadable(format!("cannot read {file}: {e}")),
     };
     if let Err(e) = limits.check_input_len(len)
         && len > 0
     {
-        return Report {
-            file,
-            sha256: None,
-            byte_len: Some(len),
-            format: None,
-            result: Err(Failure::Evidence(e)),
-            written: None,
-        };
+        return too_large(len, e);
     }
     // One byte more than allowed, so a file that grew since `metadata` is still refused.
     let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
@@ -211,7 +268,18 @@ fn examine(path: &Path, limits: &PhotoLimits) -> Report {
         .take(limits.max_input_bytes.saturating_add(1))
         .read_to_end(&mut bytes)
     {
-        return unreadable(e);
+        return unreadable(format!("cannot read {file}: {e}"));
+    }
+    let read = bytes.len() as u64;
+    if read > limits.max_input_bytes {
+        // Not read to its end: no hash of a part.
+        let e = EvidenceError::TooLarge {
+            detail: format!(
+                "the file grew while being read, past the limit of {} bytes; not read in full",
+                group(limits.max_input_bytes)
+            ),
+        };
+        return too_large(read, e);
     }
     let result = process_photo(&bytes, limits).map_err(Failure::Evidence);
     Report {
@@ -224,7 +292,10 @@ fn examine(path: &Path, limits: &PhotoLimits) -> Report {
     }
 }
 
-/// Writes both derivatives; returns their paths or what went wrong.
+/// Writes both derivatives, both or neither: when the thumbnail cannot be written, the evidence
+/// copy just written is removed again (unless a thumbnail from an earlier run is in place,
+/// which completes the pair: derivatives are named by the original's hash and deterministic).
+/// Returns their paths or what went wrong.
 fn write_pair(
     dir: &Path,
     original: &EvidenceId,
@@ -234,7 +305,18 @@ fn write_pair(
     let evidence_path = dir.join(format!("{original}.evidence.jpg"));
     let thumb_path = dir.join(format!("{original}.thumb.jpg"));
     write_atomically(&evidence_path, &evidence.jpeg)?;
-    write_atomically(&thumb_path, &thumbnail.jpeg)?;
+    if let Err(e) = write_atomically(&thumb_path, &thumbnail.jpeg) {
+        if !thumb_path.is_file() {
+            return Err(match std::fs::remove_file(&evidence_path) {
+                Ok(()) => format!("{e} (the evidence copy was removed again)"),
+                Err(r) => format!(
+                    "{e}; the evidence copy {} could not be removed: {r}",
+                    evidence_path.display()
+                ),
+            });
+        }
+        return Err(e);
+    }
     Ok((evidence_path, thumb_path))
 }
 
@@ -293,6 +375,8 @@ struct JsonReport {
     stored_height: Option<u32>,
     orientation: Option<u8>,
     captured_at: Option<String>,
+    /// Which EXIF time: `original`, `digitized` or `modified` (the file's save time).
+    captured_at_source: Option<CaptureTimeSource>,
     utc_offset_minutes: Option<i32>,
     captured_at_utc_ms: Option<i64>,
     gps: Option<JsonGps>,
@@ -338,6 +422,7 @@ impl From<&Report> for JsonReport {
             stored_height: photo.and_then(|p| p.stored_size).map(|s| s.1),
             orientation: meta.map(|m| m.orientation),
             captured_at: captured.map(|c| c.local.clone()),
+            captured_at_source: captured.map(|c| c.source),
             utc_offset_minutes: captured.and_then(|c| c.offset_minutes),
             captured_at_utc_ms: captured.and_then(|c| c.utc_ms),
             gps: meta.and_then(|m| m.gps).map(|g| JsonGps {
@@ -374,18 +459,49 @@ fn group(n: u64) -> String {
     out
 }
 
+/// Writes one line of a text block, control characters escaped ([`escape_controls`]).
 fn row(out: &mut dyn Write, label: &str, value: std::fmt::Arguments<'_>) -> std::io::Result<()> {
-    writeln!(out, "{label:<11}{value}")
+    let value = value.to_string();
+    writeln!(out, "{label:<11}{}", escape_controls(&value))
+}
+
+/// `text` with control characters (C0, DEL, C1) and the bidirectional formatting characters
+/// (which reorder what a terminal shows) escaped (`\u{1b}`, `\n`); everything else — CJK,
+/// accents — as it is.
+fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 fn capture_text(c: &CaptureTime) -> String {
-    match c.offset_minutes {
+    let time = match c.offset_minutes {
         Some(offset) => {
             let sign = if offset < 0 { '-' } else { '+' };
             let abs = offset.unsigned_abs();
             format!("{}{sign}{:02}:{:02}", c.local, abs / 60, abs % 60)
         }
         None => format!("{} (camera clock, UTC offset unknown)", c.local),
+    };
+    match c.source {
+        CaptureTimeSource::Original => time,
+        CaptureTimeSource::Digitized => format!("{time} (EXIF DateTimeDigitized)"),
+        CaptureTimeSource::Modified => {
+            format!("{time} (EXIF DateTime: when the file was last saved, not necessarily taken)")
+        }
     }
 }
 
@@ -473,8 +589,16 @@ fn write_block(out: &mut dyn Write, r: &Report) -> std::io::Result<()> {
             row(out, "write", format_args!("FAILED: {e}"))?;
         }
     }
-    if let Some((kind, message)) = r.error() {
-        row(out, "error", format_args!("{kind}: {message}"))?;
+    match &r.result {
+        Err(f) => row(out, "error", format_args!("{}: {}", f.kind(), f.message()))?,
+        // Kept as evidence: not an error, just no picture to show.
+        Ok(p) => match &p.derivatives {
+            Err(EvidenceError::PreviewUnavailable { detail }) => {
+                row(out, "preview", format_args!("none: {detail}"))?;
+            }
+            Err(e) => row(out, "preview", format_args!("none: {e}"))?,
+            Ok(_) => {}
+        },
     }
     Ok(())
 }

@@ -10,7 +10,9 @@ use crate::ids::{DocumentId, EvidenceId, PrincipalId};
 use crate::store::DocStore;
 
 use super::blobs::{BlobDir, BlobError};
-use super::photo::{Derivative, EvidenceError, Photo, PhotoLimits, process_photo};
+use super::photo::{
+    CaptureTimeSource, Derivative, EvidenceError, Photo, PhotoLimits, process_photo,
+};
 
 /// Who took a photo, when and where by the device, and what it shows.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,9 +32,10 @@ pub struct CaptureContext {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TimeSource {
-    /// The photo's EXIF, with its UTC offset.
+    /// The photo's EXIF `DateTimeOriginal` or `DateTimeDigitized`, with its UTC offset.
     Exif,
-    /// The device clock (the EXIF had no time, or none with an offset).
+    /// The device clock (the EXIF had no capture time with an offset, or only `DateTime`,
+    /// the time the file was last saved).
     Device,
 }
 
@@ -116,7 +119,14 @@ pub fn record_photo(
         d.evidence_copy.jpeg = Vec::new();
         d.thumbnail.jpeg = Vec::new();
     }
-    let exif_time = photo.metadata.captured_at.as_ref().and_then(|t| t.utc_ms);
+    // EXIF `DateTime` is when the file was last saved, not when the photo was taken: the
+    // device clock at capture is the better witness then.
+    let exif_time = photo
+        .metadata
+        .captured_at
+        .as_ref()
+        .filter(|t| t.source != CaptureTimeSource::Modified)
+        .and_then(|t| t.utc_ms);
     let (captured_at_ms, time_source) = match exif_time {
         Some(ms) => (ms, TimeSource::Exif),
         None => (context.device_time_ms, TimeSource::Device),
@@ -207,4 +217,89 @@ pub fn photo_progress<S: DocStore>(
     let header = crate::docs::read_header(&loaded.doc)?;
     let expected = crate::docs::referenced_blobs(header.kind, &loaded.doc)?;
     Ok(Some(blobs.progress(expected)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::field::FieldStore;
+    use crate::fixtures;
+    use crate::store::MemoryStore;
+
+    fn context() -> CaptureContext {
+        CaptureContext {
+            taken_by: fixtures::pid("officer:wang"),
+            device_time_ms: 1_780_000_000_000,
+            device_gps: Some(GeoPoint {
+                lat_e7: 354_866_000,
+                lon_e7: 1_124_150_000,
+                accuracy_m: Some(5),
+            }),
+            caption: "车牌".to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_photo_is_stored_queued_and_referenced_with_its_derivatives() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = BlobDir::open(dir.path()).unwrap();
+        let jpeg = fixtures::photo_jpeg(640, 480, 5);
+        let record = record_photo(&blobs, &jpeg, &context(), &PhotoLimits::default()).unwrap();
+        let r = &record.reference;
+        assert_eq!(r.sha256, EvidenceId::of(&jpeg));
+        assert_eq!(r.byte_len, Some(jpeg.len() as u64));
+        assert_eq!((r.width, r.height), (Some(640), Some(480)));
+        assert_eq!(r.format.as_deref(), Some("jpeg"));
+        // No EXIF: the device's clock and fix.
+        assert_eq!(record.time_source, TimeSource::Device);
+        assert_eq!(r.captured_at_ms, Some(context().device_time_ms));
+        assert_eq!(r.gps, context().device_gps);
+        let d = r.derivatives.expect("a JPEG has previews");
+        let queued: Vec<EvidenceId> = blobs.queued().unwrap().iter().map(|q| q.sha256).collect();
+        for sha in [r.sha256, d.evidence_copy.sha256, d.thumbnail.sha256] {
+            assert!(blobs.verify(&sha).unwrap(), "{sha} stored intact");
+            assert!(queued.contains(&sha), "{sha} queued");
+        }
+        assert_eq!(queued.len(), 3);
+        assert_eq!(
+            blobs.size(&d.evidence_copy.sha256),
+            Some(d.evidence_copy.byte_len)
+        );
+        assert!(record.preview_error.is_none());
+
+        // Attached once to a case; a second time changes nothing.
+        let store = FieldStore::new(MemoryStore::new());
+        let case = fixtures::case(1, "officer:wang", "team-1");
+        store.save(&case).unwrap();
+        let by = fixtures::pid("officer:wang");
+        assert!(attach_photo::<Case, _>(&store, &case.id(), r, &by, 1).unwrap());
+        assert!(!attach_photo::<Case, _>(&store, &case.id(), r, &by, 2).unwrap());
+        let progress = photo_progress(&store, &blobs, &case.id()).unwrap().unwrap();
+        assert_eq!(progress.expected.len(), 3);
+        assert!(!progress.is_complete());
+        let missing = DocumentId::generate(&mut rand::rng());
+        assert!(attach_photo::<Case, _>(&store, &missing, r, &by, 3).is_err());
+    }
+
+    #[test]
+    fn a_refused_photo_stores_and_queues_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = BlobDir::open(dir.path()).unwrap();
+        let jpeg = fixtures::photo_jpeg(64, 48, 6);
+        let cut = &jpeg[..jpeg.len() / 2];
+        let err = record_photo(&blobs, cut, &context(), &PhotoLimits::default()).unwrap_err();
+        assert!(
+            matches!(err, RecordError::Photo(EvidenceError::Truncated { .. })),
+            "{err:?}"
+        );
+        assert!(blobs.queued().unwrap().is_empty());
+        assert!(!blobs.contains(&EvidenceId::of(cut)));
+        assert!(
+            std::fs::read_dir(dir.path().join("objects"))
+                .unwrap()
+                .next()
+                .is_none(),
+            "nothing stored"
+        );
+    }
 }

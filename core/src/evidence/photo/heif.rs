@@ -1,5 +1,6 @@
 //! HEIF/HEIC (ISO/IEC 23008-12) containers: the brand in the `ftyp` box, completeness of the
-//! top-level boxes, and the primary item's size from its properties (`ispe`, `clap`, `irot`).
+//! top-level boxes and of the primary image's and EXIF's data (`iloc`), and the primary
+//! item's size from its properties (`ispe`, `clap`, `irot`).
 //!
 //! HEIF pixels are HEVC-coded and not decoded here; but the size and the capture metadata
 //! are in the container, and a record of a HEIC photo should carry them.
@@ -15,37 +16,38 @@ const HEIF_BRANDS: [&[u8; 4]; 8] = [
 /// AVIF brands (AV1 in HEIF): a different codec, not accepted.
 const AVIF_BRANDS: [&[u8; 4]; 2] = [b"avif", b"avis"];
 
-/// The `ftyp` box's brands when `bytes` starts with one (size, `ftyp`, major brand, minor
-/// version, compatible brands).
-fn ftyp_brands(bytes: &[u8]) -> Option<Vec<[u8; 4]>> {
-    if bytes.get(4..8)? != b"ftyp" {
-        return None;
-    }
-    let size = usize::try_from(read_u32(bytes, 0)?).ok()?;
-    if size < 16 || size > bytes.len() {
-        return None;
-    }
-    let mut brands = vec![bytes.get(8..12)?.try_into().ok()?];
-    brands.extend(
-        bytes[16..size]
-            .chunks_exact(4)
-            .filter_map(|c| <[u8; 4]>::try_from(c).ok()),
-    );
-    Some(brands)
-}
-
-/// `Some` when the bytes are an ISO-BMFF file: `Ok(Heif)` for a HEIF brand,
-/// `UnsupportedFormat` for AVIF and other ISO-BMFF files (MP4, MOV, …).
+/// `Some` when the bytes are an ISO-BMFF file (a `ftyp` box first): `Ok(Heif)` for a HEIF
+/// brand, `UnsupportedFormat` for AVIF and other ISO-BMFF files (MP4, MOV, …), `Truncated`
+/// when the file ends inside the box, `Corrupt` when the box is too small for its fields.
 pub(super) fn sniff(bytes: &[u8]) -> Option<Result<PhotoFormat, EvidenceError>> {
-    if bytes.get(4..8) == Some(b"ftyp")
-        && read_u32(bytes, 0).is_some_and(|size| u64::from(size) > bytes.len() as u64)
-    {
-        return Some(Err(EvidenceError::truncated(format!(
-            "the file ends inside its file-type box (ftyp), after {} bytes",
-            bytes.len()
+    if bytes.get(4..8) != Some(b"ftyp") {
+        return None;
+    }
+    let body = match Boxes::new(bytes).next()? {
+        Ok((_, body)) => body,
+        Err(BoxError::PastEnd { .. } | BoxError::Header { .. }) => {
+            return Some(Err(EvidenceError::truncated(format!(
+                "the file ends inside its file-type box (ftyp), after {} bytes",
+                bytes.len()
+            ))));
+        }
+        Err(BoxError::Invalid { .. }) => {
+            return Some(Err(EvidenceError::corrupt(format!(
+                "the file-type box (ftyp) claims {} bytes, less than its own header",
+                read_u32(bytes, 0).unwrap_or(0)
+            ))));
+        }
+    };
+    // Major brand, minor version, then compatible brands.
+    if body.len() < 8 {
+        return Some(Err(EvidenceError::corrupt(format!(
+            "the file-type box (ftyp) has {} bytes of content, fewer than the 8 of its brand and \
+             version",
+            body.len()
         ))));
     }
-    let brands = ftyp_brands(bytes)?;
+    let mut brands: Vec<[u8; 4]> = vec![[body[0], body[1], body[2], body[3]]];
+    brands.extend(body[8..].chunks_exact(4).map(|c| [c[0], c[1], c[2], c[3]]));
     let is = |set: &[&[u8; 4]]| brands.iter().any(|b| set.contains(&b));
     let hevc_brands = &HEIF_BRANDS[..6];
     Some(if is(hevc_brands) {
@@ -73,11 +75,14 @@ pub(super) struct HeifInfo {
     pub(super) oriented_size: Option<(u32, u32)>,
 }
 
-/// Checks that the top-level boxes fill the file and reads the primary item's size.
+/// Checks that the top-level boxes fill the file and that the data of the primary image (its
+/// tiles for a grid) and of the EXIF items lies inside it ([`check_item_data`]), and reads
+/// the primary item's size.
 ///
 /// # Errors
-/// `Truncated` when a box runs past the end of the file, `Corrupt` when there is no `meta`
-/// box (no image items at all) or a box size is invalid.
+/// `Truncated` when a box runs past the end of the file or item data lies past it, `Corrupt`
+/// when there is no `meta` box (no image items at all), a box size is invalid, or the item
+/// locations are missing or invalid.
 pub(super) fn walk(bytes: &[u8]) -> Result<HeifInfo, EvidenceError> {
     let mut meta = None;
     for item in Boxes::new(bytes) {
@@ -110,7 +115,258 @@ pub(super) fn walk(bytes: &[u8]) -> Result<HeifInfo, EvidenceError> {
     let meta = meta.ok_or_else(|| {
         EvidenceError::corrupt("no metadata box (meta): the file holds no image items")
     })?;
+    check_item_data(meta, bytes.len())?;
     Ok(primary_geometry(meta).unwrap_or_default())
+}
+
+/// The boxes of `meta` this module reads.
+#[derive(Default)]
+struct MetaBoxes<'a> {
+    pitm: Option<&'a [u8]>,
+    iinf: Option<&'a [u8]>,
+    iloc: Option<&'a [u8]>,
+    iref: Option<&'a [u8]>,
+    idat: Option<&'a [u8]>,
+}
+
+fn meta_boxes(meta: &[u8]) -> MetaBoxes<'_> {
+    let mut found = MetaBoxes::default();
+    // `meta` is a FullBox: version and flags first.
+    let Some(children) = meta.get(4..) else {
+        return found;
+    };
+    for (kind, body) in Boxes::new(children).map_while(Result::ok) {
+        let slot = match &kind {
+            b"pitm" => &mut found.pitm,
+            b"iinf" => &mut found.iinf,
+            b"iloc" => &mut found.iloc,
+            b"iref" => &mut found.iref,
+            b"idat" => &mut found.idat,
+            _ => continue,
+        };
+        slot.get_or_insert(body);
+    }
+    found
+}
+
+/// The item location box (`iloc`, ISO/IEC 14496-12 §8.11.3) of one item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct ItemLocation {
+    pub(super) item: u32,
+    /// 0: offsets in this file; 1: in the `idat` box; 2: in another item.
+    pub(super) construction_method: u8,
+    /// 0: this file; otherwise an entry of `dref` (another file).
+    pub(super) data_reference_index: u16,
+    /// (offset, length) of each extent, base offset added; length 0 means "to the end".
+    pub(super) extents: Vec<(u64, u64)>,
+}
+
+/// Parses an `iloc` box body (versions 0, 1 and 2; field sizes 0, 4 or 8 bytes).
+pub(super) fn parse_iloc(body: &[u8]) -> Result<Vec<ItemLocation>, String> {
+    let short = || "the item location box (iloc) is too short".to_owned();
+    let version = *body.first().ok_or_else(short)?;
+    if version > 2 {
+        return Err(format!(
+            "the item location box (iloc) has version {version}"
+        ));
+    }
+    let sizes = *body.get(4).ok_or_else(short)?;
+    let sizes2 = *body.get(5).ok_or_else(short)?;
+    let (offset_size, length_size) = (sizes >> 4, sizes & 0x0F);
+    let base_offset_size = sizes2 >> 4;
+    let index_size = if version >= 1 { sizes2 & 0x0F } else { 0 };
+    for size in [offset_size, length_size, base_offset_size, index_size] {
+        if !matches!(size, 0 | 4 | 8) {
+            return Err(format!(
+                "the item location box (iloc) uses a field size of {size} bytes"
+            ));
+        }
+    }
+    let mut at = 6;
+    let mut read = |n: u8| -> Result<u64, String> {
+        let n = usize::from(n);
+        let field = body.get(at..at + n).ok_or_else(short)?;
+        at += n;
+        Ok(field.iter().fold(0u64, |v, &b| (v << 8) | u64::from(b)))
+    };
+    let count = if version < 2 { read(2)? } else { read(4)? };
+    let mut items = Vec::new();
+    for _ in 0..count {
+        // At least 2 bytes an item: a count larger than the box is caught by `read`.
+        let item = if version < 2 { read(2)? } else { read(4)? };
+        let construction_method = if version >= 1 {
+            (read(2)? & 0x0F) as u8
+        } else {
+            0
+        };
+        let data_reference_index = read(2)? as u16;
+        let base = read(base_offset_size)?;
+        let extent_count = read(2)?;
+        let mut extents = Vec::new();
+        for _ in 0..extent_count {
+            read(index_size)?;
+            let offset = read(offset_size)?;
+            let length = read(length_size)?;
+            extents.push((base.saturating_add(offset), length));
+        }
+        items.push(ItemLocation {
+            // Read from 2 or 4 bytes.
+            item: item as u32,
+            construction_method,
+            data_reference_index,
+            extents,
+        });
+    }
+    Ok(items)
+}
+
+/// Item types by item id, from `iinf` (`infe` versions 2 and 3; older entries have no type).
+fn item_types(iinf: &[u8]) -> Vec<(u32, [u8; 4])> {
+    let Some(&version) = iinf.first() else {
+        return Vec::new();
+    };
+    let entries = if version == 0 {
+        iinf.get(6..)
+    } else {
+        iinf.get(8..)
+    };
+    let Some(entries) = entries else {
+        return Vec::new();
+    };
+    Boxes::new(entries)
+        .map_while(Result::ok)
+        .filter(|(kind, _)| kind == b"infe")
+        .filter_map(|(_, infe)| match infe.first()? {
+            2 => Some((
+                u32::from(read_u16(infe, 4)?),
+                infe.get(8..12)?.try_into().ok()?,
+            )),
+            3 => Some((read_u32(infe, 4)?, infe.get(10..14)?.try_into().ok()?)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The items referenced from `from` with reference type `kind` in `iref`, in order.
+fn references(iref: &[u8], kind: &[u8; 4], from: u32) -> Vec<u32> {
+    let Some(&version) = iref.first() else {
+        return Vec::new();
+    };
+    let id_size = if version == 0 { 2 } else { 4 };
+    let read_id = |b: &[u8], at: usize| {
+        if id_size == 2 {
+            read_u16(b, at).map(u32::from)
+        } else {
+            read_u32(b, at)
+        }
+    };
+    let mut out = Vec::new();
+    for (k, body) in Boxes::new(iref.get(4..).unwrap_or_default()).map_while(Result::ok) {
+        if &k != kind || read_id(body, 0) != Some(from) {
+            continue;
+        }
+        let count = usize::from(read_u16(body, id_size).unwrap_or(0));
+        out.extend((0..count).map_while(|i| read_id(body, id_size + 2 + i * id_size)));
+    }
+    out
+}
+
+/// Checks that the coded data of the primary image — for a derived image (`grid`, `iovl`,
+/// `iden`), that of its source items (`iref` `dimg`) too — and of every EXIF item lies inside
+/// the file (or its `idat` box). A HEIC cut after its `meta` box, or with its `mdat` cut, has
+/// every box it needs and no pixels.
+///
+/// Not checked: data in other files (`data_reference_index` ≠ 0) or in other items
+/// (construction method 2), and the coded data itself (HEVC is not decoded).
+fn check_item_data(meta: &[u8], file_len: usize) -> Result<(), EvidenceError> {
+    let boxes = meta_boxes(meta);
+    let primary = boxes
+        .pitm
+        .and_then(|pitm| match *pitm.first()? {
+            0 => read_u16(pitm, 4).map(u32::from),
+            _ => read_u32(pitm, 4),
+        })
+        .ok_or_else(|| EvidenceError::corrupt("no primary image item (pitm)"))?;
+    let iloc = boxes.iloc.ok_or_else(|| {
+        EvidenceError::corrupt("no item locations (iloc): the file says where no image data is")
+    })?;
+    let locations = parse_iloc(iloc).map_err(EvidenceError::corrupt)?;
+    let types = boxes.iinf.map(item_types).unwrap_or_default();
+    let type_of = |item: u32| types.iter().find(|t| t.0 == item).map(|t| t.1);
+
+    // (item, what it is, whether it must have data).
+    let mut wanted: Vec<(u32, String, bool)> = Vec::new();
+    let primary_type = type_of(primary);
+    wanted.push((
+        primary,
+        format!("the primary image (item {primary})"),
+        primary_type != Some(*b"iden"),
+    ));
+    if matches!(&primary_type, Some(t) if [b"grid", b"iovl", b"iden"].contains(&t)) {
+        let sources = references(boxes.iref.unwrap_or_default(), b"dimg", primary);
+        let count = sources.len();
+        for (n, source) in sources.into_iter().enumerate() {
+            wanted.push((
+                source,
+                format!(
+                    "tile {} of {count} (item {source}) of the primary image (item {primary})",
+                    n + 1
+                ),
+                true,
+            ));
+        }
+    }
+    for (item, kind) in &types {
+        if kind == b"Exif" {
+            wanted.push((*item, format!("the EXIF data (item {item})"), true));
+        }
+    }
+
+    let idat_len = boxes.idat.map_or(0, <[u8]>::len) as u64;
+    let file_len = file_len as u64;
+    for (item, what, needs_data) in wanted {
+        let Some(location) = locations.iter().find(|l| l.item == item) else {
+            if needs_data {
+                return Err(EvidenceError::corrupt(format!(
+                    "{what} has no data location (iloc)"
+                )));
+            }
+            continue;
+        };
+        if needs_data && location.extents.is_empty() {
+            return Err(EvidenceError::corrupt(format!(
+                "{what} has no data (no extents)"
+            )));
+        }
+        if location.data_reference_index != 0 {
+            tracing::debug!(item, "HEIF item data in another file; not checked");
+            continue;
+        }
+        for &(offset, length) in &location.extents {
+            let end = offset.saturating_add(length.max(1));
+            match location.construction_method {
+                0 if end > file_len => {
+                    return Err(EvidenceError::truncated(format!(
+                        "{what} lies at bytes {}..{}, past the end of the file ({} bytes)",
+                        group(offset),
+                        group(offset.saturating_add(length)),
+                        group(file_len)
+                    )));
+                }
+                1 if end > idat_len => {
+                    return Err(EvidenceError::corrupt(format!(
+                        "{what} lies at bytes {}..{} of the item data box (idat), which has {} \
+                         bytes",
+                        group(offset),
+                        group(offset.saturating_add(length)),
+                        group(idat_len)
+                    )));
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The primary item's `ispe`, and its size after `clap`/`irot` in association order.
@@ -122,7 +378,7 @@ fn primary_geometry(meta: &[u8]) -> Option<HeifInfo> {
     let mut ipma = None;
     for (kind, body) in Boxes::new(children).map_while(Result::ok) {
         match &kind {
-            b"pitm" => {
+            b"pitm" if primary.is_none() => {
                 primary = match *body.first()? {
                     0 => read_u16(body, 4).map(u32::from),
                     _ => read_u32(body, 4),

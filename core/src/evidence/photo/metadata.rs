@@ -9,7 +9,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use exif::{Exif, Field, In, Tag, Value};
 
-use super::{CaptureTime, PhotoMetadata};
+use super::{CaptureTime, CaptureTimeSource, PhotoMetadata};
 use crate::docs::GeoPoint;
 
 /// Metadata from a TIFF-structured EXIF block (JPEG `APP1` after `Exif\0\0`, PNG `eXIf`).
@@ -75,18 +75,16 @@ fn from_exif(exif: &Exif) -> PhotoMetadata {
     }
 }
 
-/// An ASCII field's first string: NULs stripped, trimmed, at most 128 characters; empty → None.
+/// An ASCII field's first string: invalid UTF-8 replaced, control characters (C0, DEL, C1:
+/// NUL padding, ESC sequences, newlines) removed, trimmed, at most 128 characters; empty →
+/// None. Control characters carry no meaning in EXIF texts, and printed raw they can drive a
+/// terminal.
 fn text(field: &Field) -> Option<String> {
     let Value::Ascii(ref strings) = field.value else {
         return None;
     };
-    let raw: Vec<u8> = strings
-        .first()?
-        .iter()
-        .copied()
-        .filter(|&b| b != 0)
-        .collect();
-    let s = String::from_utf8_lossy(&raw);
+    let s = String::from_utf8_lossy(strings.first()?);
+    let s: String = s.chars().filter(|c| !c.is_control()).collect();
     let s: String = s.trim().chars().take(128).collect();
     let s = s.trim_end().to_owned();
     (!s.is_empty()).then_some(s)
@@ -96,19 +94,46 @@ fn ascii(exif: &Exif, tag: Tag) -> Option<String> {
     exif.get_field(tag, In::PRIMARY).and_then(text)
 }
 
+/// The first valid time of `DateTimeOriginal`, `DateTimeDigitized`, `DateTime`, with the
+/// offset of its own offset tag first, then of the others.
 fn capture_time(exif: &Exif) -> Option<CaptureTime> {
-    let (local, fields) = match ascii(exif, Tag::DateTimeOriginal).and_then(|t| parse_datetime(&t))
-    {
-        Some(dt) => (dt, [Tag::OffsetTimeOriginal, Tag::OffsetTime]),
-        None => (
-            ascii(exif, Tag::DateTime).and_then(|t| parse_datetime(&t))?,
-            [Tag::OffsetTime, Tag::OffsetTimeOriginal],
+    let candidates = [
+        (
+            Tag::DateTimeOriginal,
+            CaptureTimeSource::Original,
+            [
+                Tag::OffsetTimeOriginal,
+                Tag::OffsetTime,
+                Tag::OffsetTimeDigitized,
+            ],
         ),
-    };
-    let offset_minutes = fields
+        (
+            Tag::DateTimeDigitized,
+            CaptureTimeSource::Digitized,
+            [
+                Tag::OffsetTimeDigitized,
+                Tag::OffsetTimeOriginal,
+                Tag::OffsetTime,
+            ],
+        ),
+        (
+            Tag::DateTime,
+            CaptureTimeSource::Modified,
+            [
+                Tag::OffsetTime,
+                Tag::OffsetTimeOriginal,
+                Tag::OffsetTimeDigitized,
+            ],
+        ),
+    ];
+    let (local, source, offsets) = candidates.iter().find_map(|&(tag, source, offsets)| {
+        let local = ascii(exif, tag).and_then(|t| parse_datetime(&t))?;
+        Some((local, source, offsets))
+    })?;
+    let offset_minutes = offsets
         .iter()
         .find_map(|&tag| ascii(exif, tag).and_then(|t| parse_offset(&t)));
-    Some(local.into_capture_time(offset_minutes))
+    Some(local.into_capture_time(offset_minutes, source))
 }
 
 /// A calendar date and wall-clock time, validated.
@@ -123,7 +148,11 @@ pub(super) struct LocalDateTime {
 }
 
 impl LocalDateTime {
-    fn into_capture_time(self, offset_minutes: Option<i32>) -> CaptureTime {
+    fn into_capture_time(
+        self,
+        offset_minutes: Option<i32>,
+        source: CaptureTimeSource,
+    ) -> CaptureTime {
         let local = format!(
             "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
             self.year, self.month, self.day, self.hour, self.minute, self.second
@@ -141,6 +170,7 @@ impl LocalDateTime {
             local,
             offset_minutes,
             utc_ms,
+            source,
         }
     }
 }

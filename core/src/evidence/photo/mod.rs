@@ -9,9 +9,12 @@
 //! 2. The format is sniffed from the content (magic bytes), never from a file name:
 //!    JPEG, PNG, or HEIF/HEIC (an ISO-BMFF `ftyp` box with a HEIF brand).
 //! 3. Completeness is checked structurally before any decode: a JPEG's marker segments are
-//!    walked up to its end-of-image marker, a PNG's chunks up to `IEND`, a HEIF's top-level
-//!    boxes to the end of the file. Decoders happily return grey-filled pixels for a cut JPEG;
-//!    a cut file is [`EvidenceError::Truncated`] here.
+//!    walked up to its end-of-image marker and every scan's coded data is counted block by
+//!    block (a JPEG cut mid-scan with an end-of-image marker appended has all its markers but
+//!    not all its blocks), a PNG's chunks are walked up to `IEND`, a HEIF's top-level boxes to
+//!    the end of the file and the data of its primary image (and EXIF) located inside it.
+//!    Decoders happily return grey-filled or invented pixels for a cut file; a cut file is
+//!    [`EvidenceError::Truncated`] here.
 //! 4. Metadata (capture time, GPS, orientation, camera) comes from EXIF; a broken EXIF block is
 //!    ignored, not fatal (a photo without EXIF is still evidence).
 //! 5. Pixels are decoded once, under [`PhotoLimits`] checked *before* any pixel buffer exists,
@@ -20,14 +23,15 @@
 //!    [`THUMBNAIL_LONG_SIDE_PX`]), baseline JPEG in 8-bit sRGB without any metadata
 //!    (16-bit samples rounded, alpha flattened on white, Display P3 converted to sRGB).
 //!    HEIF pixels are not decoded (no HEVC decoder ships with the core): a HEIF photo is
-//!    still recorded, with its metadata, and [`EvidenceError::PreviewUnavailable`] in place of
-//!    its derivatives.
+//!    still recorded — the original hashed and kept, its size and EXIF read — with
+//!    [`EvidenceError::PreviewUnavailable`] in place of its derivatives.
 //!
 //! The output is deterministic: the same input bytes give the same record and the same
 //! derivative bytes on the same machine (SIMD paths are chosen by CPU features, so derivative
 //! bytes may differ between machines; the original's hash never does).
 
 mod container;
+mod entropy;
 mod heif;
 mod metadata;
 mod raster;
@@ -93,8 +97,35 @@ impl fmt::Display for PhotoFormat {
     }
 }
 
-/// When a photo was taken, from EXIF `DateTimeOriginal` (0x9003), falling back to `DateTime`
-/// (0x0132) when the camera wrote no original time.
+/// Which EXIF time a [`CaptureTime`] comes from. Serialized `"original"`, `"digitized"`,
+/// `"modified"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaptureTimeSource {
+    /// `DateTimeOriginal` (0x9003): when the shutter was pressed.
+    Original,
+    /// `DateTimeDigitized` (0x9004): when the image was stored digitally — for a camera the
+    /// same moment, for a scan the time of scanning.
+    Digitized,
+    /// `DateTime` (0x0132): when the file was last changed. Editors (Photoshop, phone photo
+    /// editors) rewrite it on save, so it is not necessarily when the photo was taken.
+    Modified,
+}
+
+impl CaptureTimeSource {
+    /// The EXIF tag's name: `"DateTimeOriginal"`, `"DateTimeDigitized"`, `"DateTime"`.
+    pub const fn exif_tag(self) -> &'static str {
+        match self {
+            CaptureTimeSource::Original => "DateTimeOriginal",
+            CaptureTimeSource::Digitized => "DateTimeDigitized",
+            CaptureTimeSource::Modified => "DateTime",
+        }
+    }
+}
+
+/// When a photo was taken, from EXIF `DateTimeOriginal` (0x9003), falling back to
+/// `DateTimeDigitized` (0x9004), then to `DateTime` (0x0132, the file's modification time);
+/// [`CaptureTime::source`] says which.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct CaptureTime {
     /// The camera's wall-clock time as written, `YYYY-MM-DDTHH:MM:SS` (no zone): EXIF does
@@ -107,6 +138,9 @@ pub struct CaptureTime {
     /// The instant, UTC milliseconds since 1970-01-01, only when the offset is known
     /// (`local` − `offset_minutes`); whole seconds.
     pub utc_ms: Option<i64>,
+    /// The EXIF tag the time comes from. The offset is read from the matching offset tag
+    /// (`OffsetTimeOriginal`, `OffsetTimeDigitized`, `OffsetTime`), falling back to the others.
+    pub source: CaptureTimeSource,
 }
 
 /// What a photo's EXIF says about it. Every field is optional: a photo without EXIF (a
@@ -124,9 +158,12 @@ pub struct PhotoMetadata {
     /// 90° clockwise to view, …); a missing tag, 0 or out-of-range value is 1. For HEIF the
     /// container's `irot`/`imir` properties, not this tag, decide how the image is shown.
     pub orientation: u8,
-    /// Camera maker (EXIF `Make`), trimmed, NULs stripped; empty → `None`.
+    /// Camera maker (EXIF `Make`): invalid UTF-8 replaced (U+FFFD), control characters
+    /// (NUL, ESC, newlines, … — never meaningful in a maker's name, and a way to inject
+    /// terminal escape sequences into whoever prints it) removed, trimmed, at most 128
+    /// characters; empty → `None`.
     pub make: Option<String>,
-    /// Camera model (EXIF `Model`), trimmed, NULs stripped; empty → `None`.
+    /// Camera model (EXIF `Model`), cleaned like [`PhotoMetadata::make`].
     pub model: Option<String>,
 }
 
@@ -225,22 +262,42 @@ pub struct PhotoLimits {
     pub max_input_bytes: u64,
     /// Largest accepted stored image, pixels (width × height from the header). Default
     /// 100 000 000 (100 MP): more than any phone camera (a 108 MP sensor bins to 12 MP).
+    /// Also applied to the size a HEIF's `ispe` property claims.
     pub max_pixels: u64,
-    /// Largest accepted decode allocation, bytes: the decoded pixel buffer (3 bytes per pixel
-    /// for an 8-bit colour JPEG, up to 8 for a 16-bit RGBA PNG), plus the coefficient store of
-    /// a progressive JPEG (2 bytes per sample). Passed to the decoder as
-    /// `image::Limits::max_alloc` and checked from the header first. Default 512 MiB
-    /// (536 870 912). Not counted: the resizer's intermediate and output buffers, up to about
-    /// twice the 8-bit RGB image again for a photo just over 2048 px, about once for an 8.5 MP
-    /// phone photo, a fraction for larger ones.
+    /// Largest accepted side (width or height), pixels, from the header. Default 65 535, the
+    /// largest side a JPEG can have. Also bounds the resizer: its weights grow with the ratio
+    /// of a side to the derivative's (a 100 000 000 × 1 PNG, well within the pixel limit,
+    /// would need gigabytes of them), and with sides ≤ 65 535 they stay about 4 MB. Also
+    /// applied to HEIF sizes.
+    #[serde(default = "default_max_side_px")]
+    pub max_side_px: u32,
+    /// Largest accepted working memory for one photo, bytes, estimated from the header before
+    /// anything is decoded — so it bounds the peak memory of the pipeline, not just one buffer:
+    /// - the decoded image (1 to 8 bytes a pixel: 8-bit grey JPEG to 16-bit RGBA PNG), made
+    ///   8-bit grey or RGB in place (no second full-size buffer);
+    /// - joined at the peak by the largest of: the decoder's own memory (the coefficients of a
+    ///   progressive or multi-scan JPEG, 2 bytes a sample; row buffers), the resizer's (weights,
+    ///   intermediate and output images), or the finishing of the derivatives;
+    /// - and 4 MiB for the small allocations (tables, decoder state).
+    ///
+    /// The decoders are also bounded by it (`png`'s internal buffers, the output buffer checked
+    /// again before it is allocated). Default 512 MiB (536 870 912). Not counted: the input
+    /// bytes themselves and allocator overhead. (The scan check of a progressive JPEG, which
+    /// runs beside the decoder, is counted: 8 bytes a block.)
     pub max_alloc_bytes: u64,
 }
 
+fn default_max_side_px() -> u32 {
+    PhotoLimits::DEFAULT.max_side_px
+}
+
 impl PhotoLimits {
-    /// The defaults: 64 MiB input, 100 megapixels, 512 MiB decode allocation.
+    /// The defaults: 64 MiB input, 100 megapixels, 65 535 pixels a side, 512 MiB working
+    /// memory.
     pub const DEFAULT: PhotoLimits = PhotoLimits {
         max_input_bytes: 64 * 1024 * 1024,
         max_pixels: 100_000_000,
+        max_side_px: 65_535,
         max_alloc_bytes: 512 * 1024 * 1024,
     };
 
@@ -287,15 +344,17 @@ pub enum EvidenceError {
         /// What was found.
         detail: String,
     },
-    /// The file ends early: a JPEG without its end-of-image marker or with cut scan data, a
-    /// PNG without `IEND` or with a cut chunk, a HEIF whose boxes run past the end. Usually an
-    /// interrupted copy or upload: take the original again.
+    /// The file ends early: a JPEG without its end-of-image marker, or whose image data ends
+    /// before all its blocks (also when an end-of-image marker was appended to a cut file), a
+    /// PNG without `IEND` or with a cut chunk, a HEIF whose boxes run past the end or whose
+    /// image or EXIF data lies past the end. Usually an interrupted copy or upload: take the
+    /// original again.
     #[error("the file is truncated: {detail}")]
     Truncated {
         /// Where it ends and what is missing.
         detail: String,
     },
-    /// Over a [`PhotoLimits`] limit: input bytes, pixels, or decode allocation.
+    /// Over a [`PhotoLimits`] limit: input bytes, pixels, side, or working memory.
     #[error("the photo is too large: {detail}")]
     TooLarge {
         /// What the file claims and the limit it exceeds.
@@ -307,8 +366,9 @@ pub enum EvidenceError {
         /// What is wrong.
         detail: String,
     },
-    /// The photo is recorded but no derivatives can be made (HEIF: its HEVC pixels are not
-    /// decoded). Only ever found in [`Photo::derivatives`].
+    /// The photo is recorded as evidence (hashed, its metadata read) but no derivatives can be
+    /// made (HEIF: its HEVC pixels are not decoded). Only ever found in
+    /// [`Photo::derivatives`]: not a refusal.
     #[error("no preview can be made: {detail}")]
     PreviewUnavailable {
         /// Why.
@@ -388,7 +448,7 @@ pub fn detect_format(bytes: &[u8]) -> Result<PhotoFormat, EvidenceError> {
 ///   coding of one.
 /// - [`EvidenceError::Truncated`]: the file ends before its structure does.
 /// - [`EvidenceError::TooLarge`]: over a limit of [`PhotoLimits`] (checked from the header
-///   before decoding).
+///   before decoding; for HEIF, the size its `ispe` property claims).
 /// - [`EvidenceError::Corrupt`]: invalid structure or compressed data.
 ///
 /// A HEIF photo gives `Ok` with `derivatives: Err(PreviewUnavailable)`.
@@ -407,15 +467,20 @@ pub fn process_photo(bytes: &[u8], limits: &PhotoLimits) -> Result<Photo, Eviden
             }
             let metadata = metadata::from_exif_block(info.exif);
             let size = (info.width, info.height);
-            check_pixels(size, limits)?;
-            check_alloc(info.decode_bytes_estimate(), limits)?;
-            let derivatives = raster::derive(
-                bytes,
-                format,
-                metadata.orientation,
-                info.icc.as_deref(),
+            check_size(size, limits)?;
+            check_alloc(
+                raster::peak_bytes(
+                    size,
+                    info.decoded_bytes(),
+                    info.decoder_working_bytes(),
+                    info.channels(),
+                ),
                 limits,
             )?;
+            let full = decode_checked(bytes, limits, || {
+                entropy::check_scans(&info.frame, &info.scans)
+            })?;
+            let derivatives = raster::derive(full, metadata.orientation, info.icc.as_deref())?;
             let oriented = orient_size(size, metadata.orientation);
             (Some(size), Some(oriented), metadata, Ok(derivatives))
         }
@@ -423,19 +488,33 @@ pub fn process_photo(bytes: &[u8], limits: &PhotoLimits) -> Result<Photo, Eviden
             let info = container::walk_png(bytes)?;
             let metadata = metadata::from_exif_block(info.exif);
             let size = (info.width, info.height);
-            check_pixels(size, limits)?;
-            check_alloc(info.decode_bytes_estimate(), limits)?;
+            check_size(size, limits)?;
+            check_alloc(
+                raster::peak_bytes(
+                    size,
+                    info.decoded_bytes(),
+                    info.decoder_working_bytes(),
+                    info.channels(),
+                ),
+                limits,
+            )?;
+            let full = raster::decode(bytes, format, limits)?;
             // PNG colour profiles (iCCP, cICP) are not read: PNGs are taken as sRGB.
-            let derivatives = raster::derive(bytes, format, metadata.orientation, None, limits)?;
+            let derivatives = raster::derive(full, metadata.orientation, None)?;
             let oriented = orient_size(size, metadata.orientation);
             (Some(size), Some(oriented), metadata, Ok(derivatives))
         }
         PhotoFormat::Heif => {
             let info = heif::walk(bytes)?;
+            // The sizes are claims of the container (nothing is decoded), but a record must not
+            // carry a size no photo can have: the same limits as for JPEG and PNG.
+            for size in [info.stored_size, info.oriented_size].into_iter().flatten() {
+                check_size(size, limits)?;
+            }
             let metadata = metadata::from_heif(bytes);
             let unavailable = EvidenceError::PreviewUnavailable {
-                detail: "HEIF/HEIC pixels are not decoded on this device (no HEVC decoder); \
-                         the original is kept as evidence with its metadata"
+                detail: "HEIF/HEIC pixels (HEVC) are not decoded by zhichao; the original is kept \
+                         as evidence with its metadata"
                     .to_owned(),
             };
             (
@@ -464,6 +543,54 @@ pub fn process_photo(bytes: &[u8], limits: &PhotoLimits) -> Result<Photo, Eviden
     Ok(photo)
 }
 
+/// Decodes a JPEG while `check` (the scan check, [`entropy::check_scans`]) runs on another
+/// thread: the check costs about 40 % of the decode (it reads every Huffman code), and on a
+/// phone or server with a second core it then costs no time. The decoded image is only used
+/// when the check passes; a failed check is the error, whatever the decoder said (the decoder
+/// fills what is missing). Without a thread (it cannot be created), the check runs first.
+fn decode_checked(
+    bytes: &[u8],
+    limits: &PhotoLimits,
+    check: impl FnOnce() -> Result<(), EvidenceError> + Send,
+) -> Result<raster::Raster, EvidenceError> {
+    fn run(check: Option<impl FnOnce() -> Result<(), EvidenceError>>) -> Result<(), EvidenceError> {
+        let failed =
+            || EvidenceError::corrupt("the check of the JPEG image data failed on this file");
+        match check {
+            Some(check) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(check))
+                .unwrap_or_else(|_| Err(failed())),
+            None => Err(failed()),
+        }
+    }
+    let mut pending = Some(check);
+    let outcome = std::thread::scope(|scope| {
+        let slot = &mut pending;
+        let spawned = std::thread::Builder::new()
+            .name("jpeg-scan-check".to_owned())
+            .spawn_scoped(scope, move || run(slot.take()));
+        match spawned {
+            Ok(checking) => {
+                let decoded = raster::decode(bytes, PhotoFormat::Jpeg, limits);
+                let checked = checking
+                    .join()
+                    .unwrap_or_else(|_| run(None::<fn() -> Result<(), EvidenceError>>));
+                Some(checked.and(decoded))
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "no thread for the scan check; checking first");
+                None
+            }
+        }
+    });
+    match outcome {
+        Some(result) => result,
+        None => {
+            run(pending.take())?;
+            raster::decode(bytes, PhotoFormat::Jpeg, limits)
+        }
+    }
+}
+
 /// The size shown after applying EXIF orientation `orientation` (5..=8 swap the sides).
 fn orient_size((w, h): (u32, u32), orientation: u8) -> (u32, u32) {
     if (5..=8).contains(&orientation) {
@@ -473,7 +600,9 @@ fn orient_size((w, h): (u32, u32), orientation: u8) -> (u32, u32) {
     }
 }
 
-fn check_pixels((w, h): (u32, u32), limits: &PhotoLimits) -> Result<(), EvidenceError> {
+/// Checks a size from a header against [`PhotoLimits::max_pixels`] and
+/// [`PhotoLimits::max_side_px`].
+fn check_size((w, h): (u32, u32), limits: &PhotoLimits) -> Result<(), EvidenceError> {
     if w == 0 || h == 0 {
         return Err(EvidenceError::corrupt(format!(
             "the header gives an empty image ({w} × {h} pixels)"
@@ -487,13 +616,20 @@ fn check_pixels((w, h): (u32, u32), limits: &PhotoLimits) -> Result<(), Evidence
             group(limits.max_pixels)
         )));
     }
+    if w.max(h) > limits.max_side_px {
+        return Err(EvidenceError::too_large(format!(
+            "the image claims {w} × {h} pixels, a side over the limit of {} pixels a side",
+            group(u64::from(limits.max_side_px))
+        )));
+    }
     Ok(())
 }
 
 fn check_alloc(bytes: u64, limits: &PhotoLimits) -> Result<(), EvidenceError> {
     if bytes > limits.max_alloc_bytes {
         return Err(EvidenceError::too_large(format!(
-            "decoding it needs {} bytes ({}), over the decode allocation limit of {} bytes ({})",
+            "decoding it and making its derivatives needs {} bytes ({}), over the decode \
+             allocation limit of {} bytes ({})",
             group(bytes),
             mib(bytes),
             group(limits.max_alloc_bytes),
