@@ -161,7 +161,15 @@ pub(super) struct ItemLocation {
     pub(super) extents: Vec<(u64, u64)>,
 }
 
+/// Most extents an `iloc` box may list over all its items (an iPhone's 48-tile grid uses
+/// about 50).
+pub(super) const MAX_ILOC_EXTENTS: u64 = 4096;
+
 /// Parses an `iloc` box body (versions 0, 1 and 2; field sizes 0, 4 or 8 bytes).
+///
+/// # Errors
+/// A message for a short box, an unknown version or field size, or more than
+/// [`MAX_ILOC_EXTENTS`] extents.
 pub(super) fn parse_iloc(body: &[u8]) -> Result<Vec<ItemLocation>, String> {
     let short = || "the item location box (iloc) is too short".to_owned();
     let version = *body.first().ok_or_else(short)?;
@@ -190,6 +198,7 @@ pub(super) fn parse_iloc(body: &[u8]) -> Result<Vec<ItemLocation>, String> {
         Ok(field.iter().fold(0u64, |v, &b| (v << 8) | u64::from(b)))
     };
     let count = if version < 2 { read(2)? } else { read(4)? };
+    let mut total_extents = 0u64;
     let mut items = Vec::new();
     for _ in 0..count {
         // At least 2 bytes an item: a count larger than the box is caught by `read`.
@@ -202,6 +211,14 @@ pub(super) fn parse_iloc(body: &[u8]) -> Result<Vec<ItemLocation>, String> {
         let data_reference_index = read(2)? as u16;
         let base = read(base_offset_size)?;
         let extent_count = read(2)?;
+        // Extents whose fields all have size 0 take no bytes, so the box length bounds
+        // nothing: a 40 KB file could claim billions. A real photo has a few dozen.
+        total_extents = total_extents.saturating_add(extent_count);
+        if total_extents > MAX_ILOC_EXTENTS {
+            return Err(format!(
+                "the item location box (iloc) lists more than {MAX_ILOC_EXTENTS} extents"
+            ));
+        }
         let mut extents = Vec::new();
         for _ in 0..extent_count {
             read(index_size)?;

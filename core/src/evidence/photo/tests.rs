@@ -1093,6 +1093,26 @@ fn iloc_versions_and_field_sizes_parse() {
 }
 
 #[test]
+fn extents_that_take_no_bytes_cannot_be_claimed_by_the_billion() {
+    // Version 1 with every field size 0: an extent takes no bytes of the box, so 6 bytes an
+    // item can claim 65 535 extents each. 5 000 such items made 5 GB of extents before.
+    let mut bomb = vec![1, 0, 0, 0, 0x00, 0x00];
+    bomb.extend_from_slice(&5_000u16.to_be_bytes());
+    for item in 1..=5_000u16 {
+        bomb.extend_from_slice(&item.to_be_bytes());
+        bomb.extend_from_slice(&[0, 0]); // construction method
+        bomb.extend_from_slice(&[0, 0]); // data reference index
+        bomb.extend_from_slice(&[0xFF, 0xFF]); // extent count
+    }
+    let err = heif::parse_iloc(&bomb).unwrap_err();
+    assert!(err.contains("more than 4096 extents"), "{err}");
+    // A few zero-size extents (a real, if odd, file) still parse.
+    let mut few = vec![1, 0, 0, 0, 0x00, 0x00, 0, 1, 0, 1, 0, 0, 0, 0, 0, 3];
+    few.truncate(16);
+    assert_eq!(heif::parse_iloc(&few).expect("three extents")[0].extents.len(), 3);
+}
+
+#[test]
 fn heif_sizes_are_held_to_the_limits() {
     for ispe in [(u32::MAX, u32::MAX), (70_000, 10), (20_000, 20_000)] {
         let bytes = Heif {
