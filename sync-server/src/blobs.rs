@@ -189,7 +189,7 @@ pub enum PutOutcome {
 }
 
 /// One document's reference to a blob.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BlobRef {
     /// The document.
     pub doc: DocumentId,
@@ -199,6 +199,8 @@ pub struct BlobRef {
     pub role: BlobRole,
     /// The size it declares, if any.
     pub byte_len: Option<u64>,
+    /// Whose accepted change first carried the reference (`None` for `legacy` ones).
+    pub added_by: Option<Principal>,
     /// Recorded before uploaders were (store format 1): the document's creator counts as an
     /// uploader of the blob.
     pub legacy: bool,
@@ -236,6 +238,10 @@ struct CompleteRecord {
 struct RefRecord {
     kind: DocKind,
     byte_len: Option<u64>,
+    /// Whose accepted change first carried the reference (`None` in records written before
+    /// this was kept: those are `legacy`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    added_by: Option<Principal>,
     /// Recorded before the upgrade to format 2 (see the module documentation).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     legacy: bool,
@@ -635,10 +641,13 @@ impl BlobStore {
     /// # Errors
     /// Storage errors; then nothing is recorded for the batch (the caller must not
     /// acknowledge the documents).
-    pub fn record_refs(&self, docs: &[(DocumentId, DocKind, &Automerge)]) -> Result<usize> {
+    pub fn record_refs(
+        &self,
+        docs: &[(DocumentId, DocKind, &Automerge, &Principal)],
+    ) -> Result<usize> {
         let mut batch = sled::Batch::default();
         let mut added = 0;
-        for (doc, kind, body) in docs {
+        for (doc, kind, body, added_by) in docs {
             if !matches!(kind, DocKind::Case | DocKind::Notice | DocKind::Response) {
                 continue;
             }
@@ -657,6 +666,7 @@ impl BlobStore {
                 let record = RefRecord {
                     kind: *kind,
                     byte_len: blob.byte_len,
+                    added_by: Some((*added_by).clone()),
                     legacy: false,
                 };
                 batch.insert(key, encode(&record)?);
@@ -697,6 +707,7 @@ impl BlobStore {
                 kind: record.kind,
                 role,
                 byte_len: record.byte_len,
+                added_by: record.added_by,
                 legacy: record.legacy,
             });
         }
@@ -704,10 +715,12 @@ impl BlobStore {
     }
 
     /// May `principal` read the blob `sha`? Only through a document that references it, that
-    /// the principal may read and that at least one uploader of the blob may read (headers
-    /// from `log`; for a `legacy` reference its document's creator counts as an uploader), and
-    /// never, for an enterprise or a source unit's system, a blob some case references as an
-    /// original. Says nothing about whether the blob is complete.
+    /// the principal may read, and whose reference is *vouched for*: added (by the accepted
+    /// change that first carried it) by an uploader of the blob, or by someone who could read
+    /// the blob through a vouched-for reference (headers from `log`; for a `legacy` reference
+    /// its document's creator stands in for the adder). Never, for an enterprise or a source
+    /// unit's system, a blob some case references as an original. Says nothing about whether
+    /// the blob is complete.
     ///
     /// # Errors
     /// Storage errors of the store or the log.
@@ -732,33 +745,61 @@ impl BlobStore {
         {
             return Ok(false);
         }
-        // Those whose reading a document makes its reference grant.
-        let mut uploaders = self.uploaders_of(sha)?;
-        for r in refs.iter().filter(|r| r.legacy) {
-            if let Some(header) = log.header(&r.doc)?
-                && let Some(creator) = creator_of(&header)
-                && !uploaders.contains(&creator)
-            {
-                uploaders.push(creator);
+        // A reference grants read access only when it is vouched for: added by an uploader
+        // of the blob, or by someone who could read the blob through a reference vouched for
+        // already (a teammate's notice listing the case's photos). A hash learned elsewhere
+        // and listed in one's own document is vouched for by nobody. Legacy references
+        // (recorded before adders were kept) count their document's creator as an uploader.
+        let uploaders = self.uploaders_of(sha)?;
+        let mut chains = Vec::with_capacity(refs.len());
+        for r in &refs {
+            chains.push(log.header_chain(&r.doc)?);
+        }
+        let mut vouched = vec![false; refs.len()];
+        for (i, r) in refs.iter().enumerate() {
+            vouched[i] = if r.legacy {
+                // Its creator stands in for the uploader, as before adders were kept.
+                chains[i].as_ref().is_some_and(|(header, ancestors)| {
+                    creator_of(header)
+                        .is_some_and(|creator| access::can_read(&creator, header, ancestors))
+                })
+            } else {
+                r.added_by
+                    .as_ref()
+                    .is_some_and(|a| uploaders.iter().any(|u| u.id() == a.id()))
+            };
+        }
+        // Grow the vouched set until nothing changes (at most one pass per reference).
+        loop {
+            let mut grew = false;
+            for i in 0..refs.len() {
+                if vouched[i] {
+                    continue;
+                }
+                let Some(adder) = &refs[i].added_by else {
+                    continue;
+                };
+                let reads_a_vouched_one = (0..refs.len()).any(|j| {
+                    vouched[j]
+                        && chains[j].as_ref().is_some_and(|(header, ancestors)| {
+                            access::can_read(adder, header, ancestors)
+                        })
+                });
+                if reads_a_vouched_one {
+                    vouched[i] = true;
+                    grew = true;
+                }
+            }
+            if !grew {
+                break;
             }
         }
-        if uploaders.is_empty() {
-            return Ok(false);
-        }
-        let mut docs: Vec<DocumentId> = refs.iter().map(|r| r.doc).collect();
-        docs.sort();
-        docs.dedup();
-        for doc in docs {
-            if let Some((header, ancestors)) = log.header_chain(&doc)?
-                && access::can_read(principal, &header, &ancestors)
-                && uploaders
-                    .iter()
-                    .any(|u| access::can_read(u, &header, &ancestors))
-            {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+        Ok(refs.iter().enumerate().any(|(i, _)| {
+            vouched[i]
+                && chains[i].as_ref().is_some_and(|(header, ancestors)| {
+                    access::can_read(principal, header, ancestors)
+                })
+        }))
     }
 
     /// Removes complete blobs that no document references and that were completed at least
@@ -1504,7 +1545,8 @@ mod tests {
         let store = BlobStore::temporary().unwrap();
         let original = EvidenceId::of(b"original");
         let doc = case_with(1, photo(original));
-        let batch = [(doc.id(), DocKind::Case, doc.automerge())];
+        let wang = wang();
+        let batch = [(doc.id(), DocKind::Case, doc.automerge(), &wang)];
         assert_eq!(store.record_refs(&batch).unwrap(), 3);
         assert_eq!(store.record_refs(&batch).unwrap(), 0, "idempotent");
         let refs = store.refs_of(&original).unwrap();
@@ -1515,6 +1557,7 @@ mod tests {
                 kind: DocKind::Case,
                 role: BlobRole::Original,
                 byte_len: Some(104),
+                added_by: Some(wang.clone()),
                 legacy: false,
             }]
         );
@@ -1522,7 +1565,7 @@ mod tests {
         assert_eq!(copy[0].role, BlobRole::EvidenceCopy);
         assert!(store.refs_of(&EvidenceId::of(b"none")).unwrap().is_empty());
         // Kinds without photos are not even read.
-        let rules = [(doc.id(), DocKind::Rules, doc.automerge())];
+        let rules = [(doc.id(), DocKind::Rules, doc.automerge(), &wang)];
         assert_eq!(store.record_refs(&rules).unwrap(), 0);
     }
 
@@ -1552,7 +1595,12 @@ mod tests {
         log.append(&[(foreign.id(), header, pid("officer:qin"), Vec::new())], 1)
             .unwrap();
         store
-            .record_refs(&[(foreign.id(), DocKind::Case, foreign.automerge())])
+            .record_refs(&[(
+                foreign.id(),
+                DocKind::Case,
+                foreign.automerge(),
+                &officer_elsewhere("officer:qin"),
+            )])
             .unwrap();
     }
 
@@ -1571,7 +1619,7 @@ mod tests {
         let own = case_with(22, photo(sha));
         log_doc(&log, &own);
         store
-            .record_refs(&[(own.id(), DocKind::Case, own.automerge())])
+            .record_refs(&[(own.id(), DocKind::Case, own.automerge(), &wang)])
             .unwrap();
         assert!(
             store
@@ -1584,7 +1632,7 @@ mod tests {
         let doc = case_with(23, photo(lone));
         log_doc(&log, &doc);
         store
-            .record_refs(&[(doc.id(), DocKind::Case, doc.automerge())])
+            .record_refs(&[(doc.id(), DocKind::Case, doc.automerge(), &wang)])
             .unwrap();
         assert!(!store.may_read(&log, &wang, &lone).unwrap());
     }
@@ -1605,7 +1653,7 @@ mod tests {
             let store = BlobStore::open(dir.path()).unwrap();
             store.put_chunk(&sha, &wang(), 0, 104, &data, 1).unwrap();
             store
-                .record_refs(&[(own.id(), DocKind::Case, own.automerge())])
+                .record_refs(&[(own.id(), DocKind::Case, own.automerge(), &wang())])
                 .unwrap();
             store.inner.uploaders.clear().unwrap();
             store.inner.format.clear().unwrap();
@@ -1690,7 +1738,7 @@ mod tests {
             .unwrap();
         let doc = case_with(2, photo(kept_sha));
         store
-            .record_refs(&[(doc.id(), DocKind::Case, doc.automerge())])
+            .record_refs(&[(doc.id(), DocKind::Case, doc.automerge(), &wang)])
             .unwrap();
         // Not yet.
         let report = store.sweep(t0 + 71 * HOUR_MS, ttl).unwrap();

@@ -18,7 +18,7 @@ use std::sync::mpsc as std_mpsc;
 use rand::TryRng;
 use tokio::sync::mpsc;
 use zhichao_core::access::{self, Principal};
-use zhichao_core::ids::{DocumentId, PrincipalId, StorageId};
+use zhichao_core::ids::{DocumentId, StorageId};
 use zhichao_core::store::{DocStore, IndexEntry};
 use zhichao_core::sync::{Announcement, ConnId, Hub, HubConfig, HubInput, HubOutput, PeerMetadata};
 
@@ -254,7 +254,7 @@ struct ConnInfo {
 struct PendingSave {
     doc: DocumentId,
     ticket: u64,
-    changed_by: PrincipalId,
+    changed_by: Principal,
 }
 
 impl<S: DocStore> Driver<S> {
@@ -484,9 +484,9 @@ impl<S: DocStore> Driver<S> {
                         continue;
                     };
                     items.push((s.doc, doc, IndexEntry::new(header.kind.as_str())));
-                    photos.push((s.doc, header.kind, doc));
+                    photos.push((s.doc, header.kind, doc, &s.changed_by));
                     let heads = doc.get_heads().iter().map(ToString::to_string).collect();
-                    entries.push((s.doc, header.clone(), s.changed_by.clone(), heads));
+                    entries.push((s.doc, header.clone(), s.changed_by.id().clone(), heads));
                 }
                 let now_ms = self.clock.now_ms();
                 // Log, then store; both flushed before anything is acknowledged. In this order
@@ -514,7 +514,7 @@ impl<S: DocStore> Driver<S> {
                 }
             }
             for s in batch {
-                tracing::debug!(doc = %s.doc, by = %s.changed_by, "saved");
+                tracing::debug!(doc = %s.doc, by = %s.changed_by.id(), "saved");
                 self.input(
                     HubInput::Saved {
                         doc: s.doc,

@@ -1492,3 +1492,94 @@ async fn an_enterprises_own_response_photos_reach_it_and_the_officers_who_read_t
     h.push(&greedy, &unit_a).await;
     assert_eq!(status(unit_a, &e.original).await, none);
 }
+
+/// The second breaker round: a reference grants only when an uploader (or someone who could
+/// read the blob already) added it. An enterprise listing an officer's other photo in its
+/// response, or an officer of another county addressing a notice to an enterprise and listing
+/// the enterprise's photo, gains nothing — though the uploader could read those documents.
+#[tokio::test]
+async fn a_reference_added_by_someone_who_could_not_read_the_blob_grants_nothing() {
+    let h = harness().await;
+    let wang = officer("officer:wang", "team-1");
+    let wt = h.token(wang.clone()).await;
+    let (o1, c1, t1) = photo_set(3_000, 101);
+    let (o2, c2, t2) = photo_set(3_000, 111);
+    for blob in [&o1, &c1, &t1, &o2, &c2, &t2] {
+        assert_eq!(h.put_whole(&wt, blob).await.status, StatusCode::CREATED);
+    }
+    let case1 = case_with(41, evidence(&o1, &c1, &t1, "officer:wang"));
+    h.push(&case1, &wang).await;
+    let case2 = case_with(42, evidence(&o2, &c2, &t2, "officer:wang"));
+    h.push(&case2, &wang).await;
+    // Li, Wang's teammate, issues the notice with case 2's derivatives: he never uploaded
+    // them but could read them through the case, so his notice shows them to unit A.
+    let li = officer("officer:li", "team-1");
+    let n = {
+        let by_wang = notice(
+            43,
+            "team-1",
+            UNIT_A,
+            case2.id(),
+            vec![notice_photo(&c2, &t2)],
+        );
+        let header = Header {
+            created_by: pid("officer:li"),
+            ..by_wang.header().unwrap()
+        };
+        TypedDoc::create(
+            by_wang.id(),
+            ActorId::random(),
+            &header,
+            &by_wang.body().unwrap(),
+        )
+        .unwrap()
+    };
+    h.push(&n, &li).await;
+    let a = enterprise("unit:a", UNIT_A);
+    let at = h.token(a.clone()).await;
+    let c1_id = EvidenceId::of(&c1).to_string();
+    assert_eq!(
+        h.get(&at, &EvidenceId::of(&c2).to_string(), &[])
+            .await
+            .status,
+        StatusCode::OK,
+        "the notice's photo reaches the unit"
+    );
+    assert_eq!(h.get(&at, &c1_id, &[]).await.status, StatusCode::NOT_FOUND);
+
+    // Unit A lists case 1's evidence copy (hash learned elsewhere) in its response.
+    let (x1, x2) = (photo_bytes(50, 120), photo_bytes(40, 121));
+    let r = response(
+        44,
+        "unit:a",
+        UNIT_A,
+        n.id(),
+        vec![evidence(&c1, &x1, &x2, "unit:a")],
+    );
+    h.push(&r, &a).await;
+    assert_eq!(h.get(&at, &c1_id, &[]).await.status, StatusCode::NOT_FOUND);
+    let head = h.head(&at, &c1_id).await;
+    assert_eq!(head.header("upload-complete"), Some("false"));
+
+    // Unit A's own photo in its response reaches the officers who read the response …
+    let (ap, ac, athumb) = photo_set(2_000, 131);
+    for blob in [&ap, &ac, &athumb] {
+        assert_eq!(h.put_whole(&at, blob).await.status, StatusCode::CREATED);
+    }
+    let r2 = response(
+        45,
+        "unit:a",
+        UNIT_A,
+        n.id(),
+        vec![evidence(&ap, &ac, &athumb, "unit:a")],
+    );
+    h.push(&r2, &a).await;
+    let ap_id = EvidenceId::of(&ap).to_string();
+    assert_eq!(h.get(&wt, &ap_id, &[]).await.status, StatusCode::OK);
+    // … but not Qin, who addresses a notice of his own to unit A listing that photo.
+    let qin = officer_elsewhere("officer:qin");
+    let qt = h.token(qin.clone()).await;
+    let q_notice = foreign_notice(46, UNIT_A, vec![notice_photo(&ap, &ac)]);
+    h.push(&q_notice, &qin).await;
+    assert_eq!(h.get(&qt, &ap_id, &[]).await.status, StatusCode::NOT_FOUND);
+}

@@ -182,8 +182,9 @@ pub enum HubOutput {
         doc: DocumentId,
         /// Ticket to echo.
         ticket: u64,
-        /// Who made the new changes.
-        changed_by: crate::ids::PrincipalId,
+        /// Who made the new changes (the last of them, when changes of several rode on one
+        /// save).
+        changed_by: crate::access::Principal,
     },
     /// The handshake completed: find what changed for this peer since its storage key was last
     /// brought up to date, and answer with [`HubInput::Discovered`] (an empty list when there
@@ -295,7 +296,7 @@ struct LoadedDoc {
     ancestors: Vec<Header>,
     /// Save in flight and whether another is needed after it.
     saving: Option<u64>,
-    dirty_by: Option<crate::ids::PrincipalId>,
+    dirty_by: Option<crate::access::Principal>,
 }
 
 /// A document not (yet) in memory.
@@ -638,7 +639,7 @@ impl Hub {
         out.push(HubOutput::Save {
             doc: doc_id,
             ticket,
-            changed_by: write.principal.id().clone(),
+            changed_by: write.principal.clone(),
         });
     }
 
@@ -684,7 +685,7 @@ impl Hub {
             return Self::written(write.id, doc_id, Ok(()), out);
         }
         d.doc = next;
-        let by = write.principal.id().clone();
+        let by = write.principal.clone();
         self.write_waiters.entry(doc_id).or_default().push(write.id);
         schedule_save(d, &mut self.next_ticket, doc_id, by, out);
     }
@@ -1042,7 +1043,7 @@ impl Hub {
                 stored_shared: Vec::new(),
             },
         );
-        let by = c.principal.id().clone();
+        let by = c.principal.clone();
         self.watchers.entry(doc_id).or_default().insert(conn);
         let ticket = self.take_ticket();
         self.docs.insert(
@@ -1200,7 +1201,7 @@ impl Hub {
                 return;
             }
             peer.awaiting_save = true;
-            let by = c.principal.id().clone();
+            let by = c.principal.clone();
             schedule_save(d, &mut self.next_ticket, doc_id, by, out);
             return;
         }
@@ -1521,7 +1522,7 @@ fn schedule_save(
     d: &mut LoadedDoc,
     next_ticket: &mut u64,
     doc_id: DocumentId,
-    by: crate::ids::PrincipalId,
+    by: crate::access::Principal,
     out: &mut Vec<HubOutput>,
 ) {
     if d.saving.is_some() {

@@ -1109,7 +1109,12 @@ fn extents_that_take_no_bytes_cannot_be_claimed_by_the_billion() {
     // A few zero-size extents (a real, if odd, file) still parse.
     let mut few = vec![1, 0, 0, 0, 0x00, 0x00, 0, 1, 0, 1, 0, 0, 0, 0, 0, 3];
     few.truncate(16);
-    assert_eq!(heif::parse_iloc(&few).expect("three extents")[0].extents.len(), 3);
+    assert_eq!(
+        heif::parse_iloc(&few).expect("three extents")[0]
+            .extents
+            .len(),
+        3
+    );
 }
 
 #[test]
