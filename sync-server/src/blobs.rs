@@ -11,14 +11,19 @@
 //! (the uploader's [`Principal`], as it was when the upload completed) and:
 //!
 //! - a document that references a blob grants read access to those who may read the document
-//!   ([`access::can_read`] with the headers the change log keeps) **only if at least one
-//!   uploader of the blob may read that document too**. Officer Wang uploads a photo → his
-//!   team's case lists it → Wang reads the case → his teammates, the county's other officers
-//!   and its supervisors read the photo; an officer of another county lists the same hash in
-//!   his own case → Wang cannot read that case → it grants nothing. A notice of Wang's team
-//!   lists Wang's evidence copy → Wang reads the notice → the addressed enterprise reads the
-//!   copy. An enterprise's response lists the enterprise's own uploads → the enterprise reads
-//!   the response → so do the officers of the notice's team;
+//!   ([`access::can_read`] with the headers the change log keeps) **only if the reference is
+//!   vouched for**: the principal whose accepted change first carried it (kept with the
+//!   reference) uploaded the blob, or could read it through a reference vouched for already.
+//!   Officer Wang uploads a photo → his team's case lists it (added by Wang) → his teammates,
+//!   the county's other officers and its supervisors read the photo. His teammate Li issues a
+//!   notice listing its evidence copy: Li did not upload it but reads it through the case →
+//!   the addressed enterprise reads the copy. An enterprise's response lists its own uploads →
+//!   the officers who read the response read them. A hash learned elsewhere and listed in
+//!   one's own document — an officer of another county's case, an enterprise's response
+//!   listing an officer's other photo, a foreign notice listing an enterprise's photo — is
+//!   vouched for by nobody and grants nothing, even where an uploader could read that
+//!   document (found by the second breaker round). When changes of several principals ride
+//!   on one save, the last of them is recorded as the adder;
 //! - an enterprise (or a source unit's system) never gets a blob that any case references as
 //!   an original — an officer's photo with its GPS and device data — even if a notice lists
 //!   it;
@@ -47,7 +52,7 @@
 //!   any upload untouched for the TTL.
 //! - `meta/`: a sled database of its own (the change log's is private to it), trees
 //!   `blob_refs` (key SHA-256 ‖ document id ‖ role → the document's kind, the size it
-//!   declares, and `legacy` for references recorded before uploaders were), `blob_partial`
+//!   declares, who added it, and `legacy` for references recorded before uploaders were), `blob_partial`
 //!   (key SHA-256 ‖ owner → declared total, durable offset, last chunk time; a 32-byte key is
 //!   a format-1 upload), `blob_complete` (size, completion time), `blob_uploaders` (key
 //!   SHA-256 ‖ SHA-256 of the principal's JSON → the [`Principal`] as JSON) and `blob_format`
@@ -55,11 +60,11 @@
 //!   can be tested with a moved clock.
 //!
 //! **Upgrading a format-1 store** (no uploaders recorded): on open, every reference already
-//! recorded is marked `legacy`, and the creator of a legacy reference's document, rebuilt as a
-//! principal from its header (an officer of the header's team and scope, an enterprise of its
-//! unit), counts as an uploader of that blob. Access through the documents of that time is
-//! kept as it was (so is any access a foreign reference already had), and a later document —
-//! a notice listing an old evidence copy — grants when one of those creators may read it. A
+//! recorded is marked `legacy`, and a legacy reference is vouched for by its document's
+//! creator, rebuilt as a principal from its header (an officer of the header's team and
+//! scope, an enterprise of its unit). Access through the documents of that time is kept as it
+//! was (so is any access a foreign reference already had), and a later document — a notice
+//! listing an old evidence copy — grants when its adder could read the blob through one. A
 //! blob complete before the upgrade that no document referenced then has no uploader: it
 //! grants nothing until someone uploads its bytes again.
 //!

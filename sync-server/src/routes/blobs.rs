@@ -8,9 +8,10 @@
 //! officers, enterprises and supervisors (403 `forbidden` for admins and weighbridge systems).
 //!
 //! **Access.** The server records who uploaded each blob. A document that references a blob
-//! lets those who may read the document read the blob only if at least one uploader of the
-//! blob may read that document too (so listing a hash one learned in one's own document
-//! grants nothing), and an enterprise never gets a blob a case references as an original.
+//! lets those who may read the document read the blob only if the reference is vouched for:
+//! whoever's accepted change added it uploaded the blob or could already read it (so listing
+//! a hash one learned in one's own document grants nothing; see `crate::blobs`), and an
+//! enterprise never gets a blob a case references as an original.
 //! Uploads in progress belong to the principal that sends them: each principal has its own
 //! offset and declared total for a blob, and nobody else's chunks touch them.
 //!
