@@ -145,7 +145,9 @@ impl FrameState {
                 if let Some(k) = self.sent_to[i].iter().position(|&al| al != 0) {
                     return Err(EvidenceError::truncated(format!(
                         "the progressive image data ends before component {} is complete \
-                         (coefficient {k} {}); scans are missing",
+                         (coefficient {k} {}): scans are missing — the file was cut between \
+                         scans, or its encoder never sent them (refused either way: the \
+                         difference cannot be told)",
                         c.id,
                         if self.sent_to[i][k] == u8::MAX {
                             "was never sent".to_owned()
