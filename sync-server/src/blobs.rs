@@ -12,8 +12,11 @@
 //!
 //! - a document that references a blob grants read access to those who may read the document
 //!   ([`access::can_read`] with the headers the change log keeps) **only if the reference is
-//!   vouched for**: the principal whose accepted change first carried it (kept with the
-//!   reference) uploaded the blob, or could read it through a reference vouched for already.
+//!   vouched for**: a principal whose change introduced it — the hub compares each peer
+//!   message's and each write's references before and after
+//!   ([`Hub::unsaved_blob_refs`](zhichao_core::sync::Hub::unsaved_blob_refs)), so whoever
+//!   else's changes ride on the same save does not count — uploaded the blob, or could read
+//!   it through a reference vouched for already (up to [`MAX_ADDERS`] adders are kept).
 //!   Officer Wang uploads a photo → his team's case lists it (added by Wang) → his teammates,
 //!   the county's other officers and its supervisors read the photo. His teammate Li issues a
 //!   notice listing its evidence copy: Li did not upload it but reads it through the case →
@@ -22,8 +25,8 @@
 //!   one's own document — an officer of another county's case, an enterprise's response
 //!   listing an officer's other photo, a foreign notice listing an enterprise's photo — is
 //!   vouched for by nobody and grants nothing, even where an uploader could read that
-//!   document (found by the second breaker round). When changes of several principals ride
-//!   on one save, the last of them is recorded as the adder;
+//!   document (found by the second breaker round; the third showed that crediting a save's
+//!   last principal let a reference ride on a teammate's save, and lost an uploader's own);
 //! - an enterprise (or a source unit's system) never gets a blob that any case references as
 //!   an original — an officer's photo with its GPS and device data — even if a notice lists
 //!   it;
@@ -95,11 +98,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use automerge::Automerge;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use zhichao_core::access::{self, Principal};
-use zhichao_core::docs::{BlobRole, DocKind, Header, referenced_blobs};
+use zhichao_core::docs::{BlobRole, BlobUse, DocKind, Header};
 use zhichao_core::ids::{DocumentId, EvidenceId, PrincipalId};
 
 use crate::AppState;
@@ -112,6 +114,10 @@ pub const MAX_CHUNK_BYTES: usize = 8 * 1024 * 1024;
 
 /// Number of per-blob locks (a blob's is chosen by its first hash byte).
 pub const LOCK_STRIPES: usize = 64;
+
+/// Most principals kept as having introduced one reference (two officers adding the same
+/// photo concurrently, a photo removed and added back).
+pub const MAX_ADDERS: usize = 8;
 
 /// The metadata format this code writes: 2 = uploaders recorded, uploads per principal.
 pub const STORE_FORMAT: u64 = 2;
@@ -204,8 +210,8 @@ pub struct BlobRef {
     pub role: BlobRole,
     /// The size it declares, if any.
     pub byte_len: Option<u64>,
-    /// Whose accepted change first carried the reference (`None` for `legacy` ones).
-    pub added_by: Option<Principal>,
+    /// Whose accepted changes introduced the reference (empty for `legacy` ones).
+    pub added_by: Vec<Principal>,
     /// Recorded before uploaders were (store format 1): the document's creator counts as an
     /// uploader of the blob.
     pub legacy: bool,
@@ -243,10 +249,10 @@ struct CompleteRecord {
 struct RefRecord {
     kind: DocKind,
     byte_len: Option<u64>,
-    /// Whose accepted change first carried the reference (`None` in records written before
-    /// this was kept: those are `legacy`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    added_by: Option<Principal>,
+    /// Whose accepted changes introduced the reference (at most [`MAX_ADDERS`]; empty in
+    /// records written before this was kept: those are `legacy`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    added_by: Vec<Principal>,
     /// Recorded before the upgrade to format 2 (see the module documentation).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     legacy: bool,
@@ -646,37 +652,31 @@ impl BlobStore {
     /// # Errors
     /// Storage errors; then nothing is recorded for the batch (the caller must not
     /// acknowledge the documents).
-    pub fn record_refs(
-        &self,
-        docs: &[(DocumentId, DocKind, &Automerge, &Principal)],
-    ) -> Result<usize> {
+    pub fn record_refs(&self, refs: &[(DocumentId, DocKind, BlobUse, Principal)]) -> Result<usize> {
         let mut batch = sled::Batch::default();
         let mut added = 0;
-        for (doc, kind, body, added_by) in docs {
-            if !matches!(kind, DocKind::Case | DocKind::Notice | DocKind::Response) {
-                continue;
-            }
-            let uses = match referenced_blobs(*kind, body) {
-                Ok(uses) => uses,
-                Err(e) => {
-                    tracing::error!(%doc, error = %e, "cannot read the photos a document references");
-                    continue;
+        for (doc, kind, blob, adder) in refs {
+            let key = ref_key(&blob.sha256, doc, blob.role);
+            let record = match self.inner.refs.get(&key)? {
+                Some(stored) => {
+                    let mut record: RefRecord = decode(&stored)?;
+                    if record.added_by.iter().any(|p| p.id() == adder.id())
+                        || record.added_by.len() >= MAX_ADDERS
+                    {
+                        continue;
+                    }
+                    record.added_by.push(adder.clone());
+                    record
                 }
-            };
-            for blob in uses {
-                let key = ref_key(&blob.sha256, doc, blob.role);
-                if self.inner.refs.contains_key(&key)? {
-                    continue;
-                }
-                let record = RefRecord {
+                None => RefRecord {
                     kind: *kind,
                     byte_len: blob.byte_len,
-                    added_by: Some((*added_by).clone()),
+                    added_by: vec![adder.clone()],
                     legacy: false,
-                };
-                batch.insert(key, encode(&record)?);
-                added += 1;
-            }
+                },
+            };
+            batch.insert(key, encode(&record)?);
+            added += 1;
         }
         if added > 0 {
             {
@@ -720,9 +720,9 @@ impl BlobStore {
     }
 
     /// May `principal` read the blob `sha`? Only through a document that references it, that
-    /// the principal may read, and whose reference is *vouched for*: added (by the accepted
-    /// change that first carried it) by an uploader of the blob, or by someone who could read
-    /// the blob through a vouched-for reference (headers from `log`; for a `legacy` reference
+    /// the principal may read, and whose reference is *vouched for*: introduced by a change of
+    /// an uploader of the blob, or of someone who could read the blob through a vouched-for
+    /// reference (headers from `log`; for a `legacy` reference
     /// its document's creator stands in for the adder). Never, for an enterprise or a source
     /// unit's system, a blob some case references as an original. Says nothing about whether
     /// the blob is complete.
@@ -743,13 +743,6 @@ impl BlobStore {
             principal,
             Principal::Enterprise { .. } | Principal::SourceUnitSystem { .. }
         );
-        if outside_the_state
-            && refs
-                .iter()
-                .any(|r| r.role == BlobRole::Original && r.kind == DocKind::Case)
-        {
-            return Ok(false);
-        }
         // A reference grants read access only when it is vouched for: added by an uploader
         // of the blob, or by someone who could read the blob through a reference vouched for
         // already (a teammate's notice listing the case's photos). A hash learned elsewhere
@@ -770,8 +763,8 @@ impl BlobStore {
                 })
             } else {
                 r.added_by
-                    .as_ref()
-                    .is_some_and(|a| uploaders.iter().any(|u| u.id() == a.id()))
+                    .iter()
+                    .any(|a| uploaders.iter().any(|u| u.id() == a.id()))
             };
         }
         // Grow the vouched set until nothing changes (at most one pass per reference).
@@ -781,14 +774,13 @@ impl BlobStore {
                 if vouched[i] {
                     continue;
                 }
-                let Some(adder) = &refs[i].added_by else {
-                    continue;
-                };
-                let reads_a_vouched_one = (0..refs.len()).any(|j| {
-                    vouched[j]
-                        && chains[j].as_ref().is_some_and(|(header, ancestors)| {
-                            access::can_read(adder, header, ancestors)
-                        })
+                let reads_a_vouched_one = refs[i].added_by.iter().any(|adder| {
+                    (0..refs.len()).any(|j| {
+                        vouched[j]
+                            && chains[j].as_ref().is_some_and(|(header, ancestors)| {
+                                access::can_read(adder, header, ancestors)
+                            })
+                    })
                 });
                 if reads_a_vouched_one {
                     vouched[i] = true;
@@ -798,6 +790,16 @@ impl BlobStore {
             if !grew {
                 break;
             }
+        }
+        // An officer's original never reaches an enterprise — judged by the references
+        // vouched for, so a foreign case listing an enterprise's own photo as an "original"
+        // cannot hide it from that enterprise.
+        if outside_the_state
+            && refs.iter().zip(&vouched).any(|(r, vouched)| {
+                *vouched && r.role == BlobRole::Original && r.kind == DocKind::Case
+            })
+        {
+            return Ok(false);
         }
         Ok(refs.iter().enumerate().any(|(i, _)| {
             vouched[i]
@@ -1545,13 +1547,28 @@ mod tests {
         doc
     }
 
+    /// Every reference of `doc` as introduced by `adder` (what the hub hands the driver for a
+    /// new document).
+    fn doc_refs(
+        id: DocumentId,
+        kind: DocKind,
+        doc: &automerge::Automerge,
+        adder: &Principal,
+    ) -> Vec<(DocumentId, DocKind, BlobUse, Principal)> {
+        zhichao_core::docs::referenced_blobs(kind, doc)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|u| (id, kind, u, adder.clone()))
+            .collect()
+    }
+
     #[test]
     fn references_are_recorded_once_with_their_roles() {
         let store = BlobStore::temporary().unwrap();
         let original = EvidenceId::of(b"original");
         let doc = case_with(1, photo(original));
         let wang = wang();
-        let batch = [(doc.id(), DocKind::Case, doc.automerge(), &wang)];
+        let batch = doc_refs(doc.id(), DocKind::Case, doc.automerge(), &wang);
         assert_eq!(store.record_refs(&batch).unwrap(), 3);
         assert_eq!(store.record_refs(&batch).unwrap(), 0, "idempotent");
         let refs = store.refs_of(&original).unwrap();
@@ -1562,7 +1579,7 @@ mod tests {
                 kind: DocKind::Case,
                 role: BlobRole::Original,
                 byte_len: Some(104),
-                added_by: Some(wang.clone()),
+                added_by: vec![wang.clone()],
                 legacy: false,
             }]
         );
@@ -1570,7 +1587,7 @@ mod tests {
         assert_eq!(copy[0].role, BlobRole::EvidenceCopy);
         assert!(store.refs_of(&EvidenceId::of(b"none")).unwrap().is_empty());
         // Kinds without photos are not even read.
-        let rules = [(doc.id(), DocKind::Rules, doc.automerge(), &wang)];
+        let rules = doc_refs(doc.id(), DocKind::Rules, doc.automerge(), &wang);
         assert_eq!(store.record_refs(&rules).unwrap(), 0);
     }
 
@@ -1600,12 +1617,12 @@ mod tests {
         log.append(&[(foreign.id(), header, pid("officer:qin"), Vec::new())], 1)
             .unwrap();
         store
-            .record_refs(&[(
+            .record_refs(&doc_refs(
                 foreign.id(),
                 DocKind::Case,
                 foreign.automerge(),
                 &officer_elsewhere("officer:qin"),
-            )])
+            ))
             .unwrap();
     }
 
@@ -1624,7 +1641,7 @@ mod tests {
         let own = case_with(22, photo(sha));
         log_doc(&log, &own);
         store
-            .record_refs(&[(own.id(), DocKind::Case, own.automerge(), &wang)])
+            .record_refs(&doc_refs(own.id(), DocKind::Case, own.automerge(), &wang))
             .unwrap();
         assert!(
             store
@@ -1637,7 +1654,7 @@ mod tests {
         let doc = case_with(23, photo(lone));
         log_doc(&log, &doc);
         store
-            .record_refs(&[(doc.id(), DocKind::Case, doc.automerge(), &wang)])
+            .record_refs(&doc_refs(doc.id(), DocKind::Case, doc.automerge(), &wang))
             .unwrap();
         assert!(!store.may_read(&log, &wang, &lone).unwrap());
     }
@@ -1658,7 +1675,7 @@ mod tests {
             let store = BlobStore::open(dir.path()).unwrap();
             store.put_chunk(&sha, &wang(), 0, 104, &data, 1).unwrap();
             store
-                .record_refs(&[(own.id(), DocKind::Case, own.automerge(), &wang())])
+                .record_refs(&doc_refs(own.id(), DocKind::Case, own.automerge(), &wang()))
                 .unwrap();
             store.inner.uploaders.clear().unwrap();
             store.inner.format.clear().unwrap();
@@ -1743,7 +1760,7 @@ mod tests {
             .unwrap();
         let doc = case_with(2, photo(kept_sha));
         store
-            .record_refs(&[(doc.id(), DocKind::Case, doc.automerge(), &wang)])
+            .record_refs(&doc_refs(doc.id(), DocKind::Case, doc.automerge(), &wang))
             .unwrap();
         // Not yet.
         let report = store.sweep(t0 + 71 * HOUR_MS, ttl).unwrap();

@@ -484,7 +484,9 @@ impl<S: DocStore> Driver<S> {
                         continue;
                     };
                     items.push((s.doc, doc, IndexEntry::new(header.kind.as_str())));
-                    photos.push((s.doc, header.kind, doc, &s.changed_by));
+                    for (blob, adder) in self.hub.unsaved_blob_refs(&s.doc) {
+                        photos.push((s.doc, header.kind, *blob, adder.clone()));
+                    }
                     let heads = doc.get_heads().iter().map(ToString::to_string).collect();
                     entries.push((s.doc, header.clone(), s.changed_by.id().clone(), heads));
                 }

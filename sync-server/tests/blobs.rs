@@ -4,6 +4,9 @@
 //! are written through the sync hub (`SyncService::write`: the hub's rights checks and the
 //! driver's group flush, where references are recorded), as a phone's push would be.
 
+// The edit closures' error type is `TypedDoc::update`'s (`DocError`), large by design.
+#![allow(clippy::result_large_err)]
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -228,7 +231,6 @@ fn response(
 }
 
 /// A case of team 1 by officer Wang with one photo.
-#[allow(clippy::result_large_err)] // the closure's error type is `TypedDoc::update`'s
 fn case_with(seed: u64, photo: EvidenceRef) -> TypedDoc<Case> {
     let mut doc = case(seed, "officer:wang", "team-1");
     doc.update(&pid("officer:wang"), 0, |c| {
@@ -1152,7 +1154,6 @@ async fn a_real_server_speaks_the_same_contract() {
 }
 
 /// A case of officer Qin's team in another county listing `photo`: a reference by hash.
-#[allow(clippy::result_large_err)] // the closure's error type is `TypedDoc::update`'s
 fn foreign_case(seed: u8, photo: EvidenceRef) -> TypedDoc<Case> {
     let header = Header {
         scope: other_county(),
@@ -1582,4 +1583,317 @@ async fn a_reference_added_by_someone_who_could_not_read_the_blob_grants_nothing
     let q_notice = foreign_notice(46, UNIT_A, vec![notice_photo(&ap, &ac)]);
     h.push(&q_notice, &qin).await;
     assert_eq!(h.get(&qt, &ap_id, &[]).await.status, StatusCode::NOT_FOUND);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Who added a reference (the third breaker round): the hub credits each reference to the
+// principal whose change introduced it, not to whoever else's changes ride on the same save.
+
+fn township_officer(id: &str, team: &str) -> Principal {
+    Principal::Officer {
+        id: pid(id),
+        team: zhichao_core::ids::TeamId::new(team).unwrap(),
+        scope: town(),
+    }
+}
+
+fn town() -> zhichao_core::scope::Scope {
+    zhichao_core::scope::Scope::township(
+        zhichao_core::jurisdiction::YANGCHENG_COUNTY,
+        "140522100".parse().unwrap(),
+    )
+    .unwrap()
+}
+
+/// A team-1 case in the township, created by `by`, no photos.
+fn town_case(seed: u8, by: &str) -> TypedDoc<Case> {
+    let header = Header {
+        scope: town(),
+        ..case_header(by, "team-1")
+    };
+    let mut body = case_body(u32::from(seed));
+    body.source_unit = Some(uscc(UNIT_A));
+    TypedDoc::create(
+        DocumentId::from_bytes([seed; 16]),
+        ActorId::random(),
+        &header,
+        &body,
+    )
+    .unwrap()
+}
+
+fn fork<T: DocBody>(d: &TypedDoc<T>) -> TypedDoc<T> {
+    TypedDoc::open(d.id(), d.automerge().fork()).unwrap()
+}
+
+/// A big unrelated case, pushed first without awaiting, so the driver thread is busy while the
+/// next writes queue up (they are then drained together, one flush).
+fn blocker(seed: u64) -> TypedDoc<Case> {
+    // A large document whose save keeps the driver busy, so the next writes arrive in one
+    // drain and ride on one save.
+    let mut doc = case(seed, "officer:wang", "team-1");
+    let photos: Vec<EvidenceRef> = (0..300usize)
+        .map(|i| {
+            let (o, c, t) = (
+                photo_bytes(40 + i, 1),
+                photo_bytes(400 + i, 1),
+                photo_bytes(800 + i, 1),
+            );
+            let mut e = evidence(&o, &c, &t, "officer:wang");
+            e.caption = format!("padding {i} {}", "x".repeat(2000));
+            e
+        })
+        .collect();
+    doc.update(&pid("officer:wang"), 0, |c| {
+        c.evidence.extend(photos);
+        Ok(())
+    })
+    .unwrap();
+    doc
+}
+
+/// Setup: officer Zhou of team 2 uploads a photo and lists it in a county-wide case of team 2.
+async fn zhou_photo(h: &Harness) -> (Vec<u8>, Vec<u8>, Vec<u8>, EvidenceRef) {
+    let zhou = officer("officer:zhou", "team-2");
+    let zt = h.token(zhou.clone()).await;
+    let (o, c, t) = photo_set(3_000, 200);
+    for b in [&o, &c, &t] {
+        assert_eq!(h.put_whole(&zt, b).await.status, StatusCode::CREATED);
+    }
+    let mut zc = case(77, "officer:zhou", "team-2");
+    let e = evidence(&o, &c, &t, "officer:zhou");
+    zc.update(&pid("officer:zhou"), 0, |c| {
+        c.evidence.push(e.clone());
+        Ok(())
+    })
+    .unwrap();
+    h.push(&zc, &zhou).await;
+    (o, c, t, e)
+}
+
+/// F1: a township officer (cannot read county-wide cases) piggybacks a reference to a photo
+/// he cannot read on a save that also carries his county-scoped teammate's change.
+#[tokio::test]
+async fn a_reference_riding_on_a_teammates_save_is_still_its_adders() {
+    let h = harness().await;
+    let (o, _c, _t, e) = zhou_photo(&h).await;
+    let oid = EvidenceId::of(&o).to_string();
+    let x = township_officer("officer:xu", "team-1"); // attacker
+    let y = officer("officer:wang", "team-1"); // county scope, reads Zhou's case
+    let xt = h.token(x.clone()).await;
+    let yt = h.token(y.clone()).await;
+    assert_eq!(
+        h.get(&xt, &oid, &[]).await.status,
+        StatusCode::NOT_FOUND,
+        "X cannot read it"
+    );
+    assert_eq!(h.get(&yt, &oid, &[]).await.status, StatusCode::OK, "Y can");
+
+    // D: a township case of team 1, created by Y; both may write it.
+    let d = town_case(90, "officer:wang");
+    h.push(&d, &y).await;
+
+    // Control: X alone adds the reference -> nothing (tested on another case).
+    let d2 = town_case(91, "officer:xu");
+    h.push(&d2, &x).await;
+    let mut d2x = fork(&d2);
+    d2x.update(&pid("officer:xu"), 0, |c| {
+        c.evidence.push(e.clone());
+        Ok(())
+    })
+    .unwrap();
+    h.push(&d2x, &x).await;
+    assert_eq!(
+        h.get(&xt, &oid, &[]).await.status,
+        StatusCode::NOT_FOUND,
+        "control"
+    );
+
+    // Attack: Y edits something harmless; X adds the reference; both queued in one drain.
+    let mut dy = fork(&d);
+    dy.update(&pid("officer:wang"), 0, |c| {
+        c.evidence.push(evidence(
+            &photo_bytes(10, 1),
+            &photo_bytes(11, 2),
+            &photo_bytes(12, 3),
+            "officer:wang",
+        ));
+        Ok(())
+    })
+    .unwrap();
+    let mut dx = fork(&d);
+    dx.update(&pid("officer:xu"), 0, |c| {
+        c.evidence.push(e.clone());
+        Ok(())
+    })
+    .unwrap();
+    let big = blocker(4242);
+    let r0 = h
+        .state
+        .sync
+        .write(big.id(), big.automerge().save(), y.clone());
+    let r1 = h.state.sync.write(d.id(), dy.automerge().save(), y.clone());
+    let r2 = h.state.sync.write(d.id(), dx.automerge().save(), x.clone());
+    assert_eq!(r0.await.unwrap(), Ok(()));
+    assert_eq!(r1.await.unwrap(), Ok(()));
+    assert_eq!(r2.await.unwrap(), Ok(()));
+    assert_eq!(
+        h.get(&xt, &oid, &[]).await.status,
+        StatusCode::NOT_FOUND,
+        "X's reference rode on Wang's save but is X's: it grants nothing"
+    );
+}
+
+/// F2 (false denial): the uploader's own reference rides on a save whose first change is a
+/// teammate's unrelated edit: recorded as the teammate's, unvouched, the photo is lost to all.
+#[tokio::test]
+async fn an_uploaders_reference_stays_his_when_a_teammate_edits_at_the_same_time() {
+    let h = harness().await;
+    let wang = officer("officer:wang", "team-1");
+    let li = officer("officer:li", "team-1");
+    let wt = h.token(wang.clone()).await;
+    let (o, c, t) = photo_set(3_000, 150);
+    for b in [&o, &c, &t] {
+        assert_eq!(h.put_whole(&wt, b).await.status, StatusCode::CREATED);
+    }
+    let d = case(93, "officer:wang", "team-1");
+    h.push(&d, &wang).await;
+    let mut dl = fork(&d);
+    dl.update(&pid("officer:li"), 0, |c| {
+        c.evidence.push(evidence(
+            &photo_bytes(10, 1),
+            &photo_bytes(11, 2),
+            &photo_bytes(12, 3),
+            "officer:li",
+        ));
+        Ok(())
+    })
+    .unwrap();
+    let mut dw = fork(&d);
+    dw.update(&pid("officer:wang"), 0, |cs| {
+        cs.evidence.push(evidence(&o, &c, &t, "officer:wang"));
+        Ok(())
+    })
+    .unwrap();
+    let big = blocker(4343);
+    let r0 = h
+        .state
+        .sync
+        .write(big.id(), big.automerge().save(), wang.clone());
+    let r1 = h
+        .state
+        .sync
+        .write(d.id(), dl.automerge().save(), li.clone());
+    let r2 = h
+        .state
+        .sync
+        .write(d.id(), dw.automerge().save(), wang.clone());
+    r0.await.unwrap().unwrap();
+    r1.await.unwrap().unwrap();
+    r2.await.unwrap().unwrap();
+    let oid = EvidenceId::of(&o).to_string();
+    assert_eq!(
+        h.get(&wt, &oid, &[]).await.status,
+        StatusCode::OK,
+        "Wang's reference is Wang's, though Li's edit rode on the same save"
+    );
+    assert_eq!(
+        h.get(&h.token(li.clone()).await, &oid, &[]).await.status,
+        StatusCode::OK,
+        "and his teammate reads it through the case"
+    );
+}
+
+/// F3 (false denial): a reference first recorded by an unvouched adder stays unvouched when
+/// someone who could vouch lists the same photo again in the same document.
+#[tokio::test]
+async fn a_reference_added_again_by_someone_who_may_read_the_photo_is_vouched_for() {
+    let h = harness().await;
+    let (o, _c, _t, e) = zhou_photo(&h).await;
+    let oid = EvidenceId::of(&o).to_string();
+    let x = township_officer("officer:xu", "team-1");
+    let y = officer("officer:wang", "team-1");
+    let yt = h.token(y.clone()).await;
+    let tt = h.token(township_officer("officer:ma", "team-1")).await;
+    let d = town_case(94, "officer:xu");
+    h.push(&d, &x).await;
+    let mut dx = fork(&d);
+    dx.update(&pid("officer:xu"), 0, |c| {
+        c.evidence.push(e.clone());
+        Ok(())
+    })
+    .unwrap();
+    h.push(&dx, &x).await;
+    // Y, who reads Zhou's case, lists the photo himself in the same case.
+    let mut dy = fork(&dx);
+    dy.update(&pid("officer:wang"), 0, |c| {
+        c.evidence.clear();
+        Ok(())
+    })
+    .unwrap();
+    h.push(&dy, &y).await;
+    assert!(
+        h.state
+            .blobs
+            .refs_of(&EvidenceId::of(&o))
+            .unwrap()
+            .iter()
+            .any(|r| r.doc == d.id()),
+        "ref kept after removal"
+    );
+    dy.update(&pid("officer:wang"), 0, |c| {
+        c.evidence.push(e.clone());
+        Ok(())
+    })
+    .unwrap();
+    h.push(&dy, &y).await;
+    assert_eq!(h.get(&yt, &oid, &[]).await.status, StatusCode::OK);
+    assert_eq!(
+        h.get(&tt, &oid, &[]).await.status,
+        StatusCode::OK,
+        "Wang, who reads the photo, added it again: his adding vouches for the reference"
+    );
+}
+
+/// F4 (denial): any officer anywhere listing an enterprise's own response photo as a case
+/// Original hides it from the enterprise itself.
+#[tokio::test]
+async fn a_foreign_case_cannot_hide_an_enterprises_own_photo() {
+    let h = harness().await;
+    let wang = officer("officer:wang", "team-1");
+    let n = notice(
+        40,
+        "team-1",
+        UNIT_A,
+        DocumentId::from_bytes([9; 16]),
+        vec![],
+    );
+    h.push(&n, &wang).await;
+    let a = enterprise("unit:a", UNIT_A);
+    let at = h.token(a.clone()).await;
+    let (ap, ac, athumb) = photo_set(2_000, 131);
+    for blob in [&ap, &ac, &athumb] {
+        assert_eq!(h.put_whole(&at, blob).await.status, StatusCode::CREATED);
+    }
+    let r = response(
+        45,
+        "unit:a",
+        UNIT_A,
+        n.id(),
+        vec![evidence(&ap, &ac, &athumb, "unit:a")],
+    );
+    h.push(&r, &a).await;
+    let ap_id = EvidenceId::of(&ap).to_string();
+    assert_eq!(h.get(&at, &ap_id, &[]).await.status, StatusCode::OK);
+    let qin = officer_elsewhere("officer:qin");
+    h.push(
+        &foreign_case(70, evidence(&ap, &ac, &athumb, "officer:qin")),
+        &qin,
+    )
+    .await;
+    assert_eq!(
+        h.get(&at, &ap_id, &[]).await.status,
+        StatusCode::OK,
+        "a foreign case listing it as an original (vouched by nobody) hides nothing"
+    );
 }

@@ -297,6 +297,9 @@ struct LoadedDoc {
     /// Save in flight and whether another is needed after it.
     saving: Option<u64>,
     dirty_by: Option<crate::access::Principal>,
+    /// Photo blob references that changes applied since the last completed save introduced,
+    /// each with the principal whose change introduced it ([`Hub::unsaved_blob_refs`]).
+    new_blob_refs: Vec<(crate::docs::BlobUse, crate::access::Principal)>,
 }
 
 /// A document not (yet) in memory.
@@ -477,6 +480,21 @@ impl Hub {
         }
     }
 
+    /// The photo blob references that changes applied to `doc` since its last completed
+    /// save introduced, each with the principal whose change (one peer message, or a server
+    /// write) introduced it — not whoever else's changes ride on the same save. The driver
+    /// records them with the save ([`HubOutput::Save`]); they are forgotten when that save
+    /// completes ([`HubInput::Saved`]), and kept for the next one when it fails.
+    pub fn unsaved_blob_refs(
+        &self,
+        doc: &DocumentId,
+    ) -> &[(crate::docs::BlobUse, crate::access::Principal)] {
+        match self.docs.get(doc) {
+            Some(Slot::Ready(d)) => &d.new_blob_refs,
+            _ => &[],
+        }
+    }
+
     /// The header of a loaded document.
     pub fn header(&self, doc: &DocumentId) -> Option<&Header> {
         match self.docs.get(doc) {
@@ -625,6 +643,10 @@ impl Hub {
             );
         }
         let ticket = self.take_ticket();
+        let new_blob_refs = introduced_blob_refs(header.kind, None, &doc)
+            .into_iter()
+            .map(|u| (u, write.principal.clone()))
+            .collect();
         self.docs.insert(
             doc_id,
             Slot::Ready(LoadedDoc {
@@ -633,6 +655,7 @@ impl Hub {
                 ancestors,
                 saving: Some(ticket),
                 dirty_by: None,
+                new_blob_refs,
             }),
         );
         self.write_waiters.entry(doc_id).or_default().push(write.id);
@@ -684,8 +707,11 @@ impl Hub {
         if next.get_heads() == d.doc.get_heads() {
             return Self::written(write.id, doc_id, Ok(()), out);
         }
-        d.doc = next;
         let by = write.principal.clone();
+        for blob in introduced_blob_refs(d.header.kind, Some(&d.doc), &next) {
+            d.new_blob_refs.push((blob, by.clone()));
+        }
+        d.doc = next;
         self.write_waiters.entry(doc_id).or_default().push(write.id);
         schedule_save(d, &mut self.next_ticket, doc_id, by, out);
     }
@@ -1044,6 +1070,10 @@ impl Hub {
             },
         );
         let by = c.principal.clone();
+        let new_blob_refs = introduced_blob_refs(header.kind, None, &scratch.doc)
+            .into_iter()
+            .map(|u| (u, by.clone()))
+            .collect();
         self.watchers.entry(doc_id).or_default().insert(conn);
         let ticket = self.take_ticket();
         self.docs.insert(
@@ -1054,6 +1084,7 @@ impl Hub {
                 ancestors,
                 saving: Some(ticket),
                 dirty_by: None,
+                new_blob_refs,
             }),
         );
         out.push(HubOutput::Save {
@@ -1202,6 +1233,9 @@ impl Hub {
             }
             peer.awaiting_save = true;
             let by = c.principal.clone();
+            for blob in introduced_blob_refs(d.header.kind, before.as_ref(), &d.doc) {
+                d.new_blob_refs.push((blob, by.clone()));
+            }
             schedule_save(d, &mut self.next_ticket, doc_id, by, out);
             return;
         }
@@ -1319,6 +1353,7 @@ impl Hub {
                 ancestors,
                 saving: None,
                 dirty_by: None,
+                new_blob_refs: Vec::new(),
             }),
         );
         self.mark_idle(doc_id);
@@ -1368,6 +1403,9 @@ impl Hub {
             return;
         }
         d.saving = None;
+        // Everything applied so far was in the state just saved (the driver reads the
+        // document and these references together when it flushes).
+        d.new_blob_refs.clear();
         if let Some(by) = d.dirty_by.take() {
             schedule_save(d, &mut self.next_ticket, doc_id, by, out);
             return;
@@ -1514,6 +1552,27 @@ impl Hub {
             }
         }
     }
+}
+
+/// The photo blob references `after` holds that `before` (`None`: a new document) did not,
+/// for the kinds that reference photos; none when a body does not read (it was checked).
+fn introduced_blob_refs(
+    kind: crate::docs::DocKind,
+    before: Option<&Automerge>,
+    after: &Automerge,
+) -> Vec<crate::docs::BlobUse> {
+    use crate::docs::{DocKind, referenced_blobs};
+    if !matches!(kind, DocKind::Case | DocKind::Notice | DocKind::Response) {
+        return Vec::new();
+    }
+    let old = before
+        .and_then(|b| referenced_blobs(kind, b).ok())
+        .unwrap_or_default();
+    referenced_blobs(kind, after)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|u| !old.iter().any(|o| o.sha256 == u.sha256 && o.role == u.role))
+        .collect()
 }
 
 /// Saves the document's new changes by `by`: now, or after the save in flight (one save at a
