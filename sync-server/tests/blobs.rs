@@ -303,6 +303,29 @@ impl Harness {
     }
 
     /// The whole blob in one request, without `Content-Range`.
+    /// Unit A (`a`, token `at`) uploads a photo with its derivatives and lists them in its
+    /// response 45 to `notice`; returns original, evidence copy and thumbnail.
+    async fn unit_a_answers_with_a_photo(
+        &self,
+        a: &Principal,
+        at: &str,
+        notice: DocumentId,
+    ) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+        let (ap, ac, athumb) = photo_set(2_000, 131);
+        for blob in [&ap, &ac, &athumb] {
+            assert_eq!(self.put_whole(at, blob).await.status, StatusCode::CREATED);
+        }
+        let r = response(
+            45,
+            "unit:a",
+            UNIT_A,
+            notice,
+            vec![evidence(&ap, &ac, &athumb, "unit:a")],
+        );
+        self.push(&r, a).await;
+        (ap, ac, athumb)
+    }
+
     async fn put_whole(&self, token: &str, bytes: &[u8]) -> Answer {
         let id = EvidenceId::of(bytes).to_string();
         let r = Self::request(Method::PUT, &format!("/v1/blobs/{id}"), Some(token))
@@ -1563,18 +1586,7 @@ async fn a_reference_added_by_someone_who_could_not_read_the_blob_grants_nothing
     assert_eq!(head.header("upload-complete"), Some("false"));
 
     // Unit A's own photo in its response reaches the officers who read the response …
-    let (ap, ac, athumb) = photo_set(2_000, 131);
-    for blob in [&ap, &ac, &athumb] {
-        assert_eq!(h.put_whole(&at, blob).await.status, StatusCode::CREATED);
-    }
-    let r2 = response(
-        45,
-        "unit:a",
-        UNIT_A,
-        n.id(),
-        vec![evidence(&ap, &ac, &athumb, "unit:a")],
-    );
-    h.push(&r2, &a).await;
+    let (ap, ac, _) = h.unit_a_answers_with_a_photo(&a, &at, n.id()).await;
     let ap_id = EvidenceId::of(&ap).to_string();
     assert_eq!(h.get(&wt, &ap_id, &[]).await.status, StatusCode::OK);
     // … but not Qin, who addresses a notice of his own to unit A listing that photo.
@@ -1871,18 +1883,7 @@ async fn a_foreign_case_cannot_hide_an_enterprises_own_photo() {
     h.push(&n, &wang).await;
     let a = enterprise("unit:a", UNIT_A);
     let at = h.token(a.clone()).await;
-    let (ap, ac, athumb) = photo_set(2_000, 131);
-    for blob in [&ap, &ac, &athumb] {
-        assert_eq!(h.put_whole(&at, blob).await.status, StatusCode::CREATED);
-    }
-    let r = response(
-        45,
-        "unit:a",
-        UNIT_A,
-        n.id(),
-        vec![evidence(&ap, &ac, &athumb, "unit:a")],
-    );
-    h.push(&r, &a).await;
+    let (ap, ac, athumb) = h.unit_a_answers_with_a_photo(&a, &at, n.id()).await;
     let ap_id = EvidenceId::of(&ap).to_string();
     assert_eq!(h.get(&at, &ap_id, &[]).await.status, StatusCode::OK);
     let qin = officer_elsewhere("officer:qin");
