@@ -140,3 +140,28 @@ pub fn photo_jpeg(width: u16, height: u16, seed: u64) -> Vec<u8> {
         .unwrap_or_else(|e| panic!("fixture photo: {e}"));
     out
 }
+
+/// The team's sample photos (`../shared/fixtures/photos` beside the clone), or `None` after
+/// saying on stderr that the caller skips — written to the process's stderr itself, which
+/// libtest does not capture (it shows `println!` and `eprintln!` only for failing tests).
+///
+/// # Panics
+/// When the folder is missing under CI (`CI` set): CI must provide the shared folder.
+pub fn photo_fixtures() -> Option<std::path::PathBuf> {
+    const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/photos");
+    let dir = std::path::PathBuf::from(DIR);
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "../shared/fixtures/photos is missing (looked in {DIR}): CI must provide the team's \
+         shared folder beside the clone"
+    );
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipped: ../shared/fixtures/photos not found (looked in {DIR})"
+    );
+    None
+}

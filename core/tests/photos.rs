@@ -13,30 +13,12 @@ use zhichao_core::evidence::photo::{
     PhotoLimits, THUMBNAIL_LONG_SIDE_PX, process_photo,
 };
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/photos");
-
 /// Files of the folder that are not photos.
 const DOCUMENTS: [&str; 2] = ["README.md", "LICENSES.md"];
 
 /// The fixture folder, or `None` (after saying so) when it is missing outside CI.
 fn fixtures() -> Option<PathBuf> {
-    let dir = PathBuf::from(FIXTURES);
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "../shared/fixtures/photos is missing (looked in {FIXTURES}): CI must provide the \
-         team's shared folder beside the clone"
-    );
-    // On the process's stderr itself: libtest captures `println!` and `eprintln!` and shows
-    // them only for failing tests, so a skip would go unseen.
-    use std::io::Write;
-    let _ = writeln!(
-        std::io::stderr(),
-        "skipped: ../shared/fixtures/photos not found (looked in {FIXTURES})"
-    );
-    None
+    zhichao_core::fixtures::photo_fixtures()
 }
 
 fn read(dir: &Path, rel: &str) -> Vec<u8> {
@@ -389,7 +371,7 @@ fn every_fixture_gives_its_expected_outcome() {
     let missing: Vec<_> = expected.keys().collect();
     assert!(
         missing.is_empty(),
-        "expected fixtures not found in {FIXTURES}: {missing:?}"
+        "expected fixtures not found in ../shared/fixtures/photos: {missing:?}"
     );
 }
 
