@@ -467,14 +467,11 @@ pub fn process_photo(bytes: &[u8], limits: &PhotoLimits) -> Result<Photo, Eviden
             }
             let metadata = metadata::from_exif_block(info.exif);
             let size = (info.width, info.height);
-            check_size(size, limits)?;
-            check_alloc(
-                raster::peak_bytes(
-                    size,
-                    info.decoded_bytes(),
-                    info.decoder_working_bytes(),
-                    info.channels(),
-                ),
+            check_decode(
+                size,
+                info.decoded_bytes(),
+                info.decoder_working_bytes(),
+                info.channels(),
                 limits,
             )?;
             let full = decode_checked(bytes, limits, || {
@@ -488,14 +485,11 @@ pub fn process_photo(bytes: &[u8], limits: &PhotoLimits) -> Result<Photo, Eviden
             let info = container::walk_png(bytes)?;
             let metadata = metadata::from_exif_block(info.exif);
             let size = (info.width, info.height);
-            check_size(size, limits)?;
-            check_alloc(
-                raster::peak_bytes(
-                    size,
-                    info.decoded_bytes(),
-                    info.decoder_working_bytes(),
-                    info.channels(),
-                ),
+            check_decode(
+                size,
+                info.decoded_bytes(),
+                info.decoder_working_bytes(),
+                info.channels(),
                 limits,
             )?;
             let full = raster::decode(bytes, format, limits)?;
@@ -623,6 +617,23 @@ fn check_size((w, h): (u32, u32), limits: &PhotoLimits) -> Result<(), EvidenceEr
         )));
     }
     Ok(())
+}
+
+/// The size and the peak memory of decoding it ([`raster::peak_bytes`] of the decoder's
+/// output, its working memory and the channels kept) against `limits`, before anything is
+/// allocated.
+fn check_decode(
+    size: (u32, u32),
+    decoded_bytes: u64,
+    working_bytes: u64,
+    channels: u8,
+    limits: &PhotoLimits,
+) -> Result<(), EvidenceError> {
+    check_size(size, limits)?;
+    check_alloc(
+        raster::peak_bytes(size, decoded_bytes, working_bytes, channels),
+        limits,
+    )
 }
 
 fn check_alloc(bytes: u64, limits: &PhotoLimits) -> Result<(), EvidenceError> {
