@@ -302,7 +302,35 @@ impl Harness {
         self.send(r.body(Body::from(bytes.to_vec())).unwrap()).await
     }
 
-    /// The whole blob in one request, without `Content-Range`.
+    /// Writes `docs` (each by its principal) queued one after the other behind a large
+    /// unrelated write (a [`blocker`] from `seed`, created by officer Wang `wang`) that keeps
+    /// the driver busy, so they are drained together and ride on one save; each must be
+    /// accepted.
+    async fn write_together(
+        &self,
+        seed: u64,
+        wang: &Principal,
+        docs: &[(&TypedDoc<Case>, &Principal)],
+    ) {
+        let big = blocker(seed);
+        let mut pending =
+            vec![
+                self.state
+                    .sync
+                    .write(big.id(), big.automerge().save(), wang.clone()),
+            ];
+        for (doc, by) in docs {
+            pending.push(
+                self.state
+                    .sync
+                    .write(doc.id(), doc.automerge().save(), (*by).clone()),
+            );
+        }
+        for written in pending {
+            assert_eq!(written.await.unwrap(), Ok(()));
+        }
+    }
+
     /// Unit A (`a`, token `at`) uploads a photo with its derivatives and lists them in its
     /// response 45 to `notice`; returns original, evidence copy and thumbnail.
     async fn unit_a_answers_with_a_photo(
@@ -326,6 +354,7 @@ impl Harness {
         (ap, ac, athumb)
     }
 
+    /// The whole blob in one request, without `Content-Range`.
     async fn put_whole(&self, token: &str, bytes: &[u8]) -> Answer {
         let id = EvidenceId::of(bytes).to_string();
         let r = Self::request(Method::PUT, &format!("/v1/blobs/{id}"), Some(token))
@@ -1638,6 +1667,27 @@ fn fork<T: DocBody>(d: &TypedDoc<T>) -> TypedDoc<T> {
     TypedDoc::open(d.id(), d.automerge().fork()).unwrap()
 }
 
+/// Another replica of case `d` on which `by` added `photo`.
+fn with_photo(d: &TypedDoc<Case>, by: &str, photo: EvidenceRef) -> TypedDoc<Case> {
+    let mut copy = fork(d);
+    copy.update(&pid(by), 0, |c| {
+        c.evidence.push(photo);
+        Ok(())
+    })
+    .unwrap();
+    copy
+}
+
+/// A harmless photo of `by`'s (stand-in bytes), for an edit that must not matter.
+fn unrelated_photo(by: &str) -> EvidenceRef {
+    evidence(
+        &photo_bytes(10, 1),
+        &photo_bytes(11, 2),
+        &photo_bytes(12, 3),
+        by,
+    )
+}
+
 /// A big unrelated case, pushed first without awaiting, so the driver thread is busy while the
 /// next writes queue up (they are then drained together, one flush).
 fn blocker(seed: u64) -> TypedDoc<Case> {
@@ -1708,12 +1758,7 @@ async fn a_reference_riding_on_a_teammates_save_is_still_its_adders() {
     // Control: X alone adds the reference -> nothing (tested on another case).
     let d2 = town_case(91, "officer:xu");
     h.push(&d2, &x).await;
-    let mut d2x = fork(&d2);
-    d2x.update(&pid("officer:xu"), 0, |c| {
-        c.evidence.push(e.clone());
-        Ok(())
-    })
-    .unwrap();
+    let d2x = with_photo(&d2, "officer:xu", e.clone());
     h.push(&d2x, &x).await;
     assert_eq!(
         h.get(&xt, &oid, &[]).await.status,
@@ -1722,33 +1767,9 @@ async fn a_reference_riding_on_a_teammates_save_is_still_its_adders() {
     );
 
     // Attack: Y edits something harmless; X adds the reference; both queued in one drain.
-    let mut dy = fork(&d);
-    dy.update(&pid("officer:wang"), 0, |c| {
-        c.evidence.push(evidence(
-            &photo_bytes(10, 1),
-            &photo_bytes(11, 2),
-            &photo_bytes(12, 3),
-            "officer:wang",
-        ));
-        Ok(())
-    })
-    .unwrap();
-    let mut dx = fork(&d);
-    dx.update(&pid("officer:xu"), 0, |c| {
-        c.evidence.push(e.clone());
-        Ok(())
-    })
-    .unwrap();
-    let big = blocker(4242);
-    let r0 = h
-        .state
-        .sync
-        .write(big.id(), big.automerge().save(), y.clone());
-    let r1 = h.state.sync.write(d.id(), dy.automerge().save(), y.clone());
-    let r2 = h.state.sync.write(d.id(), dx.automerge().save(), x.clone());
-    assert_eq!(r0.await.unwrap(), Ok(()));
-    assert_eq!(r1.await.unwrap(), Ok(()));
-    assert_eq!(r2.await.unwrap(), Ok(()));
+    let dy = with_photo(&d, "officer:wang", unrelated_photo("officer:wang"));
+    let dx = with_photo(&d, "officer:xu", e.clone());
+    h.write_together(4242, &y, &[(&dy, &y), (&dx, &x)]).await;
     assert_eq!(
         h.get(&xt, &oid, &[]).await.status,
         StatusCode::NOT_FOUND,
@@ -1770,39 +1791,10 @@ async fn an_uploaders_reference_stays_his_when_a_teammate_edits_at_the_same_time
     }
     let d = case(93, "officer:wang", "team-1");
     h.push(&d, &wang).await;
-    let mut dl = fork(&d);
-    dl.update(&pid("officer:li"), 0, |c| {
-        c.evidence.push(evidence(
-            &photo_bytes(10, 1),
-            &photo_bytes(11, 2),
-            &photo_bytes(12, 3),
-            "officer:li",
-        ));
-        Ok(())
-    })
-    .unwrap();
-    let mut dw = fork(&d);
-    dw.update(&pid("officer:wang"), 0, |cs| {
-        cs.evidence.push(evidence(&o, &c, &t, "officer:wang"));
-        Ok(())
-    })
-    .unwrap();
-    let big = blocker(4343);
-    let r0 = h
-        .state
-        .sync
-        .write(big.id(), big.automerge().save(), wang.clone());
-    let r1 = h
-        .state
-        .sync
-        .write(d.id(), dl.automerge().save(), li.clone());
-    let r2 = h
-        .state
-        .sync
-        .write(d.id(), dw.automerge().save(), wang.clone());
-    r0.await.unwrap().unwrap();
-    r1.await.unwrap().unwrap();
-    r2.await.unwrap().unwrap();
+    let dl = with_photo(&d, "officer:li", unrelated_photo("officer:li"));
+    let dw = with_photo(&d, "officer:wang", evidence(&o, &c, &t, "officer:wang"));
+    h.write_together(4343, &wang, &[(&dl, &li), (&dw, &wang)])
+        .await;
     let oid = EvidenceId::of(&o).to_string();
     assert_eq!(
         h.get(&wt, &oid, &[]).await.status,
@@ -1829,12 +1821,7 @@ async fn a_reference_added_again_by_someone_who_may_read_the_photo_is_vouched_fo
     let tt = h.token(township_officer("officer:ma", "team-1")).await;
     let d = town_case(94, "officer:xu");
     h.push(&d, &x).await;
-    let mut dx = fork(&d);
-    dx.update(&pid("officer:xu"), 0, |c| {
-        c.evidence.push(e.clone());
-        Ok(())
-    })
-    .unwrap();
+    let dx = with_photo(&d, "officer:xu", e.clone());
     h.push(&dx, &x).await;
     // Y, who reads Zhou's case, lists the photo himself in the same case.
     let mut dy = fork(&dx);
