@@ -329,6 +329,23 @@ impl<S: DocStore> FieldStore<S> {
         )))
     }
 
+    /// Documents of `kind` concerning a source unit: its notices, its responses, its profile.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn by_unit(&self, unit: &Uscc, kind: DocKind) -> Result<Vec<DocumentId>> {
+        self.of_kind(index::UNIT, unit.as_str(), kind.as_str())
+    }
+
+    /// Documents of `kind` whose parent is `parent`: the responses to a notice, the reviews
+    /// of a case or response.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn children(&self, parent: &DocumentId, kind: DocKind) -> Result<Vec<DocumentId>> {
+        self.of_kind(index::PARENT, &parent.to_string(), kind.as_str())
+    }
+
     fn of_kind(&self, index: &str, value: &str, kind: &str) -> Result<Vec<DocumentId>> {
         let mut out = Vec::new();
         for id in self.store.find(index, value)? {

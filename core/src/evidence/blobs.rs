@@ -239,6 +239,14 @@ impl BlobDir {
         self.object_path(sha).is_file()
     }
 
+    /// The file holding the blob, when it is on this phone: for an app to show a thumbnail or
+    /// evidence copy without copying it. Read-only: a changed file no longer matches its
+    /// hash and is marked damaged before upload.
+    pub fn local_path(&self, sha: &EvidenceId) -> Option<PathBuf> {
+        let path = self.object_path(sha);
+        path.is_file().then_some(path)
+    }
+
     /// The blob's size in bytes, `None` when it is not on this phone.
     pub fn size(&self, sha: &EvidenceId) -> Option<u64> {
         fs::metadata(self.object_path(sha)).ok().map(|m| m.len())

@@ -61,6 +61,28 @@ impl DevicePrefix {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The prefix of the enrolled device `device`: eight characters of `A–Z 0–9` taken from
+    /// the SHA-256 of its storage id (base 36, about 2.8 × 10¹² values). The server keeps
+    /// storage ids unique, so two phones of a county get the same prefix only with negligible
+    /// probability, and a phone reinstalled under the same storage id keeps its prefix (its
+    /// durable sequence continues in its store).
+    pub fn for_device(device: &super::StorageId) -> Self {
+        use sha2::{Digest, Sha256};
+        const ALPHABET: &[u8; 36] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+        let digest = Sha256::digest(format!("zhichao/device-prefix/v1/{}", device.as_str()));
+        let mut n = u64::from_be_bytes(
+            digest[..8]
+                .try_into()
+                .unwrap_or_else(|_| unreachable!("a SHA-256 digest has 32 bytes")),
+        );
+        let mut text = String::with_capacity(8);
+        for _ in 0..8 {
+            text.push(char::from(ALPHABET[(n % 36) as usize]));
+            n /= 36;
+        }
+        DevicePrefix(text)
+    }
 }
 
 impl CaseNumber {
@@ -187,6 +209,17 @@ impl From<CaseNumber> for String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn device_prefixes_are_stable_valid_and_distinct() {
+        let a = super::super::StorageId::new("android-3f2a").unwrap();
+        let b = super::super::StorageId::new("android-3f2b").unwrap();
+        let pa = DevicePrefix::for_device(&a);
+        assert_eq!(pa, DevicePrefix::for_device(&a));
+        assert_ne!(pa, DevicePrefix::for_device(&b));
+        assert_eq!(DevicePrefix::new(pa.as_str()).unwrap(), pa);
+        assert_eq!(pa.as_str().len(), 8);
+    }
 
     #[test]
     fn formats_and_parses() {

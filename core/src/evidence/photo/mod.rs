@@ -53,9 +53,15 @@ pub const EVIDENCE_COPY_LONG_SIDE_PX: u32 = 2048;
 /// The long side, in pixels, of the thumbnail ([`Derivatives::thumbnail`]) shown in case lists.
 pub const THUMBNAIL_LONG_SIDE_PX: u32 = 320;
 
-/// JPEG quality (1–100, libjpeg scale) of both derivatives; below 90 the encoder subsamples
+/// JPEG quality (1–100, libjpeg scale) of the evidence copy; below 90 the encoder subsamples
 /// chroma 2×2 (4:2:0), as phone cameras do.
 pub const DERIVATIVE_JPEG_QUALITY: u8 = 85;
+
+/// JPEG quality of the thumbnail. Different from [`DERIVATIVE_JPEG_QUALITY`] so that the two
+/// derivatives are always distinct blobs, also for a photo of at most
+/// [`THUMBNAIL_LONG_SIDE_PX`] whose thumbnail has the evidence copy's pixels (documents refuse
+/// a photo whose derivatives share a hash: each blob has one role).
+pub const THUMBNAIL_JPEG_QUALITY: u8 = 80;
 
 /// The container format of a photo, sniffed from its first bytes ([`detect_format`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

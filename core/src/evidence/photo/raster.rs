@@ -20,7 +20,7 @@ use image::ImageError;
 
 use super::{
     DERIVATIVE_JPEG_QUALITY, Derivative, Derivatives, EVIDENCE_COPY_LONG_SIDE_PX, EvidenceError,
-    PhotoFormat, PhotoLimits, THUMBNAIL_LONG_SIDE_PX, group, mib,
+    PhotoFormat, PhotoLimits, THUMBNAIL_JPEG_QUALITY, THUMBNAIL_LONG_SIDE_PX, group, mib,
 };
 use crate::ids::EvidenceId;
 
@@ -76,10 +76,12 @@ pub(super) fn derive(
     if let Some(icc) = icc {
         to_srgb(&mut evidence, icc);
     }
-    let evidence_copy = encode(&evidence)?;
+    let evidence_copy = encode(&evidence, DERIVATIVE_JPEG_QUALITY)?;
     let thumbnail = match downscale(&evidence, THUMBNAIL_LONG_SIDE_PX)? {
-        Some(thumb) => encode(&thumb)?,
-        None => evidence_copy.clone(),
+        Some(thumb) => encode(&thumb, THUMBNAIL_JPEG_QUALITY)?,
+        // A small photo: the evidence copy's pixels, at the thumbnail's own quality, so the
+        // two blobs differ.
+        None => encode(&evidence, THUMBNAIL_JPEG_QUALITY)?,
     };
     Ok(Derivatives {
         evidence_copy,
@@ -540,9 +542,9 @@ pub(super) fn orient(src: Raster, orientation: u8) -> Raster {
     }
 }
 
-/// Encodes an RGB raster as a baseline JPEG (quality [`DERIVATIVE_JPEG_QUALITY`], 4:2:0,
-/// JFIF header only) and hashes it.
-pub(super) fn encode(raster: &Raster) -> Result<Derivative, EvidenceError> {
+/// Encodes an RGB raster as a baseline JPEG (`quality`: [`DERIVATIVE_JPEG_QUALITY`] or
+/// [`THUMBNAIL_JPEG_QUALITY`]; 4:2:0, JFIF header only) and hashes it.
+pub(super) fn encode(raster: &Raster, quality: u8) -> Result<Derivative, EvidenceError> {
     let failed = |e: &dyn std::fmt::Display| {
         EvidenceError::corrupt(format!("the derivative cannot be encoded: {e}"))
     };
@@ -554,7 +556,7 @@ pub(super) fn encode(raster: &Raster) -> Result<Derivative, EvidenceError> {
     } else {
         jpeg_encoder::ColorType::Rgb
     };
-    jpeg_encoder::Encoder::new(&mut jpeg, DERIVATIVE_JPEG_QUALITY)
+    jpeg_encoder::Encoder::new(&mut jpeg, quality)
         .encode(&raster.pixels, width, height, color)
         .map_err(|e| failed(&e))?;
     Ok(Derivative {

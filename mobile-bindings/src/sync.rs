@@ -1,0 +1,495 @@
+//! Sync for the host: a one-shot "sync now" with its result, a background sync on an interval
+//! (nudged after every local change), and an observer (implemented by the app) that sees
+//! progress and state changes.
+//!
+//! All network work happens on threads of this library (core's `client` feature does the
+//! I/O); the exported calls that wait for it are `suspend`/`async`, so nothing blocks the
+//! caller's UI thread. Network failures come back as [`ApiError::Network`] values and as
+//! [`SyncEvent::Failed`]; the work stays on the phone for the next sync.
+
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+
+use zhichao_core::client::{
+    self, BackgroundConfig, BackgroundSync, ClientError, SyncObserver as CoreObserver, SyncReport,
+};
+use zhichao_core::store::DocStore;
+
+use crate::error::{ApiError, Result};
+use crate::store::{FieldStore, Inner};
+
+/// Where sync stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum SyncState {
+    /// No background sync; nothing running.
+    Stopped,
+    /// Background sync on, waiting for the next interval or change.
+    Idle,
+    /// A sync is running.
+    Syncing,
+    /// The last sync failed (no signal, server down); background sync retries with backoff.
+    Offline,
+}
+
+/// What kind of failure ended a sync.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum SyncFailureKind {
+    /// No network, timeout, server failing: retried later by itself.
+    Network,
+    /// The device must be enrolled again (revoked, expired).
+    Unauthorized,
+    /// The phone's storage or secret store failed.
+    Storage,
+    /// Anything else (an incompatible server …).
+    Other,
+}
+
+/// A document the server refused, with its reason; it is not sent again.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct RejectedDocument {
+    /// The document.
+    pub doc_id: String,
+    /// The server's reason.
+    pub reason: String,
+}
+
+/// A photo whose upload failed in this sync (it stays queued).
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct PhotoFailure {
+    /// The blob.
+    pub sha256: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// The outcome of one sync.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct SyncResult {
+    /// Documents sent to the server and confirmed.
+    pub pushed: u64,
+    /// Documents received or updated from the server.
+    pub pulled: u64,
+    /// Documents the server refused, with the reason.
+    pub rejected: Vec<RejectedDocument>,
+    /// Photo blobs uploaded.
+    pub photos_uploaded: u64,
+    /// Photo blobs still waiting.
+    pub photos_pending: u64,
+    /// Photo bytes sent.
+    pub photo_bytes_sent: u64,
+    /// Photo uploads that failed (they stay queued).
+    pub photo_failures: Vec<PhotoFailure>,
+    /// Documents still waiting to be sent after this sync.
+    pub documents_pending: u64,
+    /// Bytes sent on the sync connection.
+    pub bytes_sent: u64,
+    /// Bytes received on the sync connection.
+    pub bytes_received: u64,
+    /// WebSocket messages sent.
+    pub messages_sent: u64,
+    /// WebSocket messages received.
+    pub messages_received: u64,
+    /// Wall time, milliseconds.
+    pub duration_ms: u64,
+}
+
+impl SyncResult {
+    fn from_core(r: &SyncReport, documents_pending: u64) -> Self {
+        SyncResult {
+            pushed: r.pushed,
+            pulled: r.pulled,
+            rejected: r
+                .rejected
+                .iter()
+                .map(|(doc, reason)| RejectedDocument {
+                    doc_id: doc.to_string(),
+                    reason: reason.clone(),
+                })
+                .collect(),
+            photos_uploaded: r.photos_uploaded,
+            photos_pending: r.photos_pending,
+            photo_bytes_sent: r.photo_bytes_sent,
+            photo_failures: r
+                .photo_failures
+                .iter()
+                .map(|(sha, reason)| PhotoFailure {
+                    sha256: sha.to_string(),
+                    reason: reason.clone(),
+                })
+                .collect(),
+            documents_pending,
+            bytes_sent: r.bytes_sent,
+            bytes_received: r.bytes_received,
+            messages_sent: r.frames_sent,
+            messages_received: r.frames_received,
+            duration_ms: r.duration_ms,
+        }
+    }
+}
+
+/// Something that happened during sync.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum SyncEvent {
+    /// The sync state changed.
+    StateChanged {
+        /// The new state.
+        state: SyncState,
+    },
+    /// Connecting to the server.
+    Connecting,
+    /// Connected; the server will announce this many documents, when it says.
+    Connected {
+        /// Documents announced.
+        announced: Option<u64>,
+    },
+    /// Documents pushed and pulled so far.
+    Progress {
+        /// Pushed and confirmed.
+        pushed: u64,
+        /// Still to push.
+        pushes_left: u64,
+        /// Received.
+        pulled: u64,
+    },
+    /// The server refused a document.
+    Rejected {
+        /// The document.
+        doc_id: String,
+        /// The server's reason.
+        reason: String,
+    },
+    /// A photo blob is uploading.
+    Photo {
+        /// The blob.
+        sha256: String,
+        /// Bytes the server holds.
+        offset: u64,
+        /// Its size.
+        total: u64,
+        /// Blobs done in this sync.
+        done: u64,
+        /// Blobs in this sync.
+        of: u64,
+    },
+    /// The sync finished.
+    Done {
+        /// Its outcome.
+        result: SyncResult,
+    },
+    /// The sync failed; the work stays on the phone.
+    Failed {
+        /// What kind of failure.
+        kind: SyncFailureKind,
+        /// Why (no personal data).
+        reason: String,
+    },
+}
+
+/// Receives sync events (implemented by the app). Called on the library's sync threads:
+/// hand the event to the UI thread yourself.
+#[uniffi::export(with_foreign)]
+pub trait SyncObserver: Send + Sync {
+    /// One event.
+    fn on_event(&self, event: SyncEvent);
+}
+
+/// Forwards core's events to the host's observer and keeps the state.
+struct Hub {
+    inner: Arc<Inner>,
+    host: RwLock<Option<Arc<dyn SyncObserver>>>,
+    state: Mutex<SyncState>,
+    background: Mutex<bool>,
+}
+
+impl Hub {
+    fn emit(&self, event: SyncEvent) {
+        let host = self
+            .host
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(host) = host {
+            host.on_event(event);
+        }
+    }
+
+    fn set_state(&self, state: SyncState) {
+        let changed = {
+            let mut current = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            std::mem::replace(&mut *current, state) != state
+        };
+        if changed {
+            self.emit(SyncEvent::StateChanged { state });
+        }
+    }
+
+    fn background(&self) -> bool {
+        *self
+            .background
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn pending_documents(&self) -> u64 {
+        self.inner
+            .docs
+            .store()
+            .pending()
+            .map_or(0, |p| p.len() as u64)
+    }
+}
+
+fn failure_kind(e: &ClientError) -> SyncFailureKind {
+    match ApiError::from(e.clone()) {
+        ApiError::Network { .. } => SyncFailureKind::Network,
+        ApiError::Unauthorized => SyncFailureKind::Unauthorized,
+        ApiError::Storage { .. } => SyncFailureKind::Storage,
+        _ => SyncFailureKind::Other,
+    }
+}
+
+impl CoreObserver for Hub {
+    fn on_event(&self, event: &client::SyncEvent) {
+        use client::SyncEvent as E;
+        let mapped = match event {
+            E::Connecting => {
+                self.set_state(SyncState::Syncing);
+                SyncEvent::Connecting
+            }
+            E::Connected { announced } => SyncEvent::Connected {
+                announced: *announced,
+            },
+            E::Progress {
+                pushed,
+                pushes_left,
+                pulled,
+            } => SyncEvent::Progress {
+                pushed: *pushed,
+                pushes_left: *pushes_left,
+                pulled: *pulled,
+            },
+            E::Rejected { doc, reason } => SyncEvent::Rejected {
+                doc_id: doc.to_string(),
+                reason: reason.clone(),
+            },
+            E::Photo(p) => SyncEvent::Photo {
+                sha256: p.sha256.to_string(),
+                offset: p.offset,
+                total: p.total,
+                done: p.done,
+                of: p.of,
+            },
+            E::Done(report) => {
+                let result = SyncResult::from_core(report, self.pending_documents());
+                self.emit(SyncEvent::Done { result });
+                self.set_state(if self.background() {
+                    SyncState::Idle
+                } else {
+                    SyncState::Stopped
+                });
+                return;
+            }
+            E::Failed(e) => {
+                self.emit(SyncEvent::Failed {
+                    kind: failure_kind(e),
+                    reason: ApiError::from(e.clone()).to_string(),
+                });
+                self.set_state(if self.background() {
+                    SyncState::Offline
+                } else {
+                    SyncState::Stopped
+                });
+                return;
+            }
+            _ => return,
+        };
+        self.emit(mapped);
+    }
+}
+
+/// The sync side of a [`FieldStore`].
+pub(crate) struct SyncControl {
+    hub: Arc<Hub>,
+    running: Mutex<Option<BackgroundSync>>,
+    /// The background interval while background sync is on (also while a one-shot sync
+    /// pauses it).
+    interval: Mutex<Option<Duration>>,
+    /// Held by a one-shot sync for its whole run: one at a time.
+    one_shot: Arc<Mutex<()>>,
+}
+
+impl SyncControl {
+    pub(crate) fn new(inner: Arc<Inner>) -> Self {
+        SyncControl {
+            hub: Arc::new(Hub {
+                inner,
+                host: RwLock::new(None),
+                state: Mutex::new(SyncState::Stopped),
+                background: Mutex::new(false),
+            }),
+            running: Mutex::new(None),
+            interval: Mutex::new(None),
+            one_shot: Arc::new(Mutex::new(())),
+        }
+    }
+
+    /// Asks the background sync (if on) to sync soon: after a local change.
+    pub(crate) fn nudge(&self) {
+        if let Some(bg) = self
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+        {
+            bg.nudge();
+        }
+    }
+
+    fn start(&self, interval: Duration) -> Result<()> {
+        let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(old) = running.take() {
+            old.stop();
+        }
+        *self
+            .hub
+            .background
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = true;
+        let bg = BackgroundSync::start(
+            Arc::clone(&self.hub.inner.client),
+            Arc::clone(&self.hub) as Arc<dyn CoreObserver>,
+            BackgroundConfig {
+                interval,
+                ..BackgroundConfig::default()
+            },
+        )?;
+        *running = Some(bg);
+        Ok(())
+    }
+
+    /// The interval of the background sync, while it is on.
+    fn interval(&self) -> Option<Duration> {
+        *self.interval.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Drop for SyncControl {
+    fn drop(&mut self) {
+        if let Some(bg) = self
+            .running
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            bg.stop();
+        }
+    }
+}
+
+/// Shortest background interval accepted, seconds.
+pub const MIN_INTERVAL_SECS: u32 = 5;
+
+#[uniffi::export]
+impl FieldStore {
+    /// Syncs once now: pushes what this phone changed, receives what the server has for this
+    /// account (new notices, reviews, the county's rules in force), then uploads queued
+    /// photos. Runs on a background thread. While the background sync is on, it is paused for
+    /// this sync and resumed after.
+    ///
+    /// # Errors
+    /// [`ApiError::Network`] when the server cannot be reached or the connection drops (the
+    /// work stays on the phone); [`ApiError::Unauthorized`] when the device must be enrolled
+    /// again; [`ApiError::Storage`].
+    pub async fn sync_now(&self) -> Result<SyncResult> {
+        let paused = self
+            .sync
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let was_running = paused.is_some();
+        if let Some(bg) = paused {
+            // Joining may wait for a sync in progress to cancel: off the caller's thread.
+            blocking::unblock(move || bg.stop()).await;
+        }
+        let hub = Arc::clone(&self.sync.hub);
+        let lock = Arc::clone(&self.sync.one_shot);
+        let result = blocking::unblock(move || {
+            let _one = lock.lock().unwrap_or_else(PoisonError::into_inner);
+            let report = hub.inner.client.sync_now(hub.as_ref())?;
+            Ok::<_, ClientError>(SyncResult::from_core(&report, hub.pending_documents()))
+        })
+        .await
+        .map_err(ApiError::from);
+        // Resumed unless `stop_sync` was called meanwhile.
+        if was_running && let Some(interval) = self.sync.interval() {
+            self.sync.start(interval)?;
+        }
+        result
+    }
+
+    /// Starts syncing in the background: now, then every `interval_secs` (at least
+    /// [`MIN_INTERVAL_SECS`]), soon after every local change, and with growing pauses after
+    /// failures (no signal). Replaces a background sync already on.
+    ///
+    /// # Errors
+    /// [`ApiError::Network`] when the sync thread cannot be started.
+    pub fn start_sync(&self, interval_secs: u32) -> Result<()> {
+        let secs = interval_secs.max(MIN_INTERVAL_SECS);
+        *self
+            .sync
+            .interval
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Duration::from_secs(secs.into()));
+        self.sync.start(Duration::from_secs(secs.into()))
+    }
+
+    /// Stops the background sync, cancelling a sync in progress; returns once it stopped
+    /// (a background wait). Work stays on the phone.
+    pub async fn stop_sync(&self) {
+        *self
+            .sync
+            .interval
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+        let bg = self
+            .sync
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        *self
+            .sync
+            .hub
+            .background
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = false;
+        blocking::unblock(move || {
+            if let Some(bg) = bg {
+                bg.stop();
+            }
+        })
+        .await;
+        self.sync.hub.set_state(SyncState::Stopped);
+    }
+
+    /// Where sync stands now.
+    pub fn sync_state(&self) -> SyncState {
+        *self
+            .sync
+            .hub
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sets (or with `None` removes) the observer of sync events and state changes.
+    pub fn set_sync_observer(&self, observer: Option<Arc<dyn SyncObserver>>) {
+        *self
+            .sync
+            .hub
+            .host
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = observer;
+    }
+}
