@@ -25,6 +25,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::Request;
 use axum::response::{IntoResponse, Response};
+use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -332,6 +333,15 @@ pub async fn serve(
         tracing::info!("shutting down");
         signal_state.request_shutdown();
     };
+    // Sync is many small WebSocket messages answered one after the other: without
+    // TCP_NODELAY, Nagle's algorithm meets the peer's delayed ACK and stalls each exchange by
+    // up to 40 ms (measured: "sync now" of 20 cases from the mobile facade took 60 ms instead
+    // of 17).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY on a connection");
+        }
+    });
     let result = axum::serve(
         listener,
         app(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),

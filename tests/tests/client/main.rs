@@ -8,7 +8,6 @@
 //!
 //! Every wait is bounded (the client's own timeouts): a regression fails, it never hangs CI.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,105 +21,16 @@ use zhichao_core::field::FieldStore;
 use zhichao_core::fixtures;
 use zhichao_core::ids::{DocumentId, StorageId};
 use zhichao_core::store::{DocStore, MemoryStore};
-use zhichao_server::api::{CreateEnrollmentRequest, PrincipalSpec, Role};
-use zhichao_server::client::AdminClient;
-use zhichao_server::clock::SystemClock;
-use zhichao_server::config::{Secret, ServerConfig, TokenConfig};
-use zhichao_server::{AppState, serve};
+use zhichao_e2e::TestServer;
+use zhichao_server::config::TokenConfig;
 
 mod photos;
-
-/// The bootstrap admin token of the test server.
-const ADMIN: &str = "admin-bootstrap-token-for-e2e-client-0001";
 
 /// The patrol team of both officers.
 const TEAM: &str = "team-1";
 
-/// Our server on 127.0.0.1:0 with in-memory stores and the system clock, on its own runtime.
-struct Server {
-    runtime: tokio::runtime::Runtime,
-    state: AppState,
-    addr: SocketAddr,
-    serving: tokio::task::JoinHandle<()>,
-}
-
-impl Server {
-    fn start(tokens: TokenConfig) -> Server {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("tokio runtime");
-        let config = ServerConfig {
-            admin_token: Some(Secret::new(ADMIN)),
-            tokens,
-            ..ServerConfig::default()
-        };
-        let (state, listener) = runtime.block_on(async {
-            let state = AppState::temporary(config, Arc::new(SystemClock))
-                .await
-                .expect("server state");
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind 127.0.0.1:0");
-            (state, listener)
-        });
-        let addr = listener.local_addr().expect("bound address");
-        let serving_state = state.clone();
-        let serving = runtime.spawn(async move {
-            let stop = serving_state.shutdown_signal();
-            serve(listener, serving_state, stop).await.expect("serve");
-        });
-        Server {
-            runtime,
-            state,
-            addr,
-            serving,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// A one-time enrollment code for officer `name` of [`TEAM`] on `device`, from the admin
-    /// API.
-    fn enrollment_code(&self, name: &str, device: &StorageId) -> String {
-        let admin = AdminClient::new(&self.url(), ADMIN).expect("admin client");
-        admin
-            .create_enrollment(&CreateEnrollmentRequest {
-                principal: PrincipalSpec {
-                    role: Role::Officer,
-                    name: name.to_owned(),
-                    team: Some(TEAM.to_owned()),
-                    scope: None,
-                    unit: None,
-                },
-                device: device.as_str().to_owned(),
-                ttl: None,
-            })
-            .expect("enrollment code")
-            .code
-    }
-
-    /// The stored copy of `id` on the server, if any.
-    fn has(&self, id: &DocumentId) -> bool {
-        self.state
-            .docs
-            .load(id)
-            .expect("server store readable")
-            .is_some()
-    }
-
-    fn stop(self) {
-        self.state.request_shutdown();
-        self.runtime
-            .block_on(async { tokio::time::timeout(Duration::from_secs(15), self.serving).await })
-            .expect("server stops in time")
-            .expect("serve task");
-        self.state.sync.shutdown();
-    }
-}
+/// Our server in-process (see [`TestServer`]).
+type Server = TestServer;
 
 /// A phone: its documents, its photos, its credentials and its sync client.
 struct Phone {
@@ -135,7 +45,7 @@ impl Phone {
     /// Enrolls officer `name` of [`TEAM`] on a new phone with storage id `device`.
     fn enroll(server: &Server, name: &str, device: &str) -> Phone {
         let device = StorageId::new(device).expect("storage id");
-        let code = server.enrollment_code(name, &device);
+        let code = server.officer_code(name, TEAM, &device);
         let credentials = Arc::new(MemoryCredentials::new());
         let enrolled = client::enroll(&server.url(), &code, &device, credentials.as_ref())
             .expect("enrollment");
@@ -291,7 +201,8 @@ fn expired_access_tokens_are_refreshed_with_the_server() {
 fn a_revoked_device_is_told_so() {
     let server = Server::start(TokenConfig::default());
     let wang = Phone::enroll(&server, "officer:wang", "phone-wang");
-    let admin = AdminClient::new(&server.url(), ADMIN).expect("admin client");
+    let admin = zhichao_server::client::AdminClient::new(&server.url(), zhichao_e2e::ADMIN)
+        .expect("admin client");
     admin
         .revoke(&zhichao_server::api::RevokeRequest {
             device: Some("phone-wang".to_owned()),
