@@ -63,6 +63,7 @@ pub(crate) struct Inner {
     pub(crate) principal: Principal,
     pub(crate) credentials: Credentials,
     pub(crate) prefix: DevicePrefix,
+    pub(crate) secrets: Arc<dyn SecretStore>,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -106,7 +107,7 @@ impl FieldStore {
         server_url: String,
         secrets: Arc<dyn SecretStore>,
     ) -> Result<Arc<Self>> {
-        let host = Arc::new(HostCredentials(secrets));
+        let host = Arc::new(HostCredentials(Arc::clone(&secrets)));
         let credentials = zhichao_core::client::CredentialStore::load(host.as_ref())
             .ok_or(ApiError::Unauthorized)?;
         account_of(&credentials)?;
@@ -125,6 +126,7 @@ impl FieldStore {
             principal: credentials.principal.clone(),
             prefix: DevicePrefix::for_device(&credentials.device),
             credentials,
+            secrets,
         });
         tracing::info!(device = %inner.credentials.device, "field store opened");
         Ok(Arc::new(FieldStore {

@@ -473,6 +473,20 @@ impl FieldStore {
         self.sync.hub.set_state(SyncState::Stopped);
     }
 
+    /// Signs this device out: stops the background sync and removes the credentials from the
+    /// host's secret store. The documents and photos stay in the directory (work not yet
+    /// synced is kept); the device must be enrolled again to sync, and this store cannot sync
+    /// any more.
+    ///
+    /// # Errors
+    /// [`ApiError::Storage`] when the secret store cannot remove the secret.
+    pub async fn sign_out(&self) -> Result<()> {
+        self.stop_sync().await;
+        self.sync.hub.inner.secrets.clear()?;
+        tracing::info!("signed out");
+        Ok(())
+    }
+
     /// Where sync stands now.
     pub fn sync_state(&self) -> SyncState {
         *self

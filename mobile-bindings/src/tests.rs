@@ -712,4 +712,13 @@ fn a_sync_without_a_server_is_a_network_error_value() {
     phone.store.start_sync(60).unwrap();
     block_on(phone.store.stop_sync());
     assert_eq!(phone.store.sync_state(), SyncState::Stopped);
+
+    // Signed out: the secret is gone, the work stays, and syncing says so.
+    block_on(phone.store.sign_out()).unwrap();
+    assert!(phone.store.inner.secrets.load().unwrap().is_none());
+    assert_eq!(phone.store.pending_documents().unwrap(), 1);
+    assert!(matches!(
+        block_on(phone.store.sync_now()),
+        Err(ApiError::Unauthorized)
+    ));
 }
