@@ -92,12 +92,13 @@ val generateUniffiBindings by tasks.registering(Exec::class) {
     inputs.file(File(rustWorkspace, "mobile-bindings/uniffi.toml"))
     outputs.dir(uniffiDir)
     workingDir = rustWorkspace
-    doFirst { delete(uniffiDir) }
+    val outDir = uniffiDir.get().asFile
+    doFirst { outDir.deleteRecursively() } // no stale files from removed types
     commandLine(
         cargo, "run", "--locked", "-p", "uniffi-bindgen", "--",
         "generate", library.asFile.path,
         "--language", "kotlin",
-        "--out-dir", uniffiDir.get().asFile.path,
+        "--out-dir", outDir.path,
         "--no-format",
     )
 }
