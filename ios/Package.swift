@@ -1,6 +1,6 @@
 // swift-tools-version:5.9
 // The Swift package over zhichao's Rust core. Run `ios/build-xcframework.sh` on a Mac first: it
-// builds `zhichao_mobileFFI.xcframework` and writes the generated bindings into
+// builds `ZhichaoCoreFFI.xcframework` and writes the generated bindings into
 // `Sources/ZhichaoCore/Generated/` (see README.md). `ios/check.sh` checks on Linux that the names
 // below agree with what uniffi generates.
 import PackageDescription
@@ -15,16 +15,16 @@ let package = Package(
     ],
     targets: [
         // The Rust core as a static library per platform, with the C header and module map
-        // uniffi generates: the Clang module `zhichao_mobileFFI` that the generated Swift imports.
+        // uniffi generates: the Clang module `ZhichaoCoreFFI` that the generated Swift imports.
         // The target is named like the XCFramework, as older SwiftPM versions require.
         .binaryTarget(
-            name: "zhichao_mobileFFI",
-            path: "zhichao_mobileFFI.xcframework"
+            name: "ZhichaoCoreFFI",
+            path: "ZhichaoCoreFFI.xcframework"
         ),
-        // The generated bindings (Generated/zhichao_mobile.swift) and the hand-written wrappers.
+        // The generated bindings (Generated/ZhichaoCore.swift) and the hand-written wrappers.
         .target(
             name: "ZhichaoCore",
-            dependencies: ["zhichao_mobileFFI"],
+            dependencies: ["ZhichaoCoreFFI"],
             exclude: ["Generated/README.md"]
         ),
         .testTarget(

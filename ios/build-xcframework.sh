@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Rust core for iOS and lays out the Swift package (macOS with Xcode and rustup):
-#   ios/zhichao_mobileFFI.xcframework            static library per platform + header + module map
-#   ios/Sources/ZhichaoCore/Generated/zhichao_mobile.swift    the generated Swift bindings
+#   ios/ZhichaoCoreFFI.xcframework               static library per platform + header + module map
+#   ios/Sources/ZhichaoCore/Generated/ZhichaoCore.swift       the generated Swift bindings
 # Usage: bash ios/build-xcframework.sh   (from anywhere; takes no arguments)
 # Environment: IPHONEOS_DEPLOYMENT_TARGET (default 15.0, as in Package.swift), CARGO_TARGET_DIR.
 # On Linux, `bash ios/check.sh` checks what can be checked without Xcode.
@@ -14,7 +14,8 @@ cd "$ROOT"
 # Names shared with Package.swift and the generated bindings (ios/check.sh checks they agree).
 PACKAGE=zhichao-mobile               # the Cargo package of mobile-bindings/
 LIB_NAME=zhichao_mobile              # its [lib] name
-FFI_MODULE=zhichao_mobileFFI         # the Clang module the generated Swift imports
+SWIFT_MODULE=ZhichaoCore             # the Swift module (mobile-bindings/uniffi.toml module_name)
+FFI_MODULE=ZhichaoCoreFFI            # the Clang module the generated Swift imports (ffi_module_name)
 XCFRAMEWORK="$IOS_DIR/$FFI_MODULE.xcframework"
 SWIFT_SOURCES="$IOS_DIR/Sources/ZhichaoCore/Generated"
 
@@ -85,13 +86,13 @@ rm -rf "$BINDINGS"
 mkdir -p "$BINDINGS"
 cargo run -q -p uniffi-bindgen --locked -- generate "$TARGET_DIR/debug/lib$LIB_NAME.dylib" \
   --language swift --out-dir "$BINDINGS" --no-format
-for file in "$LIB_NAME.swift" "$FFI_MODULE.h" "$FFI_MODULE.modulemap"; do
+for file in "$SWIFT_MODULE.swift" "$FFI_MODULE.h" "$FFI_MODULE.modulemap"; do
   [ -f "$BINDINGS/$file" ] ||
-    die "uniffi did not write $file (was a Swift module name set in mobile-bindings/uniffi.toml? then update FFI_MODULE here and the binaryTarget in ios/Package.swift)"
+    die "uniffi did not write $file (do the Swift names in mobile-bindings/uniffi.toml still match SWIFT_MODULE and FFI_MODULE here and the binaryTarget in ios/Package.swift?)"
 done
 grep -q "^module $FFI_MODULE " "$BINDINGS/$FFI_MODULE.modulemap" ||
   die "the generated module map does not declare module $FFI_MODULE"
-grep -q "canImport($FFI_MODULE)" "$BINDINGS/$LIB_NAME.swift" ||
+grep -q "canImport($FFI_MODULE)" "$BINDINGS/$SWIFT_MODULE.swift" ||
   die "the generated Swift does not import $FFI_MODULE"
 
 # An XCFramework of libraries finds its Clang module through a file named exactly
@@ -112,7 +113,7 @@ xcodebuild -create-xcframework \
 
 step "copying the Swift bindings into the package"
 mkdir -p "$SWIFT_SOURCES"
-cp "$BINDINGS/$LIB_NAME.swift" "$SWIFT_SOURCES/"
+cp "$BINDINGS/$SWIFT_MODULE.swift" "$SWIFT_SOURCES/"
 
 cat <<EOF
 
@@ -121,7 +122,7 @@ Done.
                    device    $DEVICE_TARGET   ($DEVICE_LIB)
                    simulator ${SIMULATOR_TARGETS[*]}   ($SIMULATOR_LIB)
   Clang module:    $FFI_MODULE (header $FFI_MODULE.h, module.modulemap)
-  Swift bindings:  $SWIFT_SOURCES/$LIB_NAME.swift
+  Swift bindings:  $SWIFT_SOURCES/$SWIFT_MODULE.swift
   Swift package:   $IOS_DIR/Package.swift (product ZhichaoCore)
 Add the package to the app with File > Add Package Dependencies… > Add Local… ($IOS_DIR).
 Run its tests on a simulator (\`xcrun simctl list devices available\` lists the names):

@@ -63,10 +63,11 @@ SMOKE_TEST="$IOS_DIR/Tests/ZhichaoCoreTests/NormalizePlateTests.swift"
 # The names build-xcframework.sh works with; everything below must agree with them.
 LIB_NAME="$(first_match '^LIB_NAME=(\w+)' "$BUILD_SCRIPT")"
 FFI_MODULE="$(first_match '^FFI_MODULE=(\w+)' "$BUILD_SCRIPT")"
+SWIFT_MODULE="$(first_match '^SWIFT_MODULE=(\w+)' "$BUILD_SCRIPT")"
 PACKAGE="$(first_match '^PACKAGE=([\w-]+)' "$BUILD_SCRIPT")"
-if [ -z "$LIB_NAME" ] || [ -z "$FFI_MODULE" ] || [ -z "$PACKAGE" ]; then
-  fail "build-xcframework.sh sets PACKAGE, LIB_NAME and FFI_MODULE" \
-    "found PACKAGE='$PACKAGE' LIB_NAME='$LIB_NAME' FFI_MODULE='$FFI_MODULE'"
+if [ -z "$LIB_NAME" ] || [ -z "$FFI_MODULE" ] || [ -z "$PACKAGE" ] || [ -z "$SWIFT_MODULE" ]; then
+  fail "build-xcframework.sh sets PACKAGE, LIB_NAME, SWIFT_MODULE and FFI_MODULE" \
+    "found PACKAGE='$PACKAGE' LIB_NAME='$LIB_NAME' SWIFT_MODULE='$SWIFT_MODULE' FFI_MODULE='$FFI_MODULE'"
   finish
 fi
 
@@ -88,7 +89,7 @@ if ! "$BINDGEN" generate "$LIBRARY" --language swift --out-dir "$GENERATED" --no
   fail "uniffi-bindgen generates the Swift bindings"
   finish
 fi
-SWIFT="$GENERATED/$LIB_NAME.swift"
+SWIFT="$GENERATED/$SWIFT_MODULE.swift"
 HEADER="$GENERATED/$FFI_MODULE.h"
 MODULEMAP="$GENERATED/$FFI_MODULE.modulemap"
 
@@ -98,11 +99,11 @@ for file in "$SWIFT" "$HEADER" "$MODULEMAP"; do
   [ -s "$file" ] || missing+=("$(basename "$file")")
 done
 if [ "${#missing[@]}" -eq 0 ]; then
-  pass "uniffi generated $LIB_NAME.swift, $FFI_MODULE.h and $FFI_MODULE.modulemap"
+  pass "uniffi generated $SWIFT_MODULE.swift, $FFI_MODULE.h and $FFI_MODULE.modulemap"
 else
-  fail "uniffi generated $LIB_NAME.swift, $FFI_MODULE.h and $FFI_MODULE.modulemap" \
+  fail "uniffi generated $SWIFT_MODULE.swift, $FFI_MODULE.h and $FFI_MODULE.modulemap" \
     "missing: ${missing[*]}" "generated: $(cd "$GENERATED" && echo *)" \
-    "(a Swift module name in mobile-bindings/uniffi.toml renames them: update FFI_MODULE in build-xcframework.sh and the binaryTarget in Package.swift)"
+    "(the Swift names in mobile-bindings/uniffi.toml name them: keep SWIFT_MODULE and FFI_MODULE in build-xcframework.sh and the binaryTarget in Package.swift equal to them)"
   finish
 fi
 
@@ -164,12 +165,12 @@ else
 fi
 undeclared="$(comm -23 "$WORK/called" "$WORK/declared")"
 if [ ! -s "$WORK/called" ]; then
-  fail "$FFI_MODULE.h declares the C functions $LIB_NAME.swift calls" "found no calls in the Swift"
+  fail "$FFI_MODULE.h declares the C functions $SWIFT_MODULE.swift calls" "found no calls in the Swift"
 elif [ -n "$undeclared" ]; then
   # shellcheck disable=SC2086
-  fail "$FFI_MODULE.h declares the C functions $LIB_NAME.swift calls" "not declared:" $undeclared
+  fail "$FFI_MODULE.h declares the C functions $SWIFT_MODULE.swift calls" "not declared:" $undeclared
 else
-  pass "$FFI_MODULE.h declares the $(wc -l <"$WORK/called") C functions $LIB_NAME.swift calls"
+  pass "$FFI_MODULE.h declares the $(wc -l <"$WORK/called") C functions $SWIFT_MODULE.swift calls"
 fi
 
 # (d) One module name everywhere: the module map (with the generated header), the generated
@@ -185,9 +186,9 @@ fi
 can_import="$(first_match '^#if canImport\((\w+)\)' "$SWIFT")"
 import="$(first_match '^#if canImport\(\w+\)[ \t]*\nimport (\w+)' "$SWIFT")"
 if [ "$can_import" = "$FFI_MODULE" ] && [ "$import" = "$FFI_MODULE" ]; then
-  pass "$LIB_NAME.swift imports $FFI_MODULE"
+  pass "$SWIFT_MODULE.swift imports $FFI_MODULE"
 else
-  fail "$LIB_NAME.swift imports $FFI_MODULE" \
+  fail "$SWIFT_MODULE.swift imports $FFI_MODULE" \
     "found canImport('$can_import') and import '$import'"
 fi
 binary_name="$(first_match '\.binaryTarget\(\s*name:\s*"([^"]+)"' "$PACKAGE_SWIFT")"
@@ -242,7 +243,7 @@ for dir in Sources/ZhichaoCore/Generated Tests/ZhichaoCoreTests; do
   [ -d "$IOS_DIR/$dir" ] || problems+=("ios/$dir is missing")
 done
 if command -v git >/dev/null 2>&1 && git -C "$IOS_DIR" rev-parse --git-dir >/dev/null 2>&1; then
-  for ignored in "Sources/ZhichaoCore/Generated/$LIB_NAME.swift" "$FFI_MODULE.xcframework/Info.plist"; do
+  for ignored in "Sources/ZhichaoCore/Generated/$SWIFT_MODULE.swift" "$FFI_MODULE.xcframework/Info.plist"; do
     git -C "$IOS_DIR" check-ignore -q "$ignored" ||
       problems+=("ios/$ignored (built on a Mac) is not ignored by git")
   done
@@ -268,9 +269,9 @@ for use in 'normalizePlate(text:' 'ApiError' '.Validation(reason)' '.plate' '.pr
   grep -qF "$use" "$SMOKE_TEST" || problems+=("the smoke test no longer uses $use: update this check")
 done
 if [ "${#problems[@]}" -eq 0 ]; then
-  pass "$LIB_NAME.swift has what the smoke test calls: normalizePlate(text:), NormalizedPlate.plate/.printed, ApiError.Validation(reason:)"
+  pass "$SWIFT_MODULE.swift has what the smoke test calls: normalizePlate(text:), NormalizedPlate.plate/.printed, ApiError.Validation(reason:)"
 else
-  fail "$LIB_NAME.swift has what the smoke test calls" "missing:" "${problems[@]}"
+  fail "$SWIFT_MODULE.swift has what the smoke test calls" "missing:" "${problems[@]}"
 fi
 
 finish
