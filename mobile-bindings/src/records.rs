@@ -828,7 +828,8 @@ pub enum UploadStatus {
     OnPhone,
     /// The file on this phone no longer matches its hash: take or copy it again.
     Damaged,
-    /// Neither here nor known on the server (another phone has not uploaded it yet).
+    /// Not on this phone and not uploaded from it: taken on another phone (download it with
+    /// `fetch_photo` once that phone has synced its photos), or lost.
     Missing,
 }
 

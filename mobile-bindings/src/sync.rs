@@ -487,6 +487,31 @@ impl FieldStore {
         Ok(())
     }
 
+    /// Downloads a photo blob this phone does not hold — a teammate's photo, a notice's
+    /// evidence copy or thumbnail, an enterprise's response photo — verified against its
+    /// SHA-256, and returns its file on this phone (read-only) for display. Nothing is
+    /// downloaded when it is here already. Runs on a background thread.
+    ///
+    /// # Errors
+    /// [`ApiError::Validation`] for a malformed hash; [`ApiError::NotFound`] when the server
+    /// does not hold it (not uploaded yet by the phone that took it) or will not show it to
+    /// this account (an original to an enterprise); [`ApiError::Network`];
+    /// [`ApiError::Unauthorized`]; [`ApiError::Storage`].
+    pub async fn fetch_photo(&self, sha256: String) -> Result<String> {
+        let sha = crate::records::parse_sha(&sha256)?;
+        let inner = Arc::clone(&self.sync.hub.inner);
+        blocking::unblock(move || {
+            let api = client::ServerApi::new(inner.client.url().clone());
+            client::fetch_photo(&api, inner.client.session(), &inner.photos, &sha)?;
+            inner
+                .photos
+                .local_path(&sha)
+                .map(|p| p.to_string_lossy().into_owned())
+                .ok_or_else(|| ApiError::internal("a fetched photo is not on the phone"))
+        })
+        .await
+    }
+
     /// Where sync stands now.
     pub fn sync_state(&self) -> SyncState {
         *self

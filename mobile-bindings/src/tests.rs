@@ -713,6 +713,17 @@ fn a_sync_without_a_server_is_a_network_error_value() {
     block_on(phone.store.stop_sync());
     assert_eq!(phone.store.sync_state(), SyncState::Stopped);
 
+    // Photos come from the server too: a network error when there is none.
+    let sha = zhichao_core::ids::EvidenceId::of(b"x").to_string();
+    assert!(matches!(
+        block_on(phone.store.fetch_photo(sha)),
+        Err(ApiError::Network { .. })
+    ));
+    assert!(matches!(
+        block_on(phone.store.fetch_photo("abc".to_owned())),
+        Err(ApiError::Validation { .. })
+    ));
+
     // Signed out: the secret is gone, the work stays, and syncing says so.
     block_on(phone.store.sign_out()).unwrap();
     assert!(phone.store.inner.secrets.load().unwrap().is_none());

@@ -45,6 +45,11 @@ class NoticeFlowTest {
         val received = company.store.myNotices().single { it.id == notice.id }
         assertEquals("放行超限车辆出场", received.facts)
         assertEquals("2026-12-31", received.deadlineDate)
+        // The notice's photo is the case photo's evidence copy; the original stays out of reach.
+        val shown = received.photos.single()
+        assertTrue(java.io.File(company.store.fetchPhoto(shown.sha256)).isFile)
+        val original = officer.store.evidence(case.id).single().sha256
+        assertFailsWith<ApiException.NotFound> { company.store.fetchPhoto(original) }
         assertFailsWith<ApiException.Unauthorized> {
             company.store.createRoadsideCheck(roadsideCheck("晋E66666"))
         }

@@ -8,6 +8,7 @@ import java.io.File
 import kotlin.test.Test
 import kotlin.test.assertContains
 import kotlin.test.assertEquals
+import kotlin.test.assertFailsWith
 import kotlin.test.assertIs
 import kotlin.test.assertNotNull
 import kotlin.test.assertNull
@@ -71,6 +72,14 @@ class RoadsideCheckTest {
         assertEquals(verdict, received.classification)
         assertEquals(1u, received.photoCount)
         assertNull(received.classificationError)
+        // The photo itself is downloaded when Li opens it.
+        val seen = li.store.evidence(case.id).single()
+        assertEquals(UploadStatus.Missing, seen.upload)
+        assertNull(seen.thumbnailPath)
+        val thumbnail = File(li.store.fetchPhoto(seen.thumbnailSha256!!))
+        assertTrue(thumbnail.isFile)
+        assertEquals(File(li.store.evidence(case.id).single().thumbnailPath!!), thumbnail)
+        assertFailsWith<ApiException.NotFound> { li.store.photoBytes(seen.sha256) }
     }
 
     @Test
