@@ -72,10 +72,11 @@ if [ -z "$LIB_NAME" ] || [ -z "$FFI_MODULE" ] || [ -z "$PACKAGE" ] || [ -z "$SWI
 fi
 
 # The package selection and features of `cargo test --workspace` (test targets bring in the
-# dev-dependencies' features), so once the tests are built this has nothing to do. Not
-# `--all-targets`: that would also build the benches, which the tests do not.
-echo "==> $CARGO build --workspace --tests --bins --locked"
-"$CARGO" build --workspace --tests --bins --locked
+# dev-dependencies' features), so once the tests are built this has little to do: `--lib` links
+# the cdylib (the tests alone build only the rlib of zhichao-mobile). Not `--all-targets`: that
+# would also build the benches, which the tests do not.
+echo "==> $CARGO build --workspace --lib --tests --bins --locked"
+"$CARGO" build --workspace --lib --tests --bins --locked
 TARGET_DIR="$("$CARGO" metadata --format-version 1 --no-deps --locked |
   perl -ne 'print $1 if /"target_directory":"((?:[^"\\]|\\.)*)"/')"
 LIBRARY="$TARGET_DIR/debug/lib$LIB_NAME.so"

@@ -140,9 +140,10 @@ step "cargo build"
 # The selection of `cargo test --workspace` (the README's test command; clippy in CI uses it
 # too): after that build this is almost a no-op, whereas building only the three packages needed
 # would resolve features differently and rebuild dependencies. It builds the `zhichao` binary,
-# `uniffi-bindgen` (a non-default member) and the cdylib. Not `--all-targets`: that would also
-# build the benches, which the tests do not.
-"$cargo_cmd" build --workspace --tests --bins --locked
+# `uniffi-bindgen` (a non-default member) and, with `--lib`, the cdylib (the tests alone build
+# only the rlib of zhichao-mobile). Not `--all-targets`: that would also build the benches,
+# which the tests do not.
+"$cargo_cmd" build --workspace --lib --tests --bins --locked
 
 target_dir="$("$cargo_cmd" metadata --format-version 1 --no-deps --locked --offline |
   sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
