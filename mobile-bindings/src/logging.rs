@@ -59,7 +59,12 @@ pub struct LogRecord {
 #[uniffi::export(with_foreign)]
 pub trait LogSink: Send + Sync {
     /// One event at or above the level given to [`set_log_sink`].
-    fn log(&self, record: LogRecord);
+    ///
+    /// # Errors
+    /// Whatever the app's code throws is dropped with the record. (Declared fallible so that
+    /// an exception in the app's logger becomes a value here, never a panic in the middle of
+    /// the library's work.)
+    fn log(&self, record: LogRecord) -> crate::error::Result<()>;
 }
 
 struct Forwarding {
@@ -129,7 +134,8 @@ impl<S: Subscriber> Layer<S> for ToSink {
         let sink = Arc::clone(&forwarding.sink);
         drop(guard);
         IN_SINK.with(|f| f.set(true));
-        sink.log(record);
+        // A failing sink loses this record; reporting it would go through the same sink.
+        let _ = sink.log(record);
         IN_SINK.with(|f| f.set(false));
     }
 }

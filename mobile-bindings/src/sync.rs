@@ -190,7 +190,12 @@ pub enum SyncEvent {
 #[uniffi::export(with_foreign)]
 pub trait SyncObserver: Send + Sync {
     /// One event.
-    fn on_event(&self, event: SyncEvent);
+    ///
+    /// # Errors
+    /// Whatever the app's code throws is caught and logged; sync goes on. (Declared fallible
+    /// so that an exception in the app's observer becomes a value here, never a panic inside
+    /// a sync.)
+    fn on_event(&self, event: SyncEvent) -> Result<()>;
 }
 
 /// Forwards core's events to the host's observer and keeps the state.
@@ -208,8 +213,10 @@ impl Hub {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
-        if let Some(host) = host {
-            host.on_event(event);
+        if let Some(host) = host
+            && let Err(e) = host.on_event(event)
+        {
+            tracing::warn!(error = %e, "the app's sync observer failed");
         }
     }
 

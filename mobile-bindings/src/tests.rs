@@ -643,10 +643,11 @@ fn log_events_reach_the_host_sink() {
     #[derive(Default)]
     struct Collect(Mutex<Vec<LogRecord>>);
     impl LogSink for Collect {
-        fn log(&self, record: LogRecord) {
+        fn log(&self, record: LogRecord) -> Result<(), ApiError> {
             // A sink that logs itself must not recurse.
             tracing::warn!("from inside the sink");
             self.0.lock().unwrap().push(record);
+            Ok(())
         }
     }
     let sink = Arc::new(Collect::default());
@@ -679,8 +680,9 @@ fn a_sync_without_a_server_is_a_network_error_value() {
     #[derive(Default)]
     struct Events(Mutex<Vec<SyncEvent>>);
     impl SyncObserver for Events {
-        fn on_event(&self, event: SyncEvent) {
+        fn on_event(&self, event: SyncEvent) -> Result<(), ApiError> {
             self.0.lock().unwrap().push(event);
+            Ok(())
         }
     }
     let phone = Device::officer();

@@ -91,6 +91,29 @@ class SyncBehaviourTest {
     }
 
     @Test
+    fun aThrowingObserverOrLoggerDoesNotBreakSync(): Unit = runBlocking {
+        setLogSink(object : LogSink {
+            override fun log(record: LogRecord) = throw IllegalStateException("logger broken")
+        }, LogLevel.TRACE)
+        try {
+            val phone = Phones.officer("officer:wu-sb", team = "team-sb6")
+            phone.store.setSyncObserver(object : SyncObserver {
+                override fun onEvent(event: SyncEvent) = throw RuntimeException("observer broken")
+            })
+            phone.store.createRoadsideCheck(roadsideCheck("晋E70006"))
+            assertEquals(1uL, phone.store.syncNow().pushed)
+            phone.store.startSync(300u)
+            phone.store.createRoadsideCheck(roadsideCheck("晋E70007"))
+            withTimeout(20_000) {
+                while (phone.store.pendingDocuments() != 0u) delay(50)
+            }
+            phone.store.stopSync()
+        } finally {
+            clearLogSink()
+        }
+    }
+
+    @Test
     fun signingOutRemovesTheSecretAndKeepsTheWork(): Unit = runBlocking {
         val phone = Phones.officer("officer:sun-sb", team = "team-sb5")
         phone.store.createRoadsideCheck(roadsideCheck("晋E70005"))
