@@ -11,7 +11,8 @@
 # serve --listen 127.0.0.1:0` with a fresh data directory and a random admin token, runs
 # `xcodebuild test` with the server's address, the token and the team's sample photos passed to
 # the tests (TEST_RUNNER_ZHICHAO_SERVER …: xcodebuild hands each TEST_RUNNER_NAME to the test
-# process as NAME), stops the server whatever happens, and prints `N passed, N failed`.
+# process as NAME), stops the server whatever happens, and prints `N passed, N failed` (each test
+# counted once, from XCTest's "Test Case … passed/failed/skipped" lines).
 #
 # Environment: SIMULATOR (default "iPhone 15", else the first iPhone simulator available;
 # `xcrun simctl list devices available` lists the names), CARGO (default cargo), CARGO_TARGET_DIR (as for cargo), CI (passed on: the tests then
@@ -138,37 +139,44 @@ fi
 step "xcodebuild test (platform=iOS Simulator,name=$SIMULATOR)"
 LOG="$WORK/xcodebuild.log"
 set +e
+# One simulator, tests one after another: the output keeps XCTest's own lines, which are
+# counted below (parallel clones print another format).
 (cd "$IOS_DIR" && env "${test_env[@]}" xcodebuild test -scheme ZhichaoCore \
-  -destination "platform=iOS Simulator,name=$SIMULATOR" "$@" </dev/null 2>&1) | tee "$LOG"
+  -destination "platform=iOS Simulator,name=$SIMULATOR" -parallel-testing-enabled NO "$@" \
+  </dev/null 2>&1) | tee "$LOG"
 status="${PIPESTATUS[0]}"
 set -e
 stop_server
 
-# XCTest's last summary line counts the whole run: "Executed 31 tests, with 1 test skipped and
-# 2 failures (0 unexpected) in 12.3 (12.5) seconds" (the skipped part only when some were).
+# Each test ends with "Test Case '-[ZhichaoCoreTests.X testY]' passed (0.1 seconds)." (or
+# failed, skipped; "Test case 'X.testY()' passed on 'Clone 1 of …'" where xcodebuild runs
+# clones): counted once per test, however many of its asserts failed.
+count() {
+  grep -iE "^test case '[^']+' $1" "$LOG" | sed -E "s/^[^']*'([^']+)'.*/\1/" | sort -u | wc -l | tr -d ' '
+}
+passed="$(count passed)"
+failed="$(count failed)"
+skipped="$(count skipped)"
+# XCTest's last summary line covers the whole run: "Executed 31 tests, with 1 test skipped and
+# 2 failures (0 unexpected) in 12.3 (12.5) seconds".
 summary="$(grep -E 'Executed [0-9]+ tests?, with ' "$LOG" | tail -n 1 || true)"
-if [ -z "$summary" ]; then
+if [ -n "$summary" ]; then
+  failures="$(sed -E 's/.* ([0-9]+) failures?.*/\1/' <<<"$summary")"
+  # A failure outside any test (a crash in setUp of a class …) still fails the run.
+  [ "$failed" -gt 0 ] || [ "$failures" -eq 0 ] || failed=1
+fi
+if [ $((passed + failed + skipped)) -eq 0 ]; then
   echo "run-tests: xcodebuild reported no test results (exit $status); server log (last 40 lines):" >&2
   tail -n 40 "$WORK/server.log" >&2 || true
   [ "$status" -ne 0 ] || status=1
   exit "$status"
 fi
-executed="$(sed -E 's/.*Executed ([0-9]+) tests?.*/\1/' <<<"$summary")"
-failures="$(sed -E 's/.* ([0-9]+) failures?.*/\1/' <<<"$summary")"
-skipped=0
-if grep -qE '[0-9]+ tests? skipped' <<<"$summary"; then
-  skipped="$(sed -E 's/.* ([0-9]+) tests? skipped.*/\1/' <<<"$summary")"
-fi
-# A test with several failed asserts counts once per assert in "failures": count the tests
-# ("Test Case '-[ZhichaoCoreTests.X testY]' failed (…)", or "Test case 'X.testY()' failed on …"
-# in Xcode 15's parallel output).
-failed="$(grep -iE "^test case '[^']+' failed" "$LOG" | sed -E "s/^[^']*'([^']+)'.*/\1/" | sort -u | wc -l | tr -d ' ')"
-[ "$failed" -gt 0 ] || [ "$failures" -eq 0 ] || failed=1
-passed=$((executed - skipped - failed))
-[ "$skipped" -eq 0 ] || echo "$skipped skipped"
+[ "$skipped" -eq 0 ] || echo "$skipped skipped (the reasons are in the output above)"
 echo "$passed passed, $failed failed"
 if [ "$status" -ne 0 ]; then
   echo "run-tests: xcodebuild failed (exit $status); server log (last 40 lines):" >&2
   tail -n 40 "$WORK/server.log" >&2 || true
+elif [ "$failed" -gt 0 ]; then
+  status=1
 fi
 exit "$status"
