@@ -16,7 +16,9 @@
 # below — add a name there when new code uses one (never a name of the core).
 use strict;
 use warnings;
+use Cwd ();
 use File::Find;
+use File::Spec;
 
 # Files are read and written as bytes: the Chinese in them never touches the ASCII syntax, and
 # character-indexed substr on decoded text would be slow.
@@ -459,15 +461,17 @@ for my $s (@{ $generated->{scopes} }) {
     $gen_types{ $s->{name} } = $s->{kind} if $s->{visibility} eq 'public' && $s->{kind} ne 'extension';
 }
 
+# Files are named in messages as `ios/…`, relative to the directory above Sources/.
+my $ios_dir = Cwd::abs_path("$sources_dir/../..");
+sub display { my ($path) = @_; return 'ios/' . File::Spec->abs2rel(Cwd::abs_path($path), $ios_dir); }
+
 my (@wrapper_files, @test_files);
 for my $path (swift_files($sources_dir)) {
     next if $path =~ m{/Generated/};
-    (my $display = $path) =~ s{^.*?/ios/}{ios/};
-    push @wrapper_files, read_swift($path, $display);
+    push @wrapper_files, read_swift($path, display($path));
 }
 for my $path (swift_files($tests_dir)) {
-    (my $display = $path) =~ s{^.*?/ios/}{ios/};
-    push @test_files, read_swift($path, $display);
+    push @test_files, read_swift($path, display($path));
 }
 my @own_files = (@wrapper_files, @test_files);
 my %is_wrapper = map { $_->{display} => 1 } @wrapper_files;

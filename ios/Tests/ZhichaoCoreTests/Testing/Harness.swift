@@ -172,7 +172,7 @@ final class Locked<Value>: @unchecked Sendable {
 
     /// Runs `body` on the value under the lock.
     @discardableResult
-    func update<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
+    func update<R>(_ body: (inout Value) throws -> R) rethrows -> R {
         lock.lock()
         defer { lock.unlock() }
         return try body(&value)
