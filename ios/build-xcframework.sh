@@ -125,6 +125,7 @@ Done.
   Swift bindings:  $SWIFT_SOURCES/$SWIFT_MODULE.swift
   Swift package:   $IOS_DIR/Package.swift (product ZhichaoCore)
 Add the package to the app with File > Add Package Dependencies… > Add Local… ($IOS_DIR).
-Run its tests on a simulator (\`xcrun simctl list devices available\` lists the names):
-  cd ios && xcodebuild test -scheme ZhichaoCore -destination 'platform=iOS Simulator,name=iPhone 16'
+Run its tests on a simulator against a real server (SIMULATOR="iPhone 16" picks another;
+\`xcrun simctl list devices available\` lists the names):
+  bash ios/run-tests.sh
 EOF

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # What can be checked of the iOS side on Linux, without Xcode or Swift: generates the Swift
 # bindings from the host build of mobile-bindings and checks that the C header compiles, that
-# every function it declares is exported by the library (so the Swift side would link), and that
+# every function it declares is exported by the library (so the Swift side would link), that
 # the module map, the generated Swift, Package.swift, the smoke test and build-xcframework.sh agree
-# on names. Building the XCFramework and running the XCTest suite need a Mac (ios/README.md).
+# on names, and (check-swift-api.pl) that the hand-written Swift — wrappers and XCTests — calls
+# what the generated Swift declares, as it declares it, and mirrors the Android tests and texts.
+# Compiling the Swift, building the XCFramework and running the XCTest suite need a Mac
+# (ios/README.md, ios/run-tests.sh).
 #
 # Usage: bash ios/check.sh   (CARGO selects the cargo to run; needs cc, nm and perl)
 # `cargo test --workspace` runs it through mobile-bindings/tests/swift_bindings.rs.
@@ -72,9 +75,10 @@ if [ -z "$LIB_NAME" ] || [ -z "$FFI_MODULE" ] || [ -z "$PACKAGE" ] || [ -z "$SWI
 fi
 
 # The package selection and features of `cargo test --workspace` (test targets bring in the
-# dev-dependencies' features), so once the tests are built this has little to do: `--lib` links
-# the cdylib (the tests alone build only the rlib of zhichao-mobile). Not `--all-targets`: that
-# would also build the benches, which the tests do not.
+# dev-dependencies' features), so once the tests are built this has nothing to do. `--lib` too:
+# without it the libraries are built only as the tests' dependencies, and cargo does not put
+# libzhichao_mobile.so into target/debug (`cargo test` does, for the doctests). Not
+# `--all-targets`: that would also build the benches, which the tests do not.
 echo "==> $CARGO build --workspace --lib --tests --bins --locked"
 "$CARGO" build --workspace --lib --tests --bins --locked
 TARGET_DIR="$("$CARGO" metadata --format-version 1 --no-deps --locked |
@@ -273,6 +277,47 @@ if [ "${#problems[@]}" -eq 0 ]; then
   pass "$SWIFT_MODULE.swift has what the smoke test calls: normalizePlate(text:), NormalizedPlate.plate/.printed, ApiError.Validation(reason:)"
 else
   fail "$SWIFT_MODULE.swift has what the smoke test calls" "missing:" "${problems[@]}"
+fi
+
+# (f) The hand-written Swift against the generated bindings, as far as text can tell (no Swift
+# compiler here): every call, label, enum case and property the wrappers and XCTests use exists
+# in the generated Swift (or is theirs, or a platform name on the script's allow-lists); `try`
+# and `await` where a call throws or suspends; the protocol implementations match the generated
+# protocols; ApiError.userMessage has Android's texts; every Kotlin test has its XCTest.
+# check-swift-api.pl prints PASS/FAIL records, with DETAIL lines after a FAIL.
+KOTLIN_ERRORS="$ROOT/android/src/main/kotlin/cn/zhichao/core/Errors.kt"
+KOTLIN_TESTS="$ROOT/android/src/test/kotlin/cn/zhichao/core"
+if ! records="$(perl "$IOS_DIR/check-swift-api.pl" "$SWIFT" "$IOS_DIR/Sources/ZhichaoCore" \
+  "$IOS_DIR/Tests/ZhichaoCoreTests" "$KOTLIN_ERRORS" "$KOTLIN_TESTS" 2>&1)"; then
+  mapfile -t lines < <(printf '%s\n' "$records" | head -n 20)
+  fail "check-swift-api.pl ran" "${lines[@]}"
+else
+  summary=""
+  details=()
+  flush() {
+    if [ -n "$summary" ]; then
+      fail "$summary" "${details[@]}"
+    fi
+    summary=""
+    details=()
+  }
+  while IFS=$'\t' read -r kind text; do
+    case "$kind" in
+      PASS) flush; pass "$text" ;;
+      FAIL) flush; summary="$text" ;;
+      DETAIL) details+=("$text") ;;
+      *) flush; fail "check-swift-api.pl printed an unexpected line" "$kind${text:+	$text}" ;;
+    esac
+  done <<<"$records"
+  flush
+fi
+
+# (g) The Mac's test runner parses.
+if output="$(bash -n "$IOS_DIR/run-tests.sh" 2>&1)"; then
+  pass "bash -n run-tests.sh"
+else
+  mapfile -t lines <<<"$output"
+  fail "bash -n run-tests.sh" "${lines[@]}"
 fi
 
 finish

@@ -1,20 +1,35 @@
 import Foundation
 import Security
 
-/// One secret — a refresh token, a device credential, a database key — kept in the iOS Keychain
-/// as a generic password under a service and an account.
+/// One secret — the device's credentials, a database key — kept in the iOS Keychain as a generic
+/// password under a service and an account. It is the core's `SecretStore`: hand it to `enroll`
+/// and `FieldStore.open`, which keep the device's tokens in it.
+///
+/// ```swift
+/// let secrets = KeychainSecretStore(service: "cn.zhichao.field", account: "device-credentials")
+/// let account = try await enroll(serverUrl: url, code: code, deviceId: deviceId, secrets: secrets)
+/// let store = try FieldStore.open(directory: dir.path, serverUrl: url, secrets: secrets)
+/// ```
 ///
 /// Items are written with `kSecAttrAccessibleAfterFirstUnlockThisDeviceOnly`: readable once the
 /// phone has been unlocked after it booted (so background sync can use them while the screen is
 /// locked), and bound to this device — never synced through iCloud Keychain nor restored from a
 /// backup onto another phone, so a copied backup does not carry a patrol's credentials.
 ///
+/// Two faces over the same item:
+/// - the `SecretStore` requirements the core calls (`load()`, `save(secret:)`, `clear()`): text,
+///   failures thrown as `ApiError.Storage(reason:)` (the reason names the Keychain status, never
+///   the secret);
+/// - the app's own calls (`save(_:)` of `Data` or `String`, `loadData()`, `loadString()`,
+///   `delete()`): failures thrown as `KeychainError`.
+///
 /// The Keychain calls block while the system's security daemon answers: call them off the main
-/// thread. The store keeps no state of its own, so a value can be shared between threads.
-public struct KeychainSecretStore: Sendable {
+/// thread (the core calls them on its own threads). The store keeps no state of its own, so one
+/// instance can be shared between threads.
+public final class KeychainSecretStore: SecretStore {
     /// The item's `kSecAttrService`, e.g. the app's bundle identifier.
     public let service: String
-    /// The item's `kSecAttrAccount`, e.g. `"refresh-token"`.
+    /// The item's `kSecAttrAccount`, e.g. `"device-credentials"`.
     public let account: String
     /// A Keychain access group shared with the app's extensions, or `nil` for the app's own.
     public let accessGroup: String?
@@ -25,6 +40,44 @@ public struct KeychainSecretStore: Sendable {
         self.account = account
         self.accessGroup = accessGroup
     }
+
+    // MARK: SecretStore (called by the core)
+
+    /// The stored secret, or `nil` before enrollment.
+    ///
+    /// - Throws: `ApiError.Storage` when the Keychain cannot be read (the phone has not been
+    ///   unlocked since it booted …) or holds something that is not text.
+    public func load() throws -> String? {
+        do {
+            return try loadString()
+        } catch {
+            throw Self.storageError("cannot read the device credentials", error)
+        }
+    }
+
+    /// Stores `secret`, replacing the previous one; returns once the Keychain has it.
+    ///
+    /// - Throws: `ApiError.Storage` when the Keychain refuses.
+    public func save(secret: String) throws {
+        do {
+            try save(Data(secret.utf8))
+        } catch {
+            throw Self.storageError("cannot store the device credentials", error)
+        }
+    }
+
+    /// Removes the secret (sign-out); nothing to remove is not an error.
+    ///
+    /// - Throws: `ApiError.Storage` when the Keychain refuses.
+    public func clear() throws {
+        do {
+            _ = try delete()
+        } catch {
+            throw Self.storageError("cannot remove the device credentials", error)
+        }
+    }
+
+    // MARK: The app's calls
 
     /// Stores `secret`, replacing the previous one (and its accessibility, if an older version
     /// of the app wrote it with another).
@@ -57,11 +110,11 @@ public struct KeychainSecretStore: Sendable {
         try save(Data(secret.utf8))
     }
 
-    /// The stored secret, or `nil` if there is none.
+    /// The stored secret's bytes, or `nil` if there is none.
     ///
     /// - Throws: `KeychainError.status` (`errSecInteractionNotAllowed`: the phone has not been
     ///   unlocked since it booted), `KeychainError.unexpectedItem`.
-    public func load() throws -> Data? {
+    public func loadData() throws -> Data? {
         var search = query()
         search[kSecReturnData as String] = true
         search[kSecMatchLimit as String] = kSecMatchLimitOne
@@ -80,9 +133,9 @@ public struct KeychainSecretStore: Sendable {
 
     /// The stored secret as text, or `nil` if there is none.
     ///
-    /// - Throws: as `load()`, and `KeychainError.notUTF8` if the secret is not UTF-8 text.
+    /// - Throws: as `loadData()`, and `KeychainError.notUTF8` if the secret is not UTF-8 text.
     public func loadString() throws -> String? {
-        guard let data = try load() else { return nil }
+        guard let data = try loadData() else { return nil }
         guard let text = String(data: data, encoding: .utf8) else { throw KeychainError.notUTF8 }
         return text
     }
@@ -117,9 +170,24 @@ public struct KeychainSecretStore: Sendable {
         }
         return query
     }
+
+    /// The core's storage error for a Keychain failure: what failed and the Keychain's status,
+    /// never the secret.
+    private static func storageError(_ what: String, _ error: Error) -> ApiError {
+        let detail: String
+        switch error {
+        case KeychainError.status(errSecInteractionNotAllowed):
+            detail = "the phone has not been unlocked since it restarted"
+        case let keychainError as KeychainError:
+            detail = keychainError.errorDescription ?? "keychain error"
+        default:
+            detail = String(describing: error)
+        }
+        return ApiError.Storage(reason: "keychain: \(what): \(detail)")
+    }
 }
 
-/// Why a `KeychainSecretStore` call failed.
+/// Why a `KeychainSecretStore` call of the app failed (the core sees `ApiError.Storage`).
 public enum KeychainError: Error, Equatable, LocalizedError {
     /// The Keychain answered with this `OSStatus` (the `errSec…` constants of `SecBase.h`).
     case status(OSStatus)
