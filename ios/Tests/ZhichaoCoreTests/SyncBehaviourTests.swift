@@ -82,6 +82,22 @@ final class SyncBehaviourTests: ServerTestCase {
                 + "\(result.bytesSent) B sent, \(result.bytesReceived) B received")
     }
 
+    func testAThrowingObserverOrLoggerDoesNotBreakSync() async throws {
+        setLogSink(sink: ThrowingLogSink(), maxLevel: .trace)
+        defer { clearLogSink() }
+        let phone = try await Phones.officer("officer:wu-sb", team: "team-sb6")
+        phone.store.setSyncObserver(observer: ThrowingObserver())
+        _ = try phone.store.createRoadsideCheck(input: roadsideCheck("晋E70006"))
+        let result = try await phone.store.syncNow()
+        XCTAssertEqual(result.pushed, 1)
+        try phone.store.startSync(intervalSecs: 300)
+        _ = try phone.store.createRoadsideCheck(input: roadsideCheck("晋E70007"))
+        try await waitUntil("the background sync sent the case", timeout: 20) {
+            try phone.store.pendingDocuments() == 0
+        }
+        await phone.store.stopSync()
+    }
+
     func testSigningOutRemovesTheSecretAndKeepsTheWork() async throws {
         let phone = try await Phones.officer("officer:sun-sb", team: "team-sb5")
         _ = try phone.store.createRoadsideCheck(input: roadsideCheck("晋E70005"))
@@ -94,5 +110,22 @@ final class SyncBehaviourTests: ServerTestCase {
             try FieldStore.open(
                 directory: Harness.freshDir("again").path, serverUrl: Harness.serverUrl(),
                 secrets: phone.secrets))
+    }
+}
+
+/// An app error the library must survive: thrown by the observer and the log sink below.
+struct AppCallbackBroken: Error {}
+
+/// A sync observer whose every call throws (an app bug): sync must go on.
+final class ThrowingObserver: SyncObserver, @unchecked Sendable {
+    func onEvent(event: SyncEvent) throws {
+        throw AppCallbackBroken()
+    }
+}
+
+/// A log sink whose every call throws (an app bug): the library must go on.
+final class ThrowingLogSink: LogSink, @unchecked Sendable {
+    func log(record: LogRecord) throws {
+        throw AppCallbackBroken()
     }
 }
