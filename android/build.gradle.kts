@@ -76,18 +76,32 @@ val cargoNdkBuild by tasks.registering(Exec::class) {
             listOf(
                 "-o", jniLibsDir.asFile.path,
                 "--platform", minSdkVersion.toString(),
-                "build", "--release", "--locked", "-p", "zhichao-mobile",
+                // The `mobile` profile of the workspace: LTO, stripped (cargo-ndk 3 or newer
+                // copies `--profile` builds into jniLibs).
+                "build", "--profile", "mobile", "--locked", "-p", "zhichao-mobile",
             ),
     )
 }
 
 // (b) The Kotlin bindings (package cn.zhichao.core, set in mobile-bindings/uniffi.toml),
 // generated from the built library's metadata: any ABI's build carries the same.
+// The bindings are generated from a host build of the library: uniffi-bindgen reads the
+// metadata from the symbol table, which the stripped `mobile` builds no longer have. The metadata
+// is the same for every target.
+val cargoHostLibrary by tasks.registering(Exec::class) {
+    group = "rust"
+    description = "Builds zhichao-mobile for the build machine, for uniffi-bindgen to read."
+    inputs.files(rustSources)
+    workingDir = rustWorkspace
+    commandLine(cargo, "build", "--locked", "-p", "zhichao-mobile", "--lib")
+}
+
 val generateUniffiBindings by tasks.registering(Exec::class) {
     group = "rust"
     description = "Generates the Kotlin bindings of zhichao-mobile with uniffi-bindgen."
-    dependsOn(cargoNdkBuild)
-    val library = jniLibsDir.file("arm64-v8a/libzhichao_mobile.so")
+    dependsOn(cargoHostLibrary)
+    // libzhichao_mobile.so on Linux, .dylib on macOS, zhichao_mobile.dll on Windows.
+    val library = File(rustWorkspace, "target/debug/" + System.mapLibraryName("zhichao_mobile"))
     inputs.file(library)
     inputs.file(File(rustWorkspace, "mobile-bindings/uniffi.toml"))
     outputs.dir(uniffiDir)
@@ -96,7 +110,7 @@ val generateUniffiBindings by tasks.registering(Exec::class) {
     doFirst { outDir.deleteRecursively() } // no stale files from removed types
     commandLine(
         cargo, "run", "--locked", "-p", "uniffi-bindgen", "--",
-        "generate", library.asFile.path,
+        "generate", library.path,
         "--language", "kotlin",
         "--out-dir", outDir.path,
         "--no-format",

@@ -61,8 +61,8 @@ STAGING="$TARGET_DIR/ios"   # headers, bindings and the fat simulator library be
 # native-static-libs note lists the system libraries the library may need at the app's link: if
 # the app reports undefined symbols from one, link it (Package.swift's linkerSettings).
 for target in "$DEVICE_TARGET" "${SIMULATOR_TARGETS[@]}"; do
-  step "building lib$LIB_NAME.a for $target (release, iOS $IPHONEOS_DEPLOYMENT_TARGET)"
-  cargo rustc -p "$PACKAGE" --lib --crate-type staticlib --release --locked --target "$target" \
+  step "building lib$LIB_NAME.a for $target (profile mobile: LTO; iOS $IPHONEOS_DEPLOYMENT_TARGET)"
+  cargo rustc -p "$PACKAGE" --lib --crate-type staticlib --profile mobile --locked --target "$target" \
     -- --print native-static-libs
 done
 
@@ -71,11 +71,11 @@ SIMULATOR_LIB="$STAGING/ios-simulator/lib$LIB_NAME.a"
 mkdir -p "$(dirname "$SIMULATOR_LIB")"
 simulator_inputs=()
 for target in "${SIMULATOR_TARGETS[@]}"; do
-  simulator_inputs+=("$TARGET_DIR/$target/release/lib$LIB_NAME.a")
+  simulator_inputs+=("$TARGET_DIR/$target/mobile/lib$LIB_NAME.a")
 done
 lipo -create "${simulator_inputs[@]}" -output "$SIMULATOR_LIB"
 lipo -info "$SIMULATOR_LIB"
-DEVICE_LIB="$TARGET_DIR/$DEVICE_TARGET/release/lib$LIB_NAME.a"
+DEVICE_LIB="$TARGET_DIR/$DEVICE_TARGET/mobile/lib$LIB_NAME.a"
 
 # The bindings describe the API, which is the same on every target, so they are generated from a
 # host build of the library (the one `cargo run -p uniffi-bindgen` expects).
