@@ -153,6 +153,15 @@ impl SyncSession {
 
     /// Applies a decoded sync message (see [`SyncSession::receive`]).
     ///
+    /// Unlike automerge's `receive_sync_message` alone, a message without changes whose heads
+    /// equal ours does not count as our having sent those heads: automerge records them as
+    /// "last sent" (so that the next [`generate`](SyncSession::generate) stays silent), which
+    /// is right only when the peer already heard them from us. When it did not — our reply to
+    /// its previous message was held back, as the hub holds acknowledgements until the store
+    /// flushed, and this message came meanwhile — the peer would never learn that we have its
+    /// changes, and would wait for that acknowledgement forever. So the heads we really sent
+    /// are kept, and the next message announces ours if they differ.
+    ///
     /// # Errors
     /// [`SessionError::Apply`].
     pub fn receive_message(
@@ -161,7 +170,16 @@ impl SyncSession {
         message: Message,
     ) -> Result<bool, SessionError> {
         let before = doc.get_heads();
-        doc.receive_sync_message(&mut self.state, message)?;
+        // automerge's rule: `changes` empty and `heads == before` sets `last_sent_heads` to
+        // them (empty heads are its "the peer lost its data" reset: left to it).
+        let last_sent =
+            (message.changes.is_empty() && !message.heads.is_empty() && message.heads == before)
+                .then(|| self.state.last_sent_heads.clone());
+        let received = doc.receive_sync_message(&mut self.state, message);
+        if let Some(last_sent) = last_sent {
+            self.state.last_sent_heads = last_sent;
+        }
+        received?;
         let changed = doc.get_heads() != before;
         if changed {
             self.quiet = false;
@@ -322,6 +340,54 @@ mod tests {
         assert_eq!(restored.shared_heads(), &a.get_heads()[..]);
         assert!(SyncSession::restore(b"\x00garbage").is_err());
         assert!(s.receive(&mut b2, b"not a message").is_err());
+    }
+
+    /// A reply held back (the hub acknowledges only after the store flushed) while the peer's
+    /// next message arrives, announcing exactly our heads without changes: the held reply must
+    /// still tell the peer our heads, or it never learns that we have its changes.
+    #[test]
+    fn a_held_reply_still_announces_heads_the_peer_has_not_heard_from_us() {
+        let mut a = doc_with(1, "base", 2);
+        let mut b = Automerge::new();
+        let (mut sa, mut sb) = (SyncSession::new(), SyncSession::new());
+        for _ in 0..20 {
+            let to_b = sa.generate(&a);
+            if let Some(m) = &to_b {
+                sb.receive(&mut b, m).unwrap();
+            }
+            let to_a = sb.generate(&b);
+            if let Some(m) = &to_a {
+                sa.receive(&mut a, m).unwrap();
+            }
+            if to_a.is_none() && to_b.is_none() {
+                break;
+            }
+        }
+        assert!(sa.in_sync(&a) && sb.in_sync(&b));
+        // Both edit; each sends its change, the messages cross.
+        let mut b = b.with_actor(ActorId::from(&[2; 16][..]));
+        a.transact(|tx| tx.put(ROOT, "a", 1)).unwrap();
+        b.transact(|tx| tx.put(ROOT, "b", 2)).unwrap();
+        let from_a = sa.generate(&a).unwrap();
+        let from_b = sb.generate(&b).unwrap();
+        // `a` applies `b`'s change and holds its reply (saving) …
+        assert!(sa.receive(&mut a, &from_b).unwrap());
+        // … while `b` applies `a`'s change and answers with the merged heads.
+        assert!(sb.receive(&mut b, &from_a).unwrap());
+        let ack = sb.generate(&b).unwrap();
+        assert!(!sa.receive(&mut a, &ack).unwrap());
+        assert_eq!(a.get_heads(), b.get_heads());
+        // The held reply goes out now: `b` has not heard that `a` has its change.
+        assert!(!sb.in_sync(&b));
+        let reply = sa
+            .generate(&a)
+            .expect("a reply announcing the merged heads");
+        assert!(sa.in_sync(&a));
+        sb.receive(&mut b, &reply).unwrap();
+        assert!(sb.in_sync(&b));
+        // And nothing more on either side.
+        assert!(sb.generate(&b).is_none());
+        assert!(sa.generate(&a).is_none());
     }
 
     proptest! {

@@ -24,6 +24,7 @@ use zhichao_core::store::{DocStore, MemoryStore};
 use zhichao_e2e::TestServer;
 use zhichao_server::config::TokenConfig;
 
+mod concurrent;
 mod photos;
 
 /// The patrol team of both officers.
