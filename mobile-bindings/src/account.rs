@@ -47,14 +47,79 @@ pub trait SecretStore: Send + Sync {
     fn clear(&self) -> Result<()>;
 }
 
-/// Core's credential store over the host's [`SecretStore`].
-pub(crate) struct HostCredentials(pub(crate) Arc<dyn SecretStore>);
+/// Core's credential store over the host's [`SecretStore`], bound to one identity.
+///
+/// - Bound to the device and account a [`FieldStore`](crate::FieldStore) was opened with: a
+///   secret store that now holds another device's or account's credentials (a phone handed to
+///   another officer, a device enrolled again for someone else) reads as "not enrolled", so
+///   this store's pending work is never pushed under someone else's name (the server would
+///   refuse it, and a refused document is not sent again until it changes).
+/// - After sign-out it neither reads nor saves: a rotated pair still held in memory, or a
+///   sync that was refreshing tokens during the sign-out, cannot write the credentials back.
+/// - A failure to read the secret (a locked Keystore) is kept, so that the error reported is
+///   `Storage` and not "enroll again".
+pub(crate) struct HostCredentials {
+    host: Arc<dyn SecretStore>,
+    bound: std::sync::OnceLock<(String, String)>,
+    signed_out: std::sync::atomic::AtomicBool,
+    load_failure: std::sync::Mutex<Option<String>>,
+}
+
+impl HostCredentials {
+    /// Over `host`, not yet bound (enrollment).
+    pub(crate) fn new(host: Arc<dyn SecretStore>) -> Self {
+        HostCredentials {
+            host,
+            bound: std::sync::OnceLock::new(),
+            signed_out: std::sync::atomic::AtomicBool::new(false),
+            load_failure: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Accepts from now on only credentials of `device` for `principal`.
+    pub(crate) fn bind(&self, credentials: &Credentials) {
+        let _ = self.bound.set((
+            credentials.device.to_string(),
+            credentials.principal.id().to_string(),
+        ));
+    }
+
+    /// Signs out: clears the host's secret; from now on nothing is read or saved.
+    pub(crate) fn sign_out(&self) -> Result<()> {
+        self.signed_out
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.host.clear()
+    }
+
+    /// True after [`HostCredentials::sign_out`].
+    pub(crate) fn is_signed_out(&self) -> bool {
+        self.signed_out.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Why the secret could not be read the last time, if it could not (taken).
+    pub(crate) fn take_load_failure(&self) -> Option<String> {
+        self.load_failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
+
+    fn matches(&self, credentials: &Credentials) -> bool {
+        self.bound.get().is_none_or(|(device, principal)| {
+            credentials.device.as_str() == device
+                && credentials.principal.id().as_str() == principal
+        })
+    }
+}
 
 impl CredentialStore for HostCredentials {
     fn load(&self) -> Option<Credentials> {
-        match self.0.load() {
-            Ok(Some(secret)) => match serde_json::from_str(&secret) {
-                Ok(credentials) => Some(credentials),
+        if self.is_signed_out() {
+            return None;
+        }
+        let credentials = match self.host.load() {
+            Ok(Some(secret)) => match serde_json::from_str::<Credentials>(&secret) {
+                Ok(credentials) => credentials,
                 Err(e) => {
                     // Never quote the secret: only where it failed.
                     tracing::error!(
@@ -62,20 +127,37 @@ impl CredentialStore for HostCredentials {
                         column = e.column(),
                         "the stored secret does not read; enroll the device again"
                     );
-                    None
+                    return None;
                 }
             },
-            Ok(None) => None,
+            Ok(None) => return None,
             Err(e) => {
                 tracing::error!(error = %e, "the secret store cannot be read");
-                None
+                *self
+                    .load_failure
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(match e {
+                    ApiError::Storage { reason } => reason,
+                    other => other.to_string(),
+                });
+                return None;
             }
+        };
+        if !self.matches(&credentials) {
+            tracing::warn!(
+                "the secret store holds another device's or account's credentials; this store does not sync with them"
+            );
+            return None;
         }
+        Some(credentials)
     }
 
     fn save(&self, credentials: &Credentials) -> std::result::Result<(), String> {
+        if self.is_signed_out() {
+            return Err("signed out".to_owned());
+        }
         let secret = serde_json::to_string(credentials).map_err(|e| e.to_string())?;
-        self.0.save(secret).map_err(|e| e.to_string())
+        self.host.save(secret).map_err(|e| e.to_string())
     }
 }
 
@@ -148,7 +230,7 @@ pub async fn enroll(
         return Err(ApiError::invalid("the enrollment code is empty"));
     }
     blocking::unblock(move || {
-        let store = HostCredentials(secrets);
+        let store = HostCredentials::new(secrets);
         let credentials = client::enroll(&server_url, &code, &device, &store)?;
         account_of(&credentials)
     })

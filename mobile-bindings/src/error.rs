@@ -149,7 +149,8 @@ impl From<RecordError> for ApiError {
 impl From<ClientError> for ApiError {
     fn from(e: ClientError) -> Self {
         match e {
-            ClientError::Url { .. } => ApiError::invalid(e.to_string()),
+            // Not the URL itself: it may carry credentials (`http://user:password@…`).
+            ClientError::Url { reason, .. } => ApiError::invalid(format!("server URL: {reason}")),
             ClientError::Network { reason } => ApiError::Network { reason },
             ClientError::Cancelled => ApiError::Network {
                 reason: "cancelled".to_owned(),

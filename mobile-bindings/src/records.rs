@@ -18,28 +18,73 @@ use crate::error::{ApiError, Result};
 // ---------------------------------------------------------------------------------------------
 // Parsing at the boundary
 
+/// Longest free text accepted (findings, statements, facts, legal basis, comments, checklist
+/// notes), characters. About two pages of Chinese; bounded so that one document stays far
+/// below the server's message limit and setting a whole new text (diffed against the old one)
+/// stays quick.
+pub const MAX_TEXT_CHARS: usize = 4_000;
+
+/// Longest short text accepted (place, names, captions, review bodies, reasons, stage notes),
+/// characters.
+pub const MAX_SHORT_TEXT_CHARS: usize = 200;
+
+/// Most officers on one on-site record or notice.
+pub const MAX_OFFICERS: usize = 20;
+
+/// Most reasons of one returned review.
+pub const MAX_REASONS: usize = 20;
+
+/// Longest identifier accepted (document ids, plates, codes, hashes, dates), characters:
+/// checked before any parsing.
+pub const MAX_ID_CHARS: usize = 128;
+
+/// `value` when it has at most `max` characters.
+///
+/// # Errors
+/// [`ApiError::Validation`] naming the field and the limit.
+pub(crate) fn bounded(what: &str, value: String, max: usize) -> Result<String> {
+    let chars = value.chars().count();
+    if chars > max {
+        return Err(ApiError::invalid(format!(
+            "{what} is {chars} characters long; at most {max} are accepted"
+        )));
+    }
+    Ok(value)
+}
+
+fn id_text<'a>(what: &str, text: &'a str) -> Result<&'a str> {
+    if text.len() > MAX_ID_CHARS {
+        return Err(ApiError::invalid(format!(
+            "{what} is longer than {MAX_ID_CHARS} characters"
+        )));
+    }
+    Ok(text.trim())
+}
+
 pub(crate) fn parse_doc_id(text: &str) -> Result<DocumentId> {
-    DocumentId::parse(text.trim()).map_err(|e| ApiError::invalid(e.to_string()))
+    DocumentId::parse(id_text("a document id", text)?).map_err(|e| ApiError::invalid(e.to_string()))
 }
 
 pub(crate) fn parse_plate(text: &str) -> Result<Plate> {
-    text.parse::<Plate>()
+    id_text("a plate", text)?
+        .parse::<Plate>()
         .map_err(|e| ApiError::invalid(e.to_string()))
 }
 
 pub(crate) fn parse_uscc(text: &str) -> Result<Uscc> {
-    text.trim()
+    id_text("a unified social credit code", text)?
         .parse::<Uscc>()
         .map_err(|e| ApiError::invalid(e.to_string()))
 }
 
 pub(crate) fn parse_sha(text: &str) -> Result<EvidenceId> {
-    EvidenceId::parse(text.trim()).map_err(|e| ApiError::invalid(e.to_string()))
+    EvidenceId::parse(id_text("a photo hash", text)?).map_err(|e| ApiError::invalid(e.to_string()))
 }
 
 pub(crate) fn parse_colour(text: Option<&str>) -> Result<Option<PlateColour>> {
     text.map(|t| {
-        t.parse::<PlateColour>()
+        id_text("a plate colour", t)?
+            .parse::<PlateColour>()
             .map_err(|e| ApiError::invalid(e.to_string()))
     })
     .transpose()
@@ -177,8 +222,12 @@ impl OfficerInfo {
             return Err(ApiError::invalid("an officer's name is required"));
         }
         Ok(Officer {
-            name: self.name.trim().to_owned(),
-            enforcement_id: EnforcementId::new(&self.enforcement_id)
+            name: bounded(
+                "an officer's name",
+                self.name.trim().to_owned(),
+                MAX_SHORT_TEXT_CHARS,
+            )?,
+            enforcement_id: EnforcementId::new(id_text("an enforcement id", &self.enforcement_id)?)
                 .map_err(|e| ApiError::invalid(e.to_string()))?,
             agency: match self.agency {
                 Agency::Transport => docs::Agency::Transport,
@@ -200,6 +249,12 @@ impl OfficerInfo {
 }
 
 pub(crate) fn officers_to_core(officers: &[OfficerInfo]) -> Result<Vec<Officer>> {
+    if officers.len() > MAX_OFFICERS {
+        return Err(ApiError::invalid(format!(
+            "{} officers; at most {MAX_OFFICERS} are named on one record",
+            officers.len()
+        )));
+    }
     officers.iter().map(OfficerInfo::to_core).collect()
 }
 

@@ -63,7 +63,7 @@ pub(crate) struct Inner {
     pub(crate) principal: Principal,
     pub(crate) credentials: Credentials,
     pub(crate) prefix: DevicePrefix,
-    pub(crate) secrets: Arc<dyn SecretStore>,
+    pub(crate) host: Arc<HostCredentials>,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -75,7 +75,7 @@ pub(crate) fn now_ms() -> i64 {
 fn year_of(ms: i64) -> u16 {
     // Civil year of a UTC instant (days since 1970-01-01 → proleptic Gregorian), shifted to
     // China Standard Time (UTC+8), where every case of this system is registered.
-    let days = (ms + 8 * 3_600_000).div_euclid(86_400_000);
+    let days = ms.saturating_add(8 * 3_600_000).div_euclid(86_400_000);
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -107,18 +107,30 @@ impl FieldStore {
         server_url: String,
         secrets: Arc<dyn SecretStore>,
     ) -> Result<Arc<Self>> {
-        let host = Arc::new(HostCredentials(Arc::clone(&secrets)));
-        let credentials = zhichao_core::client::CredentialStore::load(host.as_ref())
-            .ok_or(ApiError::Unauthorized)?;
+        let host = Arc::new(HostCredentials::new(secrets));
+        let credentials =
+            zhichao_core::client::CredentialStore::load(host.as_ref()).ok_or_else(|| match host
+                .take_load_failure()
+            {
+                Some(reason) => ApiError::Storage { reason },
+                None => ApiError::Unauthorized,
+            })?;
         account_of(&credentials)?;
+        host.bind(&credentials);
         let root = Path::new(&directory);
         std::fs::create_dir_all(root).map_err(|e| ApiError::Storage {
             reason: format!("cannot create the store directory: {e}"),
         })?;
+        claim_directory(root, &credentials)?;
         let docs = Arc::new(field::FieldStore::new(SledStore::open(root.join("docs"))?));
         let photos = Arc::new(BlobDir::open(root.join("photos"))?);
-        let client = SyncClient::new(Arc::clone(&docs), &server_url, host, SyncConfig::default())?
-            .with_photos(Arc::clone(&photos));
+        let client = SyncClient::new(
+            Arc::clone(&docs),
+            &server_url,
+            Arc::clone(&host) as Arc<dyn zhichao_core::client::CredentialStore>,
+            SyncConfig::default(),
+        )?
+        .with_photos(Arc::clone(&photos));
         let inner = Arc::new(Inner {
             docs,
             photos,
@@ -126,11 +138,11 @@ impl FieldStore {
             principal: credentials.principal.clone(),
             prefix: DevicePrefix::for_device(&credentials.device),
             credentials,
-            secrets,
+            host,
         });
         tracing::info!(device = %inner.credentials.device, "field store opened");
         Ok(Arc::new(FieldStore {
-            sync: SyncControl::new(Arc::clone(&inner)),
+            sync: SyncControl::new(Arc::clone(&inner))?,
             inner,
         }))
     }
@@ -140,6 +152,9 @@ impl FieldStore {
     /// # Errors
     /// [`ApiError::Unauthorized`] when the account cannot use the field app.
     pub fn account(&self) -> Result<Account> {
+        if self.inner.host.is_signed_out() {
+            return Err(ApiError::Unauthorized);
+        }
         let current = self
             .inner
             .client
@@ -233,6 +248,11 @@ impl FieldStore {
                 "record the vehicle before its measurement",
             ));
         };
+        let scale = measurement
+            .scale
+            .clone()
+            .map(|s| bounded("the scale", s, MAX_SHORT_TEXT_CHARS))
+            .transpose()?;
         let rules = self.inner.rules(Some(&case.rules_id))?;
         // Classified before it is stored: an implausible measurement is refused here.
         let verdict = zhichao_core::rules::classify(
@@ -244,7 +264,7 @@ impl FieldStore {
         let record = docs::MeasurementRecord {
             measurement: measurement.measurement(),
             measured_at_ms: measurement.measured_at_ms.unwrap_or_else(now_ms),
-            scale: measurement.scale,
+            scale,
         };
         self.inner.edit(doc, |c: &mut Case| {
             c.measurement = Some(record);
@@ -290,6 +310,7 @@ impl FieldStore {
         gps: Option<GeoFix>,
     ) -> Result<CaseView> {
         let gps = gps.map(GeoFix::to_core).transpose()?;
+        let place = bounded("the place", place, MAX_SHORT_TEXT_CHARS)?;
         self.edit_case(&case_id, |c| {
             c.onsite.place = TextField(place);
             c.onsite.gps = gps;
@@ -315,6 +336,7 @@ impl FieldStore {
     /// # Errors
     /// [`ApiError::NotFound`], [`ApiError::Unauthorized`].
     pub fn set_findings(&self, case_id: String, text: String) -> Result<CaseView> {
+        let text = bounded("the findings", text, MAX_TEXT_CHARS)?;
         self.edit_case(&case_id, |c| {
             c.findings = TextField(text);
             Ok(())
@@ -346,6 +368,7 @@ impl FieldStore {
         status: CheckStatus,
         note: String,
     ) -> Result<CaseView> {
+        let note = bounded("the note", note, MAX_TEXT_CHARS)?;
         self.edit_case(&case_id, |c| {
             let Some(checklist) = c.checklist.as_mut() else {
                 return Err(DocError::Rule(
@@ -366,6 +389,7 @@ impl FieldStore {
     /// [`ApiError::Validation`] naming the expected stage; [`ApiError::NotFound`];
     /// [`ApiError::Unauthorized`].
     pub fn record_stage(&self, case_id: String, stage: Stage, note: String) -> Result<CaseView> {
+        let note = bounded("the note", note, MAX_SHORT_TEXT_CHARS)?;
         let by = self.inner.principal.id().clone();
         let at = now_ms();
         self.edit_case(&case_id, |c| c.record_stage(stage.to_core(), at, by, note))
@@ -591,6 +615,11 @@ impl FieldStore {
             return Err(ApiError::Unauthorized);
         };
         let case_doc = self.inner.open::<Case>(&input.case_id)?;
+        // Only the team that holds the case issues its notices.
+        let case_header = case_doc.header()?;
+        if !access::can_write(&self.inner.principal, &case_header, &[]) {
+            return Err(ApiError::Unauthorized);
+        }
         let case = case_doc.body()?;
         let unit = match input.source_unit.as_deref() {
             Some(text) => parse_uscc(text)?,
@@ -611,22 +640,31 @@ impl FieldStore {
             Vec::new()
         };
         let now = now_ms();
+        let short = |what: &str, v: &str| bounded(what, v.trim().to_owned(), MAX_SHORT_TEXT_CHARS);
         let body = Notice {
             case: case_doc.id(),
-            unit_name: input.unit_name.trim().to_owned(),
-            legal_representative: input.legal_representative.clone(),
-            facts: TextField(input.facts.clone()),
-            legal_basis: TextField(input.legal_basis.clone()),
+            unit_name: short("the unit's name", &input.unit_name)?,
+            legal_representative: input
+                .legal_representative
+                .as_deref()
+                .map(|r| short("the legal representative", r))
+                .transpose()?,
+            facts: TextField(bounded("the facts", input.facts.clone(), MAX_TEXT_CHARS)?),
+            legal_basis: TextField(bounded(
+                "the legal basis",
+                input.legal_basis.clone(),
+                MAX_TEXT_CHARS,
+            )?),
             deadline: match input.deadline_date.as_deref().map(str::trim) {
                 None | Some("") => docs::Deadline::Immediately,
                 Some(date) => docs::Deadline::By {
-                    date: date.to_owned(),
+                    date: bounded("the deadline", date.to_owned(), 10)?,
                 },
             },
             issued_by: officers_to_core(&input.officers)?,
             issued_at_ms: now,
-            review_body: input.review_body.clone(),
-            appeal_body: input.appeal_body.clone(),
+            review_body: short("the review body", &input.review_body)?,
+            appeal_body: short("the appeal body", &input.appeal_body)?,
             photos,
         };
         let header = self.inner.header(
@@ -661,7 +699,7 @@ impl FieldStore {
             Some(notice.id()),
         );
         let body = Response {
-            statement: TextField(statement),
+            statement: TextField(bounded("the statement", statement, MAX_TEXT_CHARS)?),
             evidence: Vec::new(),
             submitted_at_ms: None,
         };
@@ -680,6 +718,7 @@ impl FieldStore {
         response_id: String,
         text: String,
     ) -> Result<ResponseView> {
+        let text = bounded("the statement", text, MAX_TEXT_CHARS)?;
         let doc = self.inner.open::<Response>(&response_id)?;
         if doc.body()?.submitted_at_ms.is_some() {
             return Err(ApiError::Conflict);
@@ -742,15 +781,26 @@ impl FieldStore {
         if !matches!(parent_header.kind, DocKind::Case | DocKind::Response) {
             return Err(ApiError::invalid("only a case or a response is reviewed"));
         }
+        let comments = bounded("the comments", comments, MAX_TEXT_CHARS)?;
         let decision = match decision {
             ReviewDecision::Accept => docs::ReviewDecision::Accept,
-            ReviewDecision::Return { reasons } => docs::ReviewDecision::Return {
-                reasons: reasons
-                    .into_iter()
-                    .map(|r| r.trim().to_owned())
-                    .filter(|r| !r.is_empty())
-                    .collect(),
-            },
+            ReviewDecision::Return { reasons } => {
+                if reasons.len() > MAX_REASONS {
+                    return Err(ApiError::invalid(format!(
+                        "{} reasons; at most {MAX_REASONS} are accepted",
+                        reasons.len()
+                    )));
+                }
+                let mut kept = Vec::with_capacity(reasons.len());
+                for reason in reasons {
+                    let reason =
+                        bounded("a reason", reason.trim().to_owned(), MAX_SHORT_TEXT_CHARS)?;
+                    if !reason.is_empty() {
+                        kept.push(reason);
+                    }
+                }
+                docs::ReviewDecision::Return { reasons: kept }
+            }
         };
         let header = self.inner.header(
             DocKind::Review,
@@ -798,6 +848,49 @@ impl FieldStore {
         let doc = self.inner.edit(doc, edit)?;
         self.sync.nudge();
         self.inner.case_view(&doc)
+    }
+}
+
+/// The device and account a store directory belongs to, recorded at its first opening
+/// (`owner.json`): the directory holds that account's pending work, which must never be
+/// synced, read or edited under another account.
+///
+/// # Errors
+/// [`ApiError::Unauthorized`] when the directory belongs to another device or account;
+/// [`ApiError::Storage`] when the record cannot be read or written.
+fn claim_directory(root: &Path, credentials: &Credentials) -> Result<()> {
+    let path = root.join("owner.json");
+    let mine = serde_json::json!({
+        "device": credentials.device.as_str(),
+        "principal": credentials.principal.id().as_str(),
+    });
+    let storage = |what: &str, e: &dyn std::fmt::Display| ApiError::Storage {
+        reason: format!("{what} the store directory's owner record: {e}"),
+    };
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            let theirs: serde_json::Value =
+                serde_json::from_slice(&bytes).map_err(|e| storage("cannot read", &e))?;
+            if theirs != mine {
+                tracing::warn!("this store directory belongs to another device or account");
+                return Err(ApiError::Unauthorized);
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            use std::io::Write as _;
+            let tmp = root.join("owner.json.tmp");
+            let mut file = std::fs::File::create(&tmp).map_err(|e| storage("cannot write", &e))?;
+            file.write_all(mine.to_string().as_bytes())
+                .and_then(|()| file.sync_all())
+                .map_err(|e| storage("cannot write", &e))?;
+            std::fs::rename(&tmp, &path).map_err(|e| storage("cannot write", &e))?;
+            if let Ok(dir) = std::fs::File::open(root) {
+                let _ = dir.sync_all();
+            }
+            Ok(())
+        }
+        Err(e) => Err(storage("cannot read", &e)),
     }
 }
 
@@ -920,7 +1013,11 @@ impl Inner {
         started_at_ms: Option<i64>,
     ) -> Result<docs::OnSiteRecord> {
         Ok(docs::OnSiteRecord {
-            place: TextField(place.trim().to_owned()),
+            place: TextField(bounded(
+                "the place",
+                place.trim().to_owned(),
+                MAX_SHORT_TEXT_CHARS,
+            )?),
             gps: gps.map(GeoFix::to_core).transpose()?,
             started_at_ms: started_at_ms.unwrap_or_else(now_ms),
             ended_at_ms: None,
@@ -1100,10 +1197,20 @@ impl Inner {
             taken_by: self.principal.id().clone(),
             device_time_ms: now_ms(),
             device_gps: device_gps.map(GeoFix::to_core).transpose()?,
-            caption,
+            caption: bounded("the caption", caption, MAX_SHORT_TEXT_CHARS)?,
         };
         let recorded =
             record::record_photo(&self.photos, bytes, &context, &PhotoLimits::default())?;
+        // Processing took a while: the response may have been submitted meanwhile.
+        if header.kind == DocKind::Response
+            && self
+                .open_id::<Response>(&id)?
+                .body()?
+                .submitted_at_ms
+                .is_some()
+        {
+            return Err(ApiError::Conflict);
+        }
         let by = self.principal.id().clone();
         let changed = match header.kind {
             DocKind::Case => self.attach::<Case>(&id, &recorded.reference, &by)?,

@@ -198,25 +198,41 @@ pub trait SyncObserver: Send + Sync {
     fn on_event(&self, event: SyncEvent) -> Result<()>;
 }
 
+/// The app's observer, shared with the thread that calls it.
+type HostObserver = Arc<RwLock<Option<Arc<dyn SyncObserver>>>>;
+
 /// Forwards core's events to the host's observer and keeps the state.
+///
+/// The observer is called on a thread of its own (`zhichao-sync-events`), in order, never on
+/// a sync thread: the app may call back into the store from `on_event` (stop the background
+/// sync, sync again, read the state) without waiting on the sync that is reporting.
 struct Hub {
     inner: Arc<Inner>,
-    host: RwLock<Option<Arc<dyn SyncObserver>>>,
+    host: HostObserver,
+    events: Mutex<std::sync::mpsc::Sender<SyncEvent>>,
     state: Mutex<SyncState>,
     background: Mutex<bool>,
 }
 
 impl Hub {
     fn emit(&self, event: SyncEvent) {
-        let host = self
-            .host
-            .read()
+        // Fails only when the events thread is gone (the store is closing).
+        let _ = self
+            .events
+            .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        if let Some(host) = host
-            && let Err(e) = host.on_event(event)
-        {
-            tracing::warn!(error = %e, "the app's sync observer failed");
+            .send(event);
+    }
+
+    /// The error to report for a failed sync: a secret store that could not be read is a
+    /// storage failure (a locked Keystore), not "enroll again".
+    fn api_error(&self, e: ClientError) -> ApiError {
+        match ApiError::from(e) {
+            ApiError::Unauthorized => match self.inner.host.take_load_failure() {
+                Some(reason) => ApiError::Storage { reason },
+                None => ApiError::Unauthorized,
+            },
+            other => other,
         }
     }
 
@@ -246,8 +262,8 @@ impl Hub {
     }
 }
 
-fn failure_kind(e: &ClientError) -> SyncFailureKind {
-    match ApiError::from(e.clone()) {
+fn failure_kind(e: &ApiError) -> SyncFailureKind {
+    match e {
         ApiError::Network { .. } => SyncFailureKind::Network,
         ApiError::Unauthorized => SyncFailureKind::Unauthorized,
         ApiError::Storage { .. } => SyncFailureKind::Storage,
@@ -296,10 +312,21 @@ impl CoreObserver for Hub {
                 });
                 return;
             }
+            // Cancelled: a one-shot sync paused the background sync, or it is stopping;
+            // nothing failed.
+            E::Failed(ClientError::Cancelled) => {
+                self.set_state(if self.background() {
+                    SyncState::Idle
+                } else {
+                    SyncState::Stopped
+                });
+                return;
+            }
             E::Failed(e) => {
+                let error = self.api_error(e.clone());
                 self.emit(SyncEvent::Failed {
-                    kind: failure_kind(e),
-                    reason: ApiError::from(e.clone()).to_string(),
+                    kind: failure_kind(&error),
+                    reason: error.to_string(),
                 });
                 self.set_state(if self.background() {
                     SyncState::Offline
@@ -326,18 +353,43 @@ pub(crate) struct SyncControl {
 }
 
 impl SyncControl {
-    pub(crate) fn new(inner: Arc<Inner>) -> Self {
-        SyncControl {
+    /// The sync side of a store, with the thread that calls the app's observer.
+    ///
+    /// # Errors
+    /// [`ApiError::Internal`] when the thread cannot be started (out of resources).
+    pub(crate) fn new(inner: Arc<Inner>) -> Result<Self> {
+        let host: HostObserver = Arc::new(RwLock::new(None));
+        let (events, received) = std::sync::mpsc::channel::<SyncEvent>();
+        let observer = Arc::clone(&host);
+        std::thread::Builder::new()
+            .name("zhichao-sync-events".to_owned())
+            .spawn(move || {
+                // Ends when the store (the only sender) is dropped.
+                for event in received {
+                    let current = observer
+                        .read()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .clone();
+                    if let Some(current) = current
+                        && let Err(e) = current.on_event(event)
+                    {
+                        tracing::warn!(error = %e, "the app's sync observer failed");
+                    }
+                }
+            })
+            .map_err(|e| ApiError::internal(format!("cannot start the sync events thread: {e}")))?;
+        Ok(SyncControl {
             hub: Arc::new(Hub {
                 inner,
-                host: RwLock::new(None),
+                host,
+                events: Mutex::new(events),
                 state: Mutex::new(SyncState::Stopped),
                 background: Mutex::new(false),
             }),
             running: Mutex::new(None),
             interval: Mutex::new(None),
             one_shot: Arc::new(Mutex::new(())),
-        }
+        })
     }
 
     /// Asks the background sync (if on) to sync soon: after a local change.
@@ -374,6 +426,15 @@ impl SyncControl {
         Ok(())
     }
 
+    /// True while a background sync runs.
+    #[cfg(test)]
+    pub(crate) fn is_running(&self) -> bool {
+        self.running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
+    }
+
     /// The interval of the background sync, while it is on.
     fn interval(&self) -> Option<Duration> {
         *self.interval.lock().unwrap_or_else(PoisonError::into_inner)
@@ -388,7 +449,39 @@ impl Drop for SyncControl {
             .unwrap_or_else(PoisonError::into_inner)
             .take()
         {
-            bg.stop();
+            // Stopping waits for a sync in progress to notice (up to an HTTP timeout): never
+            // on the thread that closes the store, often the app's main thread.
+            if std::thread::Builder::new()
+                .name("zhichao-sync-stop".to_owned())
+                .spawn(move || bg.stop())
+                .is_err()
+            {
+                tracing::warn!("cannot stop the background sync on its own thread");
+            }
+        }
+    }
+}
+
+/// Resumes the background sync a one-shot sync paused, however the one-shot sync ends:
+/// finished, failed, or cancelled by the app (its coroutine or task dropped mid-way).
+struct ResumeAfter<'a> {
+    control: &'a SyncControl,
+}
+
+impl Drop for ResumeAfter<'_> {
+    fn drop(&mut self) {
+        // Unless `stop_sync` was called meanwhile, or another call resumed it already.
+        let Some(interval) = self.control.interval() else {
+            return;
+        };
+        let idle = self
+            .control
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_none();
+        if idle && let Err(e) = self.control.start(interval) {
+            tracing::error!(error = %e, "cannot resume the background sync");
         }
     }
 }
@@ -414,25 +507,23 @@ impl FieldStore {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        let was_running = paused.is_some();
+        let _resume = paused.is_some().then_some(ResumeAfter {
+            control: &self.sync,
+        });
         if let Some(bg) = paused {
             // Joining may wait for a sync in progress to cancel: off the caller's thread.
             blocking::unblock(move || bg.stop()).await;
         }
         let hub = Arc::clone(&self.sync.hub);
         let lock = Arc::clone(&self.sync.one_shot);
-        let result = blocking::unblock(move || {
+        blocking::unblock(move || {
             let _one = lock.lock().unwrap_or_else(PoisonError::into_inner);
-            let report = hub.inner.client.sync_now(hub.as_ref())?;
-            Ok::<_, ClientError>(SyncResult::from_core(&report, hub.pending_documents()))
+            match hub.inner.client.sync_now(hub.as_ref()) {
+                Ok(report) => Ok(SyncResult::from_core(&report, hub.pending_documents())),
+                Err(e) => Err(hub.api_error(e)),
+            }
         })
         .await
-        .map_err(ApiError::from);
-        // Resumed unless `stop_sync` was called meanwhile.
-        if was_running && let Some(interval) = self.sync.interval() {
-            self.sync.start(interval)?;
-        }
-        result
     }
 
     /// Starts syncing in the background: now, then every `interval_secs` (at least
@@ -488,10 +579,12 @@ impl FieldStore {
     /// # Errors
     /// [`ApiError::Storage`] when the secret store cannot remove the secret.
     pub async fn sign_out(&self) -> Result<()> {
+        // Signed out at once, even if the secret store fails to clear: nothing is read or
+        // saved through it from now on.
+        let cleared = self.sync.hub.inner.host.sign_out();
         self.stop_sync().await;
-        self.sync.hub.inner.secrets.clear()?;
         tracing::info!("signed out");
-        Ok(())
+        cleared
     }
 
     /// Downloads a photo blob this phone does not hold — a teammate's photo, a notice's

@@ -13,6 +13,7 @@ use zhichao_core::ids::{DocumentId, StorageId};
 use zhichao_core::store::DocStore;
 
 use super::*;
+use std::future::Future as _;
 
 const UNIT: &str = "914403001922038216";
 
@@ -728,10 +729,216 @@ fn a_sync_without_a_server_is_a_network_error_value() {
 
     // Signed out: the secret is gone, the work stays, and syncing says so.
     block_on(phone.store.sign_out()).unwrap();
-    assert!(phone.store.inner.secrets.load().unwrap().is_none());
+    assert!(phone.store.inner.host.is_signed_out());
     assert_eq!(phone.store.pending_documents().unwrap(), 1);
     assert!(matches!(
         block_on(phone.store.sync_now()),
         Err(ApiError::Unauthorized)
     ));
+}
+
+#[test]
+fn a_store_directory_and_its_secret_belong_to_one_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_string_lossy().into_owned();
+    let open = |secrets: Arc<MemorySecrets>| {
+        FieldStore::open(path.clone(), "http://127.0.0.1:1".to_owned(), secrets)
+    };
+    let wang = secrets_for(fixtures::officer("officer:wang", "team-1"), "phone-wang");
+    let store = open(wang.clone()).unwrap();
+    store.create_roadside_check(roadside("晋E12345")).unwrap();
+
+    // The secret store now holds another officer's credentials (the phone changed hands):
+    // nothing is synced under that name, and the case stays pending for Wang.
+    let li = secrets_for(fixtures::officer("officer:li", "team-1"), "phone-wang");
+    *wang.0.lock().unwrap() = li.0.lock().unwrap().clone();
+    assert!(matches!(
+        block_on(store.sync_now()),
+        Err(ApiError::Unauthorized)
+    ));
+    assert_eq!(store.pending_documents().unwrap(), 1);
+    drop(store);
+
+    // Wang's directory cannot be opened by another account or device.
+    let enterprise_secrets = secrets_for(enterprise(), "phone-company");
+    assert!(matches!(
+        open(enterprise_secrets),
+        Err(ApiError::Unauthorized)
+    ));
+    let other_device = secrets_for(fixtures::officer("officer:wang", "team-1"), "phone-new");
+    assert!(matches!(open(other_device), Err(ApiError::Unauthorized)));
+    // Wang himself can.
+    let again = secrets_for(fixtures::officer("officer:wang", "team-1"), "phone-wang");
+    assert_eq!(open(again).unwrap().pending_documents().unwrap(), 1);
+}
+
+#[test]
+fn a_locked_secret_store_is_a_storage_error_not_enroll_again() {
+    struct Locked;
+    impl SecretStore for Locked {
+        fn load(&self) -> Result<Option<String>, ApiError> {
+            Err(ApiError::Storage {
+                reason: "keystore locked".to_owned(),
+            })
+        }
+        fn save(&self, _: String) -> Result<(), ApiError> {
+            Ok(())
+        }
+        fn clear(&self) -> Result<(), ApiError> {
+            Ok(())
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let e = FieldStore::open(
+        dir.path().to_string_lossy().into_owned(),
+        "http://127.0.0.1:1".to_owned(),
+        Arc::new(Locked),
+    )
+    .err()
+    .unwrap();
+    assert!(
+        matches!(&e, ApiError::Storage { reason } if reason == "keystore locked"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn signing_out_is_final_for_this_store() {
+    let phone = Device::officer();
+    block_on(phone.store.sign_out()).unwrap();
+    assert!(matches!(phone.store.account(), Err(ApiError::Unauthorized)));
+    // A rotated pair still in memory cannot be written back.
+    let credentials = phone.store.inner.credentials.clone();
+    assert!(
+        zhichao_core::client::CredentialStore::save(phone.store.inner.host.as_ref(), &credentials)
+            .is_err()
+    );
+}
+
+#[test]
+fn inputs_are_bounded() {
+    let phone = Device::officer();
+    let case = phone
+        .store
+        .create_roadside_check(roadside("晋E12345"))
+        .unwrap();
+    let e = phone
+        .store
+        .set_findings(case.id.clone(), "超".repeat(MAX_TEXT_CHARS + 1))
+        .unwrap_err();
+    assert!(is_validation(&e, "at most 4000"), "{e:?}");
+    phone
+        .store
+        .set_findings(case.id, "超".repeat(MAX_TEXT_CHARS))
+        .unwrap();
+    let mut crowd = roadside("晋E12345");
+    crowd.officers = (0..=MAX_OFFICERS)
+        .map(|i| OfficerInfo {
+            name: format!("官{i}"),
+            enforcement_id: format!("1405{i:04}"),
+            agency: Agency::Transport,
+        })
+        .collect();
+    assert!(is_validation(
+        &phone.store.create_roadside_check(crowd).unwrap_err(),
+        "at most 20"
+    ));
+    // A huge id is refused before any parsing.
+    let started = std::time::Instant::now();
+    assert!(matches!(
+        phone.store.case("x".repeat(1_000_000)),
+        Err(ApiError::Validation { .. })
+    ));
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    // Extreme times do not overflow.
+    let mut late = roadside("晋E12345");
+    late.started_at_ms = Some(i64::MAX);
+    assert!(phone.store.create_roadside_check(late).is_ok());
+    let mut early = roadside("晋E12345");
+    early.started_at_ms = Some(i64::MIN);
+    assert!(phone.store.create_roadside_check(early).is_ok());
+    // Secrets never appear in error messages: a URL with a password is not quoted.
+    let dir = tempfile::tempdir().unwrap();
+    let e = FieldStore::open(
+        dir.path().to_string_lossy().into_owned(),
+        "https://officer:s3cret@example.invalid".to_owned(),
+        secrets_for(fixtures::officer("officer:wang", "team-1"), "phone-wang"),
+    )
+    .err()
+    .unwrap();
+    assert!(!e.to_string().contains("s3cret"), "{e}");
+}
+
+#[test]
+fn another_teams_officer_cannot_issue_a_notice_on_a_case() {
+    let mine = Device::officer();
+    let theirs = Device::new(fixtures::officer("officer:zhou", "team-9"), "phone-zhou");
+    let mut input = roadside("晋E12345");
+    input.source_unit = Some(UNIT.to_owned());
+    let case = mine.store.create_roadside_check(input).unwrap();
+    theirs.receive(&mine, &case.id);
+    let e = theirs
+        .store
+        .issue_notice(NoticeInput {
+            case_id: case.id,
+            unit_name: "某某煤业".to_owned(),
+            facts: "放行超限车辆".to_owned(),
+            legal_basis: "公路安全保护条例 第四十一条".to_owned(),
+            officers: patrol(),
+            review_body: "阳城县人民政府".to_owned(),
+            appeal_body: "阳城县人民法院".to_owned(),
+            deadline_date: None,
+            source_unit: None,
+            legal_representative: None,
+            include_case_photos: true,
+        })
+        .unwrap_err();
+    assert!(matches!(e, ApiError::Unauthorized), "{e:?}");
+}
+
+#[test]
+fn a_cancelled_sync_now_resumes_the_background_sync_and_observers_may_call_back() {
+    use std::sync::Weak;
+    use std::sync::mpsc;
+
+    let phone = Device::officer();
+    phone.store.start_sync(60).unwrap();
+    // The app's coroutine is cancelled right after starting a one-shot sync.
+    {
+        let mut sync = std::pin::pin!(phone.store.sync_now());
+        let waker = std::task::Waker::noop();
+        let _ = sync
+            .as_mut()
+            .poll(&mut std::task::Context::from_waker(waker));
+    }
+    assert!(
+        phone.store.sync.is_running(),
+        "the background sync runs again"
+    );
+
+    // An observer that stops the sync from inside a failure event does not deadlock.
+    struct StopOnFailure {
+        store: Mutex<Weak<FieldStore>>,
+        done: Mutex<mpsc::Sender<()>>,
+    }
+    impl SyncObserver for StopOnFailure {
+        fn on_event(&self, event: SyncEvent) -> Result<(), ApiError> {
+            if matches!(event, SyncEvent::Failed { .. })
+                && let Some(store) = self.store.lock().unwrap().upgrade()
+            {
+                block_on(store.stop_sync());
+                let _ = self.done.lock().unwrap().send(());
+            }
+            Ok(())
+        }
+    }
+    let (tx, rx) = mpsc::channel();
+    phone.store.set_sync_observer(Some(Arc::new(StopOnFailure {
+        store: Mutex::new(Arc::downgrade(&phone.store)),
+        done: Mutex::new(tx),
+    })));
+    phone.store.start_sync(5).unwrap();
+    rx.recv_timeout(std::time::Duration::from_secs(20))
+        .expect("stopped from inside the observer");
+    assert_eq!(phone.store.sync_state(), SyncState::Stopped);
 }
