@@ -101,7 +101,12 @@ val generateUniffiBindings by tasks.registering(Exec::class) {
     description = "Generates the Kotlin bindings of zhichao-mobile with uniffi-bindgen."
     dependsOn(cargoHostLibrary)
     // libzhichao_mobile.so on Linux, .dylib on macOS, zhichao_mobile.dll on Windows.
-    val library = File(rustWorkspace, "target/debug/" + System.mapLibraryName("zhichao_mobile"))
+    // Cargo's target directory: CARGO_TARGET_DIR when set (relative to the workspace), else
+    // the workspace's `target/`.
+    val targetDir = System.getenv("CARGO_TARGET_DIR")?.let { File(it) }
+        ?.let { if (it.isAbsolute) it else File(rustWorkspace, it.path) }
+        ?: File(rustWorkspace, "target")
+    val library = File(targetDir, "debug/" + System.mapLibraryName("zhichao_mobile"))
     inputs.file(library)
     inputs.file(File(rustWorkspace, "mobile-bindings/uniffi.toml"))
     outputs.dir(uniffiDir)

@@ -39,6 +39,7 @@ my %ALLOWED_CALLS = map { $_ => 1 } qw(
   ObjCBool CGRect CGSize CGPoint CGFloat UIColor UIImage UIGraphicsImageRenderer
   UIGraphicsImageRendererFormat Logger OSLogStore AsyncStream AsyncThrowingStream Task
   SecItemAdd SecItemUpdate SecItemCopyMatching SecItemDelete SecCopyErrorMessageString
+  objc_getAssociatedObject objc_setAssociatedObject
 );
 # Methods called as `value.name(…)` (or on a type of the platform).
 my %ALLOWED_METHODS = map { $_ => 1 } qw(
@@ -52,11 +53,12 @@ my %ALLOWED_PROPERTIES = map { $_ => 1 } qw(
   count isEmpty first last path rawValue boolValue statusCode composedMessage category subsystem
   uuidString environment temporaryDirectory isRegularFile localizedDescription errorDescription
   description hasSucceeded isWhitespace utf8 onTermination httpMethod httpBody scale opaque
-  uptimeNanoseconds
+  uptimeNanoseconds values
 );
 # Implicit members `.name` of platform types (`bufferingPolicy: .unbounded` …).
 my %ALLOWED_IMPLICIT = map { $_ => 1 } qw(
   unbounded whitespaces isRegularFileKey currentProcessIdentifier default utf8
+  OBJC_ASSOCIATION_RETAIN
 );
 my %KEYWORDS = map { $_ => 1 } qw(
   if while switch guard return throw catch for in where let var func init deinit case else do

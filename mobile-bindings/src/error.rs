@@ -161,7 +161,12 @@ impl From<ClientError> for ApiError {
                 }
             }
             ClientError::Server { status: 409, .. } => ApiError::Conflict,
-            ClientError::Server { status: 404, .. } => ApiError::NotFound,
+            // Not `NotFound` (which means: not on this device): a 404 from a server means a
+            // wrong URL, a proxy or a captive portal, except where a call says otherwise
+            // (`fetch_photo`).
+            ClientError::Server { status: 404, .. } => ApiError::internal(
+                "the server does not offer this: is the URL the zhichao sync server?",
+            ),
             ClientError::Unauthorized { ref code, .. } => {
                 tracing::warn!(%code, "the server refused this device's credentials");
                 ApiError::Unauthorized

@@ -227,13 +227,7 @@ impl Hub {
     /// The error to report for a failed sync: a secret store that could not be read is a
     /// storage failure (a locked Keystore), not "enroll again".
     fn api_error(&self, e: ClientError) -> ApiError {
-        match ApiError::from(e) {
-            ApiError::Unauthorized => match self.inner.host.take_load_failure() {
-                Some(reason) => ApiError::Storage { reason },
-                None => ApiError::Unauthorized,
-            },
-            other => other,
-        }
+        inner_error(&self.inner, e)
     }
 
     fn set_state(&self, state: SyncState) {
@@ -259,6 +253,18 @@ impl Hub {
             .store()
             .pending()
             .map_or(0, |p| p.len() as u64)
+    }
+}
+
+/// The error to report for a failed network call: a secret store that could not be read is a
+/// storage failure (a locked Keystore), not "enroll again".
+fn inner_error(inner: &Inner, e: ClientError) -> ApiError {
+    match ApiError::from(e) {
+        ApiError::Unauthorized => match inner.host.take_load_failure() {
+            Some(reason) => ApiError::Storage { reason },
+            None => ApiError::Unauthorized,
+        },
+        other => other,
     }
 }
 
@@ -602,7 +608,12 @@ impl FieldStore {
         let inner = Arc::clone(&self.sync.hub.inner);
         blocking::unblock(move || {
             let api = client::ServerApi::new(inner.client.url().clone());
-            client::fetch_photo(&api, inner.client.session(), &inner.photos, &sha)?;
+            match client::fetch_photo(&api, inner.client.session(), &inner.photos, &sha) {
+                Ok(()) => {}
+                // Not (yet) on the server, or not shown to this account.
+                Err(ClientError::Server { status: 404, .. }) => return Err(ApiError::NotFound),
+                Err(e) => return Err(inner_error(&inner, e)),
+            }
             inner
                 .photos
                 .local_path(&sha)

@@ -40,7 +40,12 @@ fn missing(why: &str) {
         "the Kotlin JVM tests cannot run: {why}\nCI must install them (see .ci/run and \
          android/README.md)"
     );
-    eprintln!("skipped: the Kotlin JVM tests of android/ need what is missing here: {why}");
+    // To the process's stderr itself: libtest captures `eprintln!` of passing tests.
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipped: the Kotlin JVM tests of android/ need what is missing here: {why}"
+    );
 }
 
 fn describe(out: &Output) -> String {

@@ -16,7 +16,7 @@ extension ApiError {
         case let .Storage(reason):
             return "手机存储出错：\(reason)"
         case let .Network(reason):
-            return "网络不可用，数据已保存在本机，稍后自动同步（\(reason)）"
+            return "网络不可用，请稍后重试；本机已保存的记录不会丢失（\(reason)）"
         case let .Internal(reason):
             return "内部错误：\(reason)"
         }

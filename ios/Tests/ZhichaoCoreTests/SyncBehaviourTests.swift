@@ -31,6 +31,23 @@ final class SyncBehaviourTests: ServerTestCase {
         XCTAssertEqual(phone.store.syncState(), .stopped)
     }
 
+    func testSeveralCollectorsEachSeeEveryEventAndStoppingAfterCloseIsSafe() async throws {
+        let phone = try await Phones.officer("officer:he-sb", team: "team-sb7")
+        _ = try phone.store.createRoadsideCheck(input: roadsideCheck("晋E70008"))
+        // Screen A opens a stream, screen B opens one, screen A's ends.
+        var screenA: AsyncStream<SyncEvent>? = phone.store.syncEvents()
+        let screenB = phone.store.syncEvents()
+        XCTAssertNotNil(screenA)
+        screenA = nil
+        _ = try await phone.store.syncNow()
+        let (seen, complete) = await collect(screenB, timeout: 10) { event in
+            if case .done = event { return true }
+            return false
+        }
+        XCTAssertTrue(complete, "screen B saw no .done: \(seen)")
+        XCTAssertTrue(seen.contains(.connecting), "\(seen)")
+    }
+
     func testTheBackgroundSyncSendsNewWorkSoon() async throws {
         let phone = try await Phones.officer("officer:li-sb", team: "team-sb2")
         let states = phone.store.syncStates()

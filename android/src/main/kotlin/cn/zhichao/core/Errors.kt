@@ -11,7 +11,7 @@ val ApiException.userMessage: String
         is ApiException.Unauthorized -> "无权执行此操作，或设备需重新注册"
         is ApiException.Conflict -> "记录已被更改（如已提交），请刷新后重试"
         is ApiException.Storage -> "手机存储出错：$reason"
-        is ApiException.Network -> "网络不可用，数据已保存在本机，稍后自动同步（$reason）"
+        is ApiException.Network -> "网络不可用，请稍后重试；本机已保存的记录不会丢失（$reason）"
         is ApiException.Internal -> "内部错误：$reason"
     }
 

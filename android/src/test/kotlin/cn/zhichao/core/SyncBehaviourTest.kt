@@ -1,7 +1,6 @@
 package cn.zhichao.core
 
 import cn.zhichao.core.testing.Harness
-import cn.zhichao.core.testing.MemorySecretStore
 import cn.zhichao.core.testing.Phones
 import cn.zhichao.core.testing.roadsideCheck
 import kotlinx.coroutines.CoroutineStart
@@ -34,6 +33,34 @@ class SyncBehaviourTest {
         assertTrue(seen.any { it is SyncEvent.Progress && it.pushed == 1uL }, seen.toString())
         assertEquals(1uL, result.pushed)
         assertEquals(SyncState.STOPPED, phone.store.syncState())
+    }
+
+    @Test
+    fun severalCollectorsEachSeeEveryEventAndStoppingAfterCloseIsSafe(): Unit = runBlocking {
+        val phone = Phones.officer("officer:he-sb", team = "team-sb7")
+        phone.store.createRoadsideCheck(roadsideCheck("晋E70008"))
+        val untilDone = { flow: kotlinx.coroutines.flow.Flow<SyncEvent> ->
+            async(Dispatchers.Default, start = CoroutineStart.UNDISPATCHED) {
+                flow.takeWhile { it !is SyncEvent.Done }.toList()
+            }
+        }
+        // Screen A collects, screen B starts collecting, screen A is cancelled.
+        val screenA = async(Dispatchers.Default, start = CoroutineStart.UNDISPATCHED) {
+            phone.store.syncEvents().toList()
+        }
+        val screenB = untilDone(phone.store.syncEvents())
+        screenA.cancel()
+        phone.store.syncNow()
+        val seenByB = withTimeout(10_000) { screenB.await() }
+        assertTrue(seenByB.contains(SyncEvent.Connecting), seenByB.toString())
+
+        // A collection still running when the store is closed ends without an error.
+        val late = async(Dispatchers.Default, start = CoroutineStart.UNDISPATCHED) {
+            phone.store.syncEvents().toList()
+        }
+        phone.store.close()
+        late.cancel()
+        late.join()
     }
 
     @Test
@@ -118,7 +145,7 @@ class SyncBehaviourTest {
         val phone = Phones.officer("officer:sun-sb", team = "team-sb5")
         phone.store.createRoadsideCheck(roadsideCheck("晋E70005"))
         phone.store.signOut()
-        assertEquals(null, (phone.secrets as MemorySecretStore).secret)
+        assertEquals(null, phone.secrets.secret)
         assertEquals(1u, phone.store.pendingDocuments())
         assertFailsWith<ApiException.Unauthorized> { phone.store.syncNow() }
         assertFailsWith<ApiException.Unauthorized> {
