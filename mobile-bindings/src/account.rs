@@ -63,6 +63,9 @@ pub(crate) struct HostCredentials {
     bound: std::sync::OnceLock<(String, String)>,
     signed_out: std::sync::atomic::AtomicBool,
     load_failure: std::sync::Mutex<Option<String>>,
+    /// Held while saving and while signing out, so a save under way cannot finish after the
+    /// secret was cleared.
+    writing: std::sync::Mutex<()>,
 }
 
 impl HostCredentials {
@@ -73,6 +76,7 @@ impl HostCredentials {
             bound: std::sync::OnceLock::new(),
             signed_out: std::sync::atomic::AtomicBool::new(false),
             load_failure: std::sync::Mutex::new(None),
+            writing: std::sync::Mutex::new(()),
         }
     }
 
@@ -86,6 +90,10 @@ impl HostCredentials {
 
     /// Signs out: clears the host's secret; from now on nothing is read or saved.
     pub(crate) fn sign_out(&self) -> Result<()> {
+        let _writing = self
+            .writing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         self.signed_out
             .store(true, std::sync::atomic::Ordering::SeqCst);
         self.host.clear()
@@ -96,12 +104,19 @@ impl HostCredentials {
         self.signed_out.load(std::sync::atomic::Ordering::SeqCst)
     }
 
-    /// Why the secret could not be read the last time, if it could not (taken).
+    /// Why the secret could not be read the last time, if the last read failed.
     pub(crate) fn take_load_failure(&self) -> Option<String> {
         self.load_failure
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take()
+            .clone()
+    }
+
+    fn set_load_failure(&self, failure: Option<String>) {
+        *self
+            .load_failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = failure;
     }
 
     fn matches(&self, credentials: &Credentials) -> bool {
@@ -133,16 +148,14 @@ impl CredentialStore for HostCredentials {
             Ok(None) => return None,
             Err(e) => {
                 tracing::error!(error = %e, "the secret store cannot be read");
-                *self
-                    .load_failure
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(match e {
+                self.set_load_failure(Some(match e {
                     ApiError::Storage { reason } => reason,
                     other => other.to_string(),
-                });
+                }));
                 return None;
             }
         };
+        self.set_load_failure(None);
         if !self.matches(&credentials) {
             tracing::warn!(
                 "the secret store holds another device's or account's credentials; this store does not sync with them"
@@ -153,8 +166,20 @@ impl CredentialStore for HostCredentials {
     }
 
     fn save(&self, credentials: &Credentials) -> std::result::Result<(), String> {
+        let _writing = self
+            .writing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if self.is_signed_out() {
             return Err("signed out".to_owned());
+        }
+        // Never over another device's or account's credentials (the phone changed hands
+        // while this store was refreshing its tokens).
+        if let Ok(Some(current)) = self.host.load()
+            && let Ok(current) = serde_json::from_str::<Credentials>(&current)
+            && !self.matches(&current)
+        {
+            return Err("the secret store now holds another account's credentials".to_owned());
         }
         let secret = serde_json::to_string(credentials).map_err(|e| e.to_string())?;
         self.host.save(secret).map_err(|e| e.to_string())

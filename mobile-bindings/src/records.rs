@@ -34,7 +34,7 @@ pub const MAX_OFFICERS: usize = 20;
 /// Most reasons of one returned review.
 pub const MAX_REASONS: usize = 20;
 
-/// Longest identifier accepted (document ids, plates, codes, hashes, dates), characters:
+/// Longest identifier accepted (document ids, plates, codes, hashes, dates), bytes of UTF-8:
 /// checked before any parsing.
 pub const MAX_ID_CHARS: usize = 128;
 
@@ -55,7 +55,7 @@ pub(crate) fn bounded(what: &str, value: String, max: usize) -> Result<String> {
 fn id_text<'a>(what: &str, text: &'a str) -> Result<&'a str> {
     if text.len() > MAX_ID_CHARS {
         return Err(ApiError::invalid(format!(
-            "{what} is longer than {MAX_ID_CHARS} characters"
+            "{what} is longer than {MAX_ID_CHARS} bytes"
         )));
     }
     Ok(text.trim())

@@ -64,6 +64,9 @@ pub(crate) struct Inner {
     pub(crate) credentials: Credentials,
     pub(crate) prefix: DevicePrefix,
     pub(crate) host: Arc<HostCredentials>,
+    /// Held while a response is checked and changed (statement, photo, submission), so a
+    /// photo or a new statement never slips into a response submitted meanwhile.
+    pub(crate) responses: std::sync::Mutex<()>,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -139,6 +142,7 @@ impl FieldStore {
             prefix: DevicePrefix::for_device(&credentials.device),
             credentials,
             host,
+            responses: std::sync::Mutex::new(()),
         });
         tracing::info!(device = %inner.credentials.device, "field store opened");
         Ok(Arc::new(FieldStore {
@@ -719,6 +723,7 @@ impl FieldStore {
         text: String,
     ) -> Result<ResponseView> {
         let text = bounded("the statement", text, MAX_TEXT_CHARS)?;
+        let _response = self.inner.lock_responses();
         let doc = self.inner.open::<Response>(&response_id)?;
         if doc.body()?.submitted_at_ms.is_some() {
             return Err(ApiError::Conflict);
@@ -737,6 +742,7 @@ impl FieldStore {
     /// [`ApiError::Conflict`] when it was submitted already; [`ApiError::Validation`] when
     /// the statement is empty; [`ApiError::NotFound`]; [`ApiError::Unauthorized`].
     pub fn submit_response(&self, response_id: String) -> Result<ResponseView> {
+        let _response = self.inner.lock_responses();
         let doc = self.inner.open::<Response>(&response_id)?;
         let body = doc.body()?;
         if body.submitted_at_ms.is_some() {
@@ -867,28 +873,47 @@ fn claim_directory(root: &Path, credentials: &Credentials) -> Result<()> {
     let storage = |what: &str, e: &dyn std::fmt::Display| ApiError::Storage {
         reason: format!("{what} the store directory's owner record: {e}"),
     };
+    let claim = |bytes: &[u8]| -> Result<()> {
+        let theirs: serde_json::Value =
+            serde_json::from_slice(bytes).map_err(|e| storage("cannot read", &e))?;
+        if theirs != mine {
+            tracing::warn!("this store directory belongs to another device or account");
+            return Err(ApiError::Unauthorized);
+        }
+        Ok(())
+    };
     match std::fs::read(&path) {
-        Ok(bytes) => {
-            let theirs: serde_json::Value =
-                serde_json::from_slice(&bytes).map_err(|e| storage("cannot read", &e))?;
-            if theirs != mine {
-                tracing::warn!("this store directory belongs to another device or account");
-                return Err(ApiError::Unauthorized);
-            }
-            Ok(())
+        Ok(bytes) => claim(&bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && root.join("docs").exists() => {
+            // Data without an owner record (deleted, or restored without it): whose it is
+            // cannot be known, so nobody may take it over.
+            tracing::warn!("this store directory holds data but no owner record");
+            Err(ApiError::Unauthorized)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             use std::io::Write as _;
-            let tmp = root.join("owner.json.tmp");
-            let mut file = std::fs::File::create(&tmp).map_err(|e| storage("cannot write", &e))?;
-            file.write_all(mine.to_string().as_bytes())
-                .and_then(|()| file.sync_all())
-                .map_err(|e| storage("cannot write", &e))?;
-            std::fs::rename(&tmp, &path).map_err(|e| storage("cannot write", &e))?;
-            if let Ok(dir) = std::fs::File::open(root) {
-                let _ = dir.sync_all();
+            // A temporary file of our own, linked into place only if no owner record exists
+            // yet: two first openings at once cannot both claim the directory.
+            let tmp = root.join(format!("owner.json.{:016x}.tmp", rand::random::<u64>()));
+            let written = std::fs::File::create(&tmp).and_then(|mut file| {
+                file.write_all(mine.to_string().as_bytes())?;
+                file.sync_all()
+            });
+            let linked = written.and_then(|()| std::fs::hard_link(&tmp, &path));
+            let _ = std::fs::remove_file(&tmp);
+            match linked {
+                Ok(()) => {
+                    if let Ok(dir) = std::fs::File::open(root) {
+                        let _ = dir.sync_all();
+                    }
+                    Ok(())
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let bytes = std::fs::read(&path).map_err(|e| storage("cannot read", &e))?;
+                    claim(&bytes)
+                }
+                Err(e) => Err(storage("cannot write", &e)),
             }
-            Ok(())
         }
         Err(e) => Err(storage("cannot read", &e)),
     }
@@ -914,6 +939,12 @@ fn read_photo_file(path: &Path) -> Result<Vec<u8>> {
 }
 
 impl Inner {
+    fn lock_responses(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.responses
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// A header for a new document created now by this account.
     fn header(
         &self,
@@ -1201,7 +1232,9 @@ impl Inner {
         };
         let recorded =
             record::record_photo(&self.photos, bytes, &context, &PhotoLimits::default())?;
-        // Processing took a while: the response may have been submitted meanwhile.
+        // Processing took a while: the response may have been submitted meanwhile. Checked
+        // and attached under the responses' lock, as one step.
+        let _response = (header.kind == DocKind::Response).then(|| self.lock_responses());
         if header.kind == DocKind::Response
             && self
                 .open_id::<Response>(&id)?

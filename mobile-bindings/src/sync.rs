@@ -413,7 +413,9 @@ impl SyncControl {
     fn start(&self, interval: Duration) -> Result<()> {
         let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(old) = running.take() {
-            old.stop();
+            // The old sync may be waiting on the network (an HTTP timeout): it is cancelled
+            // and joined on a thread of its own, never on the caller's.
+            stop_detached(old);
         }
         *self
             .hub
@@ -447,6 +449,17 @@ impl SyncControl {
     }
 }
 
+/// Stops a background sync on a thread of its own: stopping waits for a sync in progress to
+/// notice (up to an HTTP timeout), never on the app's thread.
+fn stop_detached(bg: BackgroundSync) {
+    if let Err(e) = std::thread::Builder::new()
+        .name("zhichao-sync-stop".to_owned())
+        .spawn(move || bg.stop())
+    {
+        tracing::warn!(error = %e, "cannot stop the background sync on its own thread");
+    }
+}
+
 impl Drop for SyncControl {
     fn drop(&mut self) {
         if let Some(bg) = self
@@ -455,15 +468,7 @@ impl Drop for SyncControl {
             .unwrap_or_else(PoisonError::into_inner)
             .take()
         {
-            // Stopping waits for a sync in progress to notice (up to an HTTP timeout): never
-            // on the thread that closes the store, often the app's main thread.
-            if std::thread::Builder::new()
-                .name("zhichao-sync-stop".to_owned())
-                .spawn(move || bg.stop())
-                .is_err()
-            {
-                tracing::warn!("cannot stop the background sync on its own thread");
-            }
+            stop_detached(bg);
         }
     }
 }

@@ -696,7 +696,17 @@ fn a_sync_without_a_server_is_a_network_error_value() {
     let e = block_on(phone.store.sync_now()).unwrap_err();
     assert!(matches!(e, ApiError::Network { .. }), "{e:?}");
     assert_eq!(phone.store.sync_state(), SyncState::Stopped);
-    let seen = events.0.lock().unwrap().clone();
+    // Events reach the observer on its own thread, in order, shortly after.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let seen = loop {
+        let seen = events.0.lock().unwrap().clone();
+        if seen.iter().any(|e| matches!(e, SyncEvent::Failed { .. }))
+            || std::time::Instant::now() > deadline
+        {
+            break seen;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
     assert!(seen.contains(&SyncEvent::Connecting), "{seen:?}");
     assert!(
         seen.iter().any(|e| matches!(
@@ -941,4 +951,71 @@ fn a_cancelled_sync_now_resumes_the_background_sync_and_observers_may_call_back(
     rx.recv_timeout(std::time::Duration::from_secs(20))
         .expect("stopped from inside the observer");
     assert_eq!(phone.store.sync_state(), SyncState::Stopped);
+}
+
+#[test]
+fn second_breaker_round_ownership_refresh_and_locked_keystore() {
+    // A directory that holds data but lost its owner record is nobody's to take.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_string_lossy().into_owned();
+    let wang = || secrets_for(fixtures::officer("officer:wang", "team-1"), "phone-wang");
+    let store = FieldStore::open(path.clone(), "http://127.0.0.1:1".to_owned(), wang()).unwrap();
+    store.create_roadside_check(roadside("晋E12345")).unwrap();
+    drop(store);
+    std::fs::remove_file(dir.path().join("owner.json")).unwrap();
+    let company = secrets_for(enterprise(), "phone-company");
+    assert!(matches!(
+        FieldStore::open(path, "http://127.0.0.1:1".to_owned(), company),
+        Err(ApiError::Unauthorized)
+    ));
+
+    // A refreshed pair is never saved over another account's credentials.
+    let phone = Device::officer();
+    let other = secrets_for(fixtures::officer("officer:li", "team-1"), "phone-li");
+    let li_secret = other.0.lock().unwrap().clone();
+    let host = crate::account::HostCredentials::new(other.clone());
+    host.bind(&phone.store.inner.credentials);
+    assert!(
+        zhichao_core::client::CredentialStore::save(&host, &phone.store.inner.credentials).is_err()
+    );
+    assert_eq!(*other.0.lock().unwrap(), li_secret, "Li's credentials kept");
+
+    // A Keystore that locks after the store opened: syncing reports Storage, not "enroll".
+    struct LocksLater {
+        inner: Arc<MemorySecrets>,
+        calls: Mutex<u32>,
+    }
+    impl SecretStore for LocksLater {
+        fn load(&self) -> Result<Option<String>, ApiError> {
+            let mut calls = self.calls.lock().unwrap();
+            *calls += 1;
+            if *calls > 1 {
+                return Err(ApiError::Storage {
+                    reason: "keystore locked".to_owned(),
+                });
+            }
+            self.inner.load()
+        }
+        fn save(&self, secret: String) -> Result<(), ApiError> {
+            self.inner.save(secret)
+        }
+        fn clear(&self) -> Result<(), ApiError> {
+            self.inner.clear()
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = FieldStore::open(
+        dir.path().to_string_lossy().into_owned(),
+        "http://127.0.0.1:1".to_owned(),
+        Arc::new(LocksLater {
+            inner: wang(),
+            calls: Mutex::new(0),
+        }),
+    )
+    .unwrap();
+    let e = block_on(store.sync_now()).unwrap_err();
+    assert!(
+        matches!(&e, ApiError::Storage { reason } if reason == "keystore locked"),
+        "{e:?}"
+    );
 }
