@@ -1064,10 +1064,18 @@ impl Inner {
             return Err(ApiError::Unauthorized);
         }
         let rules = self.rules(None)?;
-        let number = self
-            .docs
-            .next_case_number(&self.prefix, year_of(onsite.started_at_ms))?;
-        Ok(Case::new(number, kind, &rules, onsite))
+        let year = year_of(onsite.started_at_ms);
+        // The on-site record is checked (two officers, a valid GPS fix) before a number is
+        // taken from the durable sequence, so a refused case leaves no gap in the numbers.
+        let draft_number = zhichao_core::ids::CaseNumber::new(self.prefix.clone(), year, 1)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        let draft = Case::new(draft_number, kind, &rules, onsite);
+        draft.check(None)?;
+        let number = self.docs.next_case_number(&self.prefix, year)?;
+        Ok(Case {
+            case_number: number,
+            ..draft
+        })
     }
 
     /// Creates a case: scoped to the officer's scope when it names a source unit, else to the

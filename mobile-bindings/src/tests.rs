@@ -310,12 +310,19 @@ fn a_roadside_check_is_recorded_classified_and_found() {
     );
     assert!(phone.store.pending_documents().unwrap() >= 1);
 
-    // Case numbers go on after reopening the store.
+    // A refused case takes no number: the next one follows without a gap.
+    let mut alone = roadside("晋E54321");
+    alone.officers.truncate(1);
+    assert!(phone.store.create_roadside_check(alone).is_err());
     let second = phone
         .store
         .create_roadside_check(roadside("晋E54321"))
         .unwrap();
-    assert_ne!(second.case_number, case.case_number);
+    let sequence = |n: &str| n.rsplit('-').next().unwrap().parse::<u32>().unwrap();
+    assert_eq!(
+        sequence(&second.case_number),
+        sequence(&case.case_number) + 1
+    );
 }
 
 #[test]
