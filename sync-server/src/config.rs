@@ -209,7 +209,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_message_bytes: 1024 * 1024,
+            max_message_bytes: zhichao_core::sync::MAX_MESSAGE_BYTES,
             max_body_bytes: 64 * 1024,
             max_connections: 10_000,
             max_idle_docs: 10_000,

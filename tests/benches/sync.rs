@@ -589,6 +589,7 @@ async fn sync_phone(
         peer_id: phone.peer.clone(),
         storage_id: phone.storage.clone(),
         window,
+        max_message_bytes: zhichao_core::sync::MAX_MESSAGE_BYTES,
     });
     let mut t = Traffic {
         handshake_up: join.len(),

@@ -38,6 +38,10 @@ pub struct SyncConfig {
     pub transport: TransportConfig,
     /// Bound of each HTTP request (token refresh), connect to answer (default 20 s).
     pub http_timeout: Duration,
+    /// The largest message the server accepts, bytes (default
+    /// [`MAX_MESSAGE_BYTES`](crate::sync::MAX_MESSAGE_BYTES), the server's default): a
+    /// document needing more is reported rejected instead of breaking the whole sync.
+    pub max_message_bytes: usize,
 }
 
 impl Default for SyncConfig {
@@ -47,6 +51,7 @@ impl Default for SyncConfig {
             idle_timeout: Duration::from_secs(30),
             transport: TransportConfig::default(),
             http_timeout: super::http::REQUEST_TIMEOUT,
+            max_message_bytes: crate::sync::MAX_MESSAGE_BYTES,
         }
     }
 }
@@ -279,6 +284,7 @@ impl<S: DocStore> SyncClient<S> {
             peer_id: new_peer_id(),
             storage_id: credentials.device,
             window: self.config.window,
+            max_message_bytes: self.config.max_message_bytes,
         });
         let mut sync = Exchange {
             store: &self.store,

@@ -36,7 +36,15 @@ pub struct ReplicaConfig {
     pub storage_id: StorageId,
     /// Pending documents pushed at once.
     pub window: usize,
+    /// The largest message the server accepts, bytes (its `limits.max_message_bytes`; default
+    /// [`MAX_MESSAGE_BYTES`]). A document whose changes would need a larger message is not
+    /// sent — the server would close the connection and every other document would wait —
+    /// but reported [`ReplicaOutput::Rejected`] with the reason, and the rest syncs.
+    pub max_message_bytes: usize,
 }
+
+/// The server's default limit of one WebSocket message, bytes (1 MiB).
+pub const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
 
 /// Something that happened, for the replica to act on.
 #[derive(Debug)]
@@ -401,15 +409,27 @@ impl Replica {
         if let Some(data) = d.session.generate(&d.doc)
             && let Some(remote) = self.connection.remote()
         {
-            out.push(ReplicaOutput::Send(
-                WireMessage::Sync {
-                    document_id: doc,
-                    sender_id: self.config.peer_id.clone(),
-                    target_id: remote.clone(),
-                    data,
-                }
-                .encode_compact(),
-            ));
+            let frame = WireMessage::Sync {
+                document_id: doc,
+                sender_id: self.config.peer_id.clone(),
+                target_id: remote.clone(),
+                data,
+            }
+            .encode_compact();
+            if frame.len() > self.config.max_message_bytes {
+                let reason = format!(
+                    "the changes of this document since the last sync need a {} byte message; \
+                     the server accepts at most {} bytes",
+                    frame.len(),
+                    self.config.max_message_bytes
+                );
+                tracing::warn!(doc_id = %doc, bytes = frame.len(), "a document is too large to sync");
+                self.drop_doc(doc);
+                self.progress.rejected += 1;
+                out.push(ReplicaOutput::Rejected { doc, reason });
+                return;
+            }
+            out.push(ReplicaOutput::Send(frame));
         }
         if d.session.in_sync(&d.doc) {
             let Some(Slot::Ready(d)) = self.slots.remove(&doc) else {

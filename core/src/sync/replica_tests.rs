@@ -139,6 +139,25 @@ fn sync(
     device: &str,
     phone: &FieldStore<MemoryStore>,
 ) -> Exchange {
+    sync_limited(
+        server,
+        conn,
+        principal,
+        device,
+        phone,
+        crate::sync::MAX_MESSAGE_BYTES,
+    )
+}
+
+/// [`sync`] with a phone that sends messages of at most `limit` bytes.
+fn sync_limited(
+    server: &mut Server,
+    conn: u64,
+    principal: Principal,
+    device: &str,
+    phone: &FieldStore<MemoryStore>,
+    limit: usize,
+) -> Exchange {
     let device = StorageId::new(device).unwrap();
     server.input(HubInput::Connected {
         conn,
@@ -149,6 +168,7 @@ fn sync(
         peer_id: PeerId::new(&format!("phone-{conn}")).unwrap(),
         storage_id: device,
         window: 2,
+        max_message_bytes: limit,
     });
     let mut ex = Exchange::default();
     let mut to_phone = server.input(HubInput::Frame { conn, bytes: join });
@@ -241,6 +261,51 @@ fn pending_cases_are_pushed_a_window_at_a_time_and_stop_being_pending() {
         .filter(|e| matches!(e, ReplicaOutput::Synced { pushed: true, .. }))
         .count();
     assert_eq!(pushed, 5);
+}
+
+#[test]
+fn a_document_too_large_for_one_message_is_rejected_and_the_rest_syncs() {
+    let mut server = Server::new();
+    let wang = phone();
+    let small = save_case(&wang, 1, "officer:wang", "team-1");
+    let big = save_case(&wang, 2, "officer:wang", "team-1");
+    let mut doc = wang.open::<Case>(&big).unwrap().unwrap().doc;
+    doc.update(&pid("officer:wang"), 1, |c| {
+        // 8 000 pseudo-random CJK characters (about 24 KB that do not compress).
+        let mut x: u32 = 12_345;
+        c.findings = (0..8_000)
+            .map(|_| {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                char::from_u32(0x4E00 + (x >> 16) % 0x5000).unwrap_or('超')
+            })
+            .collect::<String>()
+            .into();
+        Ok(())
+    })
+    .unwrap();
+    wang.save(&doc).unwrap();
+    // A phone whose server accepts messages of at most 16 KiB.
+    let ex = sync_limited(
+        &mut server,
+        1,
+        officer("officer:wang", "team-1"),
+        "phone-wang",
+        &wang,
+        16 * 1024,
+    );
+    assert!(
+        ex.events.iter().any(|e| matches!(
+            e,
+            ReplicaOutput::Rejected { doc, reason } if *doc == big && reason.contains("at most 16384 bytes")
+        )),
+        "{:?}",
+        ex.events
+    );
+    assert!(server.store.contains(&small).unwrap(), "the rest synced");
+    assert!(!server.store.contains(&big).unwrap());
+    // Kept on the phone, marked, not resent until it changes.
+    assert_eq!(wang.store().pending().unwrap(), [big]);
+    assert!(wang.store().rejection(&big).unwrap().is_some());
 }
 
 #[test]
@@ -368,6 +433,7 @@ fn lossy_sync(
         peer_id: PeerId::new(&format!("phone-{conn}")).unwrap(),
         storage_id: device,
         window: 2,
+        max_message_bytes: crate::sync::MAX_MESSAGE_BYTES,
     });
     let mut events = Vec::new();
     // The handshake itself is not disturbed (a lost join is a failed connection).
@@ -476,6 +542,7 @@ fn a_received_document_that_cannot_be_saved_does_not_hold_the_sync_forever() {
         peer_id: PeerId::new("phone-li").unwrap(),
         storage_id: device,
         window: 2,
+        max_message_bytes: crate::sync::MAX_MESSAGE_BYTES,
     });
     let mut frames = server.input(HubInput::Frame {
         conn: 2,
@@ -571,6 +638,7 @@ fn push_crossing_announcement(second_message_before_flush: bool) {
         peer_id: PeerId::new("phone-li").unwrap(),
         storage_id: device,
         window: 2,
+        max_message_bytes: crate::sync::MAX_MESSAGE_BYTES,
     });
     let mut events = Vec::new();
     let mut down = server.input(HubInput::Frame {
