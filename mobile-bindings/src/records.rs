@@ -90,6 +90,39 @@ pub(crate) fn parse_colour(text: Option<&str>) -> Result<Option<PlateColour>> {
     .transpose()
 }
 
+/// `From` both ways between a host-facing enum and core's enum with the same variants: the
+/// host's copy exists only because uniffi needs its own type.
+macro_rules! mirror_enum {
+    ($local:ident <=> $module:ident :: $core:ident { $($variant:ident),+ $(,)? }) => {
+        impl From<$local> for $module::$core {
+            fn from(value: $local) -> Self {
+                match value {
+                    $($local::$variant => $module::$core::$variant,)+
+                }
+            }
+        }
+
+        impl From<$module::$core> for $local {
+            fn from(value: $module::$core) -> Self {
+                match value {
+                    $($module::$core::$variant => $local::$variant,)+
+                }
+            }
+        }
+    };
+}
+
+mirror_enum!(Agency <=> docs::Agency { Transport, TrafficPolice });
+mirror_enum!(BodyKind <=> rules::BodyType { Truck, CentreAxle, Articulated, FullTrailer, RegistrationLimited });
+mirror_enum!(DriveTyres <=> rules::DriveAxleTyres { Single, Dual });
+mirror_enum!(SuspensionKind <=> rules::Suspension { Air, Other });
+mirror_enum!(CaseKind <=> docs::CaseKind { RoadsideCheck, SiteInspection });
+mirror_enum!(CaseStatus <=> docs::CaseStatus {
+    Draft, Registered, Investigating, Notified, Decided, Served, Enforced, ClosePending, Closed,
+});
+mirror_enum!(Stage <=> docs::Stage { Registered, Investigating, Notified, Decided, Served, Enforced, Closed });
+mirror_enum!(CheckStatus <=> docs::CheckStatus { NotChecked, Working, Faulty, Missing });
+
 // ---------------------------------------------------------------------------------------------
 // Accounts
 
@@ -229,10 +262,7 @@ impl OfficerInfo {
             )?,
             enforcement_id: EnforcementId::new(id_text("an enforcement id", &self.enforcement_id)?)
                 .map_err(|e| ApiError::invalid(e.to_string()))?,
-            agency: match self.agency {
-                Agency::Transport => docs::Agency::Transport,
-                Agency::TrafficPolice => docs::Agency::TrafficPolice,
-            },
+            agency: self.agency.into(),
         })
     }
 
@@ -240,10 +270,7 @@ impl OfficerInfo {
         OfficerInfo {
             name: o.name.clone(),
             enforcement_id: o.enforcement_id.to_string(),
-            agency: match o.agency {
-                docs::Agency::Transport => Agency::Transport,
-                docs::Agency::TrafficPolice => Agency::TrafficPolice,
-            },
+            agency: o.agency.into(),
         }
     }
 }
@@ -331,23 +358,11 @@ impl VehicleConfig {
     /// [`ApiError::Validation`] with the reason (62号令 Art. 3 table).
     pub(crate) fn to_core(&self) -> Result<VehicleConfiguration> {
         let config = VehicleConfiguration {
-            kind: self.kind.map(|k| match k {
-                BodyKind::Truck => rules::BodyType::Truck,
-                BodyKind::CentreAxle => rules::BodyType::CentreAxle,
-                BodyKind::Articulated => rules::BodyType::Articulated,
-                BodyKind::FullTrailer => rules::BodyType::FullTrailer,
-                BodyKind::RegistrationLimited => rules::BodyType::RegistrationLimited,
-            }),
+            kind: self.kind.map(Into::into),
             axles: self.axles,
             drive_axles: self.drive_axles,
-            drive_axle_tyres: self.drive_tyres.map(|t| match t {
-                DriveTyres::Single => rules::DriveAxleTyres::Single,
-                DriveTyres::Dual => rules::DriveAxleTyres::Dual,
-            }),
-            suspension: self.suspension.map(|s| match s {
-                SuspensionKind::Air => rules::Suspension::Air,
-                SuspensionKind::Other => rules::Suspension::Other,
-            }),
+            drive_axle_tyres: self.drive_tyres.map(Into::into),
+            suspension: self.suspension.map(Into::into),
             single_tyre_axles: self.single_tyre_axles,
             wide_base_tyre_axles: self.wide_base_tyre_axles,
             registration_kg: self.registration_kg,
@@ -361,22 +376,10 @@ impl VehicleConfig {
     pub(crate) fn from_core(c: &VehicleConfiguration) -> Self {
         VehicleConfig {
             axles: c.axles,
-            kind: c.kind.map(|k| match k {
-                rules::BodyType::Truck => BodyKind::Truck,
-                rules::BodyType::CentreAxle => BodyKind::CentreAxle,
-                rules::BodyType::Articulated => BodyKind::Articulated,
-                rules::BodyType::FullTrailer => BodyKind::FullTrailer,
-                rules::BodyType::RegistrationLimited => BodyKind::RegistrationLimited,
-            }),
+            kind: c.kind.map(Into::into),
             drive_axles: c.drive_axles,
-            drive_tyres: c.drive_axle_tyres.map(|t| match t {
-                rules::DriveAxleTyres::Single => DriveTyres::Single,
-                rules::DriveAxleTyres::Dual => DriveTyres::Dual,
-            }),
-            suspension: c.suspension.map(|s| match s {
-                rules::Suspension::Air => SuspensionKind::Air,
-                rules::Suspension::Other => SuspensionKind::Other,
-            }),
+            drive_tyres: c.drive_axle_tyres.map(Into::into),
+            suspension: c.suspension.map(Into::into),
             single_tyre_axles: c.single_tyre_axles,
             wide_base_tyre_axles: c.wide_base_tyre_axles,
             registration_kg: c.registration_kg,
@@ -600,36 +603,6 @@ pub enum CaseStatus {
     Closed,
 }
 
-impl CaseStatus {
-    pub(crate) fn from_core(s: docs::CaseStatus) -> Self {
-        match s {
-            docs::CaseStatus::Draft => CaseStatus::Draft,
-            docs::CaseStatus::Registered => CaseStatus::Registered,
-            docs::CaseStatus::Investigating => CaseStatus::Investigating,
-            docs::CaseStatus::Notified => CaseStatus::Notified,
-            docs::CaseStatus::Decided => CaseStatus::Decided,
-            docs::CaseStatus::Served => CaseStatus::Served,
-            docs::CaseStatus::Enforced => CaseStatus::Enforced,
-            docs::CaseStatus::ClosePending => CaseStatus::ClosePending,
-            docs::CaseStatus::Closed => CaseStatus::Closed,
-        }
-    }
-
-    pub(crate) fn to_core(self) -> docs::CaseStatus {
-        match self {
-            CaseStatus::Draft => docs::CaseStatus::Draft,
-            CaseStatus::Registered => docs::CaseStatus::Registered,
-            CaseStatus::Investigating => docs::CaseStatus::Investigating,
-            CaseStatus::Notified => docs::CaseStatus::Notified,
-            CaseStatus::Decided => docs::CaseStatus::Decided,
-            CaseStatus::Served => docs::CaseStatus::Served,
-            CaseStatus::Enforced => docs::CaseStatus::Enforced,
-            CaseStatus::ClosePending => docs::CaseStatus::ClosePending,
-            CaseStatus::Closed => docs::CaseStatus::Closed,
-        }
-    }
-}
-
 /// A lifecycle stage, in order (交通运输行政执法程序规定).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
 pub enum Stage {
@@ -647,32 +620,6 @@ pub enum Stage {
     Enforced,
     /// 结案 (takes effect with a supervisor's accepting review).
     Closed,
-}
-
-impl Stage {
-    pub(crate) fn to_core(self) -> docs::Stage {
-        match self {
-            Stage::Registered => docs::Stage::Registered,
-            Stage::Investigating => docs::Stage::Investigating,
-            Stage::Notified => docs::Stage::Notified,
-            Stage::Decided => docs::Stage::Decided,
-            Stage::Served => docs::Stage::Served,
-            Stage::Enforced => docs::Stage::Enforced,
-            Stage::Closed => docs::Stage::Closed,
-        }
-    }
-
-    pub(crate) fn from_core(s: docs::Stage) -> Self {
-        match s {
-            docs::Stage::Registered => Stage::Registered,
-            docs::Stage::Investigating => Stage::Investigating,
-            docs::Stage::Notified => Stage::Notified,
-            docs::Stage::Decided => Stage::Decided,
-            docs::Stage::Served => Stage::Served,
-            docs::Stage::Enforced => Stage::Enforced,
-            docs::Stage::Closed => Stage::Closed,
-        }
-    }
 }
 
 /// A recorded lifecycle event.
@@ -716,26 +663,6 @@ pub enum CheckStatus {
     Missing,
 }
 
-impl CheckStatus {
-    pub(crate) fn to_core(self) -> docs::CheckStatus {
-        match self {
-            CheckStatus::NotChecked => docs::CheckStatus::NotChecked,
-            CheckStatus::Working => docs::CheckStatus::Working,
-            CheckStatus::Faulty => docs::CheckStatus::Faulty,
-            CheckStatus::Missing => docs::CheckStatus::Missing,
-        }
-    }
-
-    pub(crate) fn from_core(s: docs::CheckStatus) -> Self {
-        match s {
-            docs::CheckStatus::NotChecked => CheckStatus::NotChecked,
-            docs::CheckStatus::Working => CheckStatus::Working,
-            docs::CheckStatus::Faulty => CheckStatus::Faulty,
-            docs::CheckStatus::Missing => CheckStatus::Missing,
-        }
-    }
-}
-
 /// One checklist item as found.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct CheckItemView {
@@ -757,7 +684,7 @@ pub(crate) fn checklist_view(c: &docs::Checklist) -> Vec<CheckItemView> {
     .into_iter()
     .map(|(item, i)| CheckItemView {
         item,
-        status: CheckStatus::from_core(i.status),
+        status: i.status.into(),
         note: i.note.as_str().to_owned(),
     })
     .collect()

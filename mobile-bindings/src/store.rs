@@ -380,7 +380,7 @@ impl FieldStore {
                 ));
             };
             let entry = checklist_item_mut(checklist, item);
-            entry.status = status.to_core();
+            entry.status = status.into();
             entry.note = TextField(note);
             Ok(())
         })
@@ -396,7 +396,7 @@ impl FieldStore {
         let note = bounded("the note", note, MAX_SHORT_TEXT_CHARS)?;
         let by = self.inner.principal.id().clone();
         let at = now_ms();
-        self.edit_case(&case_id, |c| c.record_stage(stage.to_core(), at, by, note))
+        self.edit_case(&case_id, |c| c.record_stage(stage.into(), at, by, note))
     }
 
     /// Classifies a measurement of a configuration under the rules in force on this phone,
@@ -526,7 +526,7 @@ impl FieldStore {
     /// # Errors
     /// [`ApiError::Storage`].
     pub fn cases_by_status(&self, status: CaseStatus) -> Result<Vec<CaseView>> {
-        let ids = self.inner.docs.cases_by_status(status.to_core())?;
+        let ids = self.inner.docs.cases_by_status(status.into())?;
         self.inner.case_views(ids)
     }
 
@@ -1159,11 +1159,8 @@ impl Inner {
         Ok(CaseView {
             id: doc.id().to_string(),
             case_number: case.case_number.to_string(),
-            kind: match case.kind {
-                docs::CaseKind::RoadsideCheck => CaseKind::RoadsideCheck,
-                docs::CaseKind::SiteInspection => CaseKind::SiteInspection,
-            },
-            status: CaseStatus::from_core(status),
+            kind: case.kind.into(),
+            status: status.into(),
             plate: case.vehicle.as_ref().map(|v| v.plate.to_string()),
             plate_printed: case.vehicle.as_ref().map(|v| format!("{:#}", v.plate)),
             configuration: case
@@ -1193,7 +1190,7 @@ impl Inner {
                 .events
                 .iter()
                 .map(|e| StageEvent {
-                    stage: Stage::from_core(e.stage),
+                    stage: e.stage.into(),
                     stage_zh: e.stage.chinese_name().to_owned(),
                     at_ms: e.at_ms,
                     by: e.by.to_string(),
