@@ -108,7 +108,9 @@ pub fn can_write(p: &Principal, header: &Header, ancestors: &[Header]) -> bool {
                 && parent(ancestors, header)
                     .is_some_and(|p| matches!(p.kind, DocKind::Case | DocKind::Response))
         }
-        (Principal::Server { scope, .. }, DocKind::Rules) => scope.contains(&header.scope),
+        (Principal::Server { scope, .. }, DocKind::Rules | DocKind::WatchList) => {
+            scope.contains(&header.scope)
+        }
         _ => false,
     }
 }
@@ -118,8 +120,9 @@ pub fn can_read(p: &Principal, header: &Header, ancestors: &[Header]) -> bool {
     if can_write(p, header, ancestors) {
         return true;
     }
-    if header.kind == DocKind::Rules {
-        // The county's rules apply in all its parts: read from any scope within or above.
+    if matches!(header.kind, DocKind::Rules | DocKind::WatchList) {
+        // The county's rules and watch lists apply in all its parts: read from any scope
+        // within or above.
         return match p {
             Principal::Officer { scope, .. } | Principal::Supervisor { scope, .. } => {
                 header.scope.contains(scope) || scope.contains(&header.scope)
@@ -141,7 +144,7 @@ pub fn can_read(p: &Principal, header: &Header, ancestors: &[Header]) -> bool {
                     .is_some_and(|n| n.kind == DocKind::Notice && n.team.as_ref() == Some(team)),
                 _ => false,
             },
-            DocKind::Rules => false,
+            DocKind::Rules | DocKind::WatchList => false,
         },
         Principal::Enterprise { unit, .. } => match header.kind {
             DocKind::Notice | DocKind::Unit => header.unit.as_ref() == Some(unit),

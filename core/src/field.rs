@@ -270,7 +270,11 @@ impl<S: DocStore> FieldStore<S> {
                     entry = entry.with(index::OPEN_NOTICE, "");
                 }
             }
-            DocKind::Response | DocKind::Review | DocKind::Unit | DocKind::Rules => {}
+            DocKind::Response
+            | DocKind::Review
+            | DocKind::Unit
+            | DocKind::Rules
+            | DocKind::WatchList => {}
         }
         Ok(entry)
     }

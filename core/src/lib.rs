@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod api;
+pub mod calendar;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod docs;
@@ -17,3 +18,4 @@ pub mod scope;
 pub mod store;
 pub mod sync;
 pub mod uscc;
+pub mod weighing;

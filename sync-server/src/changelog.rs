@@ -118,7 +118,7 @@ impl Audience {
             DocKind::Unit => std::iter::once(Audience::Shared)
                 .chain(unit(header))
                 .collect(),
-            DocKind::Rules => vec![Audience::Shared],
+            DocKind::Rules | DocKind::WatchList => vec![Audience::Shared],
         };
         out.sort();
         out.dedup();

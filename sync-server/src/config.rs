@@ -685,6 +685,11 @@ impl ServerConfig {
     pub fn blobs_dir(&self) -> PathBuf {
         self.data_dir.join("blobs")
     }
+
+    /// The weighing ingest's database: records, heartbeats, alerts (see [`crate::ingest`]).
+    pub fn ingest_dir(&self) -> PathBuf {
+        self.data_dir.join("ingest")
+    }
 }
 
 fn parse_listen(text: &str) -> Result<SocketAddr, String> {

@@ -13,7 +13,8 @@
 //!
 //! Data directory layout: `<data_dir>/docs` is the document store ([`SledStore`]),
 //! `<data_dir>/auth` the token database, `<data_dir>/log` the change log, `<data_dir>/blobs`
-//! the photo blobs ([`blobs`]). sled locks each, so one server process owns a data
+//! the photo blobs ([`blobs`]), `<data_dir>/ingest` weighings, heartbeats and alerts
+//! ([`ingest`]). sled locks each, so one server process owns a data
 //! directory; admin commands go through the HTTP API.
 
 use std::future::Future;
@@ -45,6 +46,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod evidence_cli;
+pub mod ingest;
 pub mod metrics;
 pub mod routes;
 pub mod server_docs;
@@ -106,6 +108,8 @@ pub struct AppState {
     pub log: ChangeLog,
     /// Photo blobs and the documents that reference them.
     pub blobs: blobs::BlobStore,
+    /// Weighing records, heartbeats and alerts ([`ingest`]).
+    pub ingest: ingest::Ingest,
     shutdown: Arc<watch::Sender<bool>>,
 }
 
@@ -152,7 +156,12 @@ impl AppState {
             path: blobs_dir.display().to_string(),
             source: std::io::Error::other(e),
         })?;
-        Self::assemble(config, Arc::new(docs), auth, log, blobs, clock).await
+        let ingest_dir = config.ingest_dir();
+        let ingest = ingest::Ingest::open(&ingest_dir).map_err(|e| StartError::Io {
+            path: ingest_dir.display().to_string(),
+            source: std::io::Error::other(e),
+        })?;
+        Self::assemble(config, Arc::new(docs), auth, log, blobs, ingest, clock).await
     }
 
     /// A state whose stores live in memory (router tests, simulations).
@@ -172,12 +181,17 @@ impl AppState {
             path: "temporary blob store".to_owned(),
             source: std::io::Error::other(e),
         })?;
+        let ingest = ingest::Ingest::temporary().map_err(|e| StartError::Io {
+            path: "temporary ingest database".to_owned(),
+            source: std::io::Error::other(e),
+        })?;
         Self::assemble(
             config,
             Arc::new(MemoryStore::new()),
             auth,
             log,
             blobs,
+            ingest,
             clock,
         )
         .await
@@ -189,6 +203,7 @@ impl AppState {
         auth: Auth,
         log: ChangeLog,
         blobs: blobs::BlobStore,
+        ingest: ingest::Ingest,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StartError> {
         auth.bootstrap_admin(config.admin_token.as_ref(), clock.now_ms())
@@ -223,6 +238,7 @@ impl AppState {
             sync,
             log,
             blobs,
+            ingest,
             shutdown: Arc::new(shutdown),
         };
         let now_ms = i64::try_from(state.now_ms()).unwrap_or(i64::MAX);

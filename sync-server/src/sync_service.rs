@@ -483,7 +483,13 @@ impl<S: DocStore> Driver<S> {
                     else {
                         continue;
                     };
-                    items.push((s.doc, doc, IndexEntry::new(header.kind.as_str())));
+                    // Kind, and the source unit a document concerns: the weighing ingest
+                    // finds a unit's profile by it.
+                    let mut entry = IndexEntry::new(header.kind.as_str());
+                    if let Some(unit) = &header.unit {
+                        entry = entry.with(zhichao_core::field::index::UNIT, unit.to_string());
+                    }
+                    items.push((s.doc, doc, entry));
                     for (blob, adder) in self.hub.unsaved_blob_refs(&s.doc) {
                         photos.push((s.doc, header.kind, *blob, adder.clone()));
                     }

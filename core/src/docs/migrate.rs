@@ -85,7 +85,7 @@ fn v1_text_paths(kind: DocKind) -> &'static [&'static [&'static str]] {
         DocKind::Notice => &[&["facts"], &["legal_basis"]],
         DocKind::Response => &[&["statement"]],
         DocKind::Review => &[&["comments"]],
-        DocKind::Unit | DocKind::Rules => &[],
+        DocKind::Unit | DocKind::Rules | DocKind::WatchList => &[],
     }
 }
 

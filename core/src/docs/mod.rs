@@ -1,5 +1,6 @@
 //! The documents that carry the work: cases, rectification notices, enterprises' responses,
-//! supervisors' reviews and source-unit profiles, each an Automerge CRDT document.
+//! supervisors' reviews and source-unit profiles, and the server's rules and watch lists, each an Automerge CRDT
+//! document.
 //!
 //! Why CRDTs: phones work for hours without signal and two officers of one joint patrol may edit
 //! the same case on two phones. Automerge merges any two replicas that saw the same changes to
@@ -31,6 +32,7 @@ mod rules;
 mod status;
 mod typed;
 mod unit;
+mod watchlist;
 
 pub use case::{
     Case, CaseEvent, CaseKind, CheckItem, CheckStatus, Checklist, EvidenceRef, MeasurementRecord,
@@ -53,3 +55,6 @@ pub use typed::{
 #[cfg(test)]
 mod tests;
 pub use unit::UnitProfile;
+pub use watchlist::{
+    REVOCATION_THRESHOLD, WATCHLIST_DAYS, WatchEntry, WatchList, watchlist_document_id,
+};

@@ -177,7 +177,7 @@ pub fn referenced_blobs(kind: DocKind, doc: &Automerge) -> Result<Vec<BlobUse>, 
                 });
             }
         }
-        DocKind::Review | DocKind::Unit | DocKind::Rules => {}
+        DocKind::Review | DocKind::Unit | DocKind::Rules | DocKind::WatchList => {}
     }
     out.sort();
     out.dedup();

@@ -32,6 +32,8 @@ pub enum DocKind {
     Unit,
     /// The rules versions in force in a county (a server document).
     Rules,
+    /// One day's over-limit departures in a county (a server document).
+    WatchList,
 }
 
 impl DocKind {
@@ -44,6 +46,7 @@ impl DocKind {
             DocKind::Review => "review",
             DocKind::Unit => "unit",
             DocKind::Rules => "rules",
+            DocKind::WatchList => "watchlist",
         }
     }
 }
@@ -443,7 +446,7 @@ fn check_synced<T: DocBody>(before: &Automerge, after: &Automerge) -> Result<(),
 /// # Errors
 /// [`DocError`] naming the rule broken.
 pub fn check_new_document(header: &Header, doc: &Automerge) -> Result<(), DocError> {
-    use super::{Case, Notice, Response, Review, RulesVersions, UnitProfile};
+    use super::{Case, Notice, Response, Review, RulesVersions, UnitProfile, WatchList};
     match header.kind {
         DocKind::Case => check_new::<Case>(header, doc),
         DocKind::Notice => check_new::<Notice>(header, doc),
@@ -451,6 +454,7 @@ pub fn check_new_document(header: &Header, doc: &Automerge) -> Result<(), DocErr
         DocKind::Review => check_new::<Review>(header, doc),
         DocKind::Unit => check_new::<UnitProfile>(header, doc),
         DocKind::Rules => check_new::<RulesVersions>(header, doc),
+        DocKind::WatchList => check_new::<WatchList>(header, doc),
     }
 }
 
@@ -466,7 +470,7 @@ pub fn check_synced_edit(
     before: &Automerge,
     after: &Automerge,
 ) -> Result<(), DocError> {
-    use super::{Case, Notice, Response, Review, RulesVersions, UnitProfile};
+    use super::{Case, Notice, Response, Review, RulesVersions, UnitProfile, WatchList};
     match kind {
         DocKind::Case => check_synced::<Case>(before, after),
         DocKind::Notice => check_synced::<Notice>(before, after),
@@ -474,5 +478,6 @@ pub fn check_synced_edit(
         DocKind::Review => check_synced::<Review>(before, after),
         DocKind::Unit => check_synced::<UnitProfile>(before, after),
         DocKind::Rules => check_synced::<RulesVersions>(before, after),
+        DocKind::WatchList => check_synced::<WatchList>(before, after),
     }
 }

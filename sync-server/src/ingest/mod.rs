@@ -1,0 +1,82 @@
+//! Weighing ingest (称重数据接入): what source units' systems upload, and what the county
+//! platform makes of it.
+//!
+//! - [`alerts`]: the alerts supervisors and patrols act on — over-limit departures (超限出场)
+//!   and upload interruptions — routed by jurisdiction, with their acknowledge → dispatch →
+//!   close history.
+//!
+//! Everything lives in one sled database of its own, `<data_dir>/ingest`, separate from the
+//! document store: weighing records are not CRDT documents (one writer, append-only, keyed by
+//! the unit's record id), and writes that belong together (a record and the alert it raises)
+//! go in one sled transaction, flushed before the answer leaves.
+
+pub mod alerts;
+
+use std::path::Path;
+
+use crate::ingest::alerts::AlertStore;
+
+/// Why the ingest database failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IngestError {
+    /// sled failed (disk, another process holds the database).
+    #[error(transparent)]
+    Sled(#[from] sled::Error),
+    /// A stored record does not read.
+    #[error("corrupt ingest record {key}: {reason}")]
+    Corrupt {
+        /// The record's key, printable.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Result alias of this module.
+pub type Result<T, E = IngestError> = std::result::Result<T, E>;
+
+/// The ingest database and its stores; cheap to clone (sled handles are shared).
+#[derive(Clone, Debug)]
+pub struct Ingest {
+    db: sled::Db,
+    /// The alerts.
+    pub alerts: AlertStore,
+}
+
+impl Ingest {
+    /// Opens (creating) the database in `dir`.
+    ///
+    /// # Errors
+    /// [`IngestError::Sled`] when another process holds it or the disk fails.
+    pub fn open(dir: &Path) -> Result<Self> {
+        Self::from_db(sled::Config::new().path(dir).open()?)
+    }
+
+    /// A database that lives in memory (router tests, simulations).
+    ///
+    /// # Errors
+    /// [`IngestError::Sled`].
+    pub fn temporary() -> Result<Self> {
+        Self::from_db(sled::Config::new().temporary(true).open()?)
+    }
+
+    fn from_db(db: sled::Db) -> Result<Self> {
+        let alerts = AlertStore::open(&db)?;
+        Ok(Ingest { db, alerts })
+    }
+
+    /// The sled database, for stores that add their own trees.
+    pub fn db(&self) -> &sled::Db {
+        &self.db
+    }
+
+    /// Flushes everything written so far to disk.
+    ///
+    /// # Errors
+    /// [`IngestError::Sled`].
+    pub async fn flush(&self) -> Result<()> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+}
