@@ -43,6 +43,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use zhichao_core::access::Principal;
 use zhichao_core::ids::{PrincipalId, StorageId};
+use zhichao_core::uscc::Uscc;
 
 use crate::AppState;
 use crate::api::{TokenInfo, TokenKind};
@@ -1102,6 +1103,33 @@ impl FromRequestParts<AppState> for Admin {
         match grant.principal {
             Principal::Admin { id } => Ok(Admin(id)),
             _ => Err(rejected(state, AuthError::Forbidden { needed: "admin" })),
+        }
+    }
+}
+
+/// Extractor: a source unit's weighbridge system (`Principal::SourceUnitSystem`, 403 for any
+/// other principal). It speaks for exactly one unit: the token's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceUnitSystem {
+    /// The account.
+    pub id: PrincipalId,
+    /// The source unit (货运源头单位) it uploads for.
+    pub unit: Uscc,
+}
+
+impl FromRequestParts<AppState> for SourceUnitSystem {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let grant = authenticate_bearer(state, &parts.headers).map_err(|e| rejected(state, e))?;
+        match grant.principal {
+            Principal::SourceUnitSystem { id, unit } => Ok(SourceUnitSystem { id, unit }),
+            _ => Err(rejected(
+                state,
+                AuthError::Forbidden {
+                    needed: "source_unit_system",
+                },
+            )),
         }
     }
 }

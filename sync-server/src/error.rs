@@ -60,6 +60,13 @@ pub enum ApiError {
         /// Explanation.
         message: &'static str,
     },
+    /// The request contradicts what is stored (409 `conflict`), e.g. a weighing record id
+    /// uploaded before with other content.
+    #[error("{message}")]
+    Conflict {
+        /// What conflicts with what.
+        message: String,
+    },
     /// The route exists but not for this method (405).
     #[error("method not allowed")]
     MethodNotAllowed,
@@ -102,6 +109,7 @@ impl ApiError {
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound | ApiError::Missing { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -117,6 +125,7 @@ impl ApiError {
             | ApiError::Unavailable { code, .. } => code,
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::Conflict { .. } => "conflict",
             ApiError::Internal(_) => "internal",
         }
     }

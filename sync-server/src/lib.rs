@@ -125,7 +125,9 @@ impl std::fmt::Debug for AppState {
 
 impl AppState {
     /// Opens the stores under `config.data_dir` (`docs/`, `auth/`) and registers the admin
-    /// bootstrap token of `config.admin_token` (removing an earlier one when unset).
+    /// bootstrap token of `config.admin_token` (removing an earlier one when unset). Then
+    /// publishes the rules in force and re-publishes the over-limit departures of the last
+    /// days that the watch lists lack ([`ingest::watchlist::reconcile`]).
     ///
     /// # Errors
     /// [`StartError`] when a directory cannot be created or a store opened (another process
@@ -247,6 +249,11 @@ impl AppState {
             state.sync.shutdown();
             return Err(e.into());
         }
+        // A crash between a weighing upload's flush and its watch-list write leaves departures
+        // off the lists: re-publish the recent ones (never fatal: the records are stored).
+        if let Err(e) = ingest::watchlist::reconcile(&state).await {
+            tracing::warn!(error = %e, "cannot re-publish the recent watch lists");
+        }
         Ok(state)
     }
 
@@ -298,6 +305,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::ticket::router())
         .merge(routes::sync::router())
         .merge(routes::blobs::router())
+        .merge(routes::weighings::router())
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))

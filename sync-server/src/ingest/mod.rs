@@ -4,6 +4,11 @@
 //! - [`alerts`]: the alerts supervisors and patrols act on — over-limit departures (超限出场)
 //!   and upload interruptions — routed by jurisdiction, with their acknowledge → dispatch →
 //!   close history.
+//! - [`weighings`]: the weighing records (称重记录), once per (unit, record id), with their exit
+//!   verdicts, departure alerts, conflicting versions (audit) and the plates' yearly counts.
+//! - [`units`]: a unit's name and supervising authority, from its synced profile.
+//! - [`watchlist`]: the server-written daily watch-list documents of over-limit departures,
+//!   for the patrols' offline plate lookup.
 //!
 //! Everything lives in one sled database of its own, `<data_dir>/ingest`, separate from the
 //! document store: weighing records are not CRDT documents (one writer, append-only, keyed by
@@ -11,10 +16,16 @@
 //! go in one sled transaction, flushed before the answer leaves.
 
 pub mod alerts;
+pub mod units;
+pub mod watchlist;
+pub mod weighings;
 
 use std::path::Path;
 
+use std::sync::Arc;
+
 use crate::ingest::alerts::AlertStore;
+use crate::ingest::weighings::WeighingStore;
 
 /// Why the ingest database failed.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +53,11 @@ pub struct Ingest {
     db: sled::Db,
     /// The alerts.
     pub alerts: AlertStore,
+    /// The weighing records.
+    pub weighings: WeighingStore,
+    /// Held while a watch-list document is written ([`watchlist`]): one writer at a time, so
+    /// each write reads the document the previous one left.
+    watchlist_writes: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Ingest {
@@ -63,7 +79,13 @@ impl Ingest {
 
     fn from_db(db: sled::Db) -> Result<Self> {
         let alerts = AlertStore::open(&db)?;
-        Ok(Ingest { db, alerts })
+        let weighings = WeighingStore::open(&db)?;
+        Ok(Ingest {
+            db,
+            alerts,
+            weighings,
+            watchlist_writes: Arc::new(tokio::sync::Mutex::new(())),
+        })
     }
 
     /// The sled database, for stores that add their own trees.

@@ -12,6 +12,7 @@
 //! | `GET /v1/sync` (WebSocket) | any principal, bearer or `?ticket=` | [`sync`] |
 //! | `HEAD`/`PUT /v1/blobs/{sha256}` | officer, enterprise, supervisor | [`blobs`] |
 //! | `GET /v1/blobs/{sha256}` | a reader of a document that references the blob | [`blobs`] |
+//! | `POST /v1/weighings` | source-unit system | [`weighings`] |
 
 pub mod admin;
 pub mod auth;
@@ -21,3 +22,4 @@ pub mod metrics;
 /// `GET /v1/sync`: the WebSocket sync route.
 pub mod sync;
 pub mod ticket;
+pub mod weighings;

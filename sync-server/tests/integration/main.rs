@@ -4,3 +4,4 @@ mod cli;
 mod routes;
 mod serve;
 mod sync;
+mod weighings;
