@@ -788,3 +788,71 @@ async fn concurrent_uploads_of_one_record_store_it_once() {
     let list = h.watch_list("2026-11-29").unwrap();
     assert_eq!(list.entries.len(), 1);
 }
+
+/// A real `zhichao serve`: an acknowledged record survives `kill -9` (the answer leaves after
+/// the flush), and its retry after the restart is a duplicate with the same alert.
+#[test]
+fn an_acknowledged_record_survives_a_sigkill_of_the_server() {
+    use crate::serve::{ADMIN, admin, start, text};
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let mut server = start(&data, &logs, Some(ADMIN)).unwrap_or_else(|(_, log)| panic!("{log}"));
+    let unit = uscc(70);
+    let out = admin(
+        &server,
+        Some(ADMIN),
+        &[
+            "issue-token",
+            "--role",
+            "source-unit-system",
+            "--name",
+            "sus:70",
+            "--unit",
+            unit.as_str(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let token = text(&out.stdout).trim().to_owned();
+    let now_ms = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap();
+    let mut body = record("kill-1", "晋E12345", 52_300);
+    body["weighed_at_ms"] = json!(now_ms - 120_000);
+    body["exit_at_ms"] = json!(now_ms - 60_000);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    let post = |server: &crate::serve::Server| -> (u16, Value) {
+        let mut r = agent
+            .post(format!("{}/v1/weighings", server.url()))
+            .header("Authorization", format!("Bearer {token}"))
+            .header("Content-Type", "application/json")
+            .send(body.to_string())
+            .expect("POST");
+        let text = r.body_mut().read_to_string().unwrap();
+        (r.status().as_u16(), serde_json::from_str(&text).unwrap())
+    };
+    let (status, first) = post(&server);
+    assert_eq!(status, 201, "{first}");
+    server.child.kill().unwrap(); // SIGKILL
+    server.child.wait().unwrap();
+    drop(server);
+
+    let logs = dir.path().join("logs-2");
+    std::fs::create_dir_all(&logs).unwrap();
+    let server = start(&data, &logs, Some(ADMIN)).unwrap_or_else(|(_, log)| panic!("{log}"));
+    let (status, retry) = post(&server);
+    assert_eq!(status, 200, "{retry}");
+    assert_eq!(retry["status"], "duplicate");
+    assert_eq!(retry["alert_ids"], first["alert_ids"]);
+    assert_eq!(retry["exit"], first["exit"]);
+}
