@@ -309,6 +309,15 @@ impl Mapping {
             }
             mapping.columns.insert(field, normalised);
         }
+        // A header the file names for one field is no longer a built-in name of another
+        // (`cargo = "车号"` takes 车号 away from plate).
+        for (key, field) in &owner {
+            for (other, names) in &mut mapping.columns {
+                if other != field {
+                    names.retain(|n| n != key);
+                }
+            }
+        }
         for format in &file.time_formats {
             let bad = chrono::format::StrftimeItems::new(format)
                 .any(|item| matches!(item, chrono::format::Item::Error));
@@ -455,6 +464,12 @@ mod tests {
         assert_eq!(m.header_names(Field::Plate), ["车辆号码"]);
         assert_eq!(m.header_names(Field::Gross), ["总重", "毛重(kg)"]);
         assert!(m.header_names(Field::Tare).contains(&"皮重".to_owned()));
+        let m2 = Mapping::from_toml("[columns]\ncargo = \"车号\"").unwrap();
+        assert_eq!(m2.header_names(Field::Cargo), ["车号"]);
+        assert!(
+            !m2.header_names(Field::Plate).contains(&"车号".to_owned()),
+            "taken from the built-in plate names"
+        );
         assert_eq!(m.mass_unit, MassUnitSetting::Kilograms);
         assert_eq!((m.default_axles, m.delimiter), (Some(6), b';'));
         assert_eq!(m.time_formats().next(), Some("%d.%m.%Y %H:%M"));

@@ -159,10 +159,19 @@ pub fn run(options: &ImportOptions, out: &mut dyn Write) -> Result<ImportOutcome
         None => Mapping::default(),
     };
     let file = options.file.display().to_string();
-    let bytes = std::fs::read(&options.file).map_err(|source| ImportError::Read {
+    let read_error = |source| ImportError::Read {
         path: file.clone(),
         source,
-    })?;
+    };
+    // Refuse a huge file before reading it into memory.
+    let size = std::fs::metadata(&options.file).map_err(read_error)?.len();
+    if size > parse::MAX_FILE_BYTES as u64 {
+        return Err(ImportError::File {
+            path: file.clone(),
+            source: FileError::TooLarge(usize::try_from(size).unwrap_or(usize::MAX)),
+        });
+    }
+    let bytes = std::fs::read(&options.file).map_err(read_error)?;
     let parsed = parse(&bytes, &mapping, options.now_ms).map_err(|source| ImportError::File {
         path: file.clone(),
         source,
