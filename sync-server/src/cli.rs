@@ -1,5 +1,6 @@
 //! The `zhichao` command line: argument parsing, the subcommands that need no server
-//! (`classify`, `plate`), `serve`, and the `admin` commands that call a running server.
+//! (`classify`, `plate`, `evidence`), `serve`, the `admin` commands that call a running server,
+//! and `import-weighings` (a weighbridge CSV export uploaded with a unit's token).
 //!
 //! `main.rs` only calls [`run`]; everything here writes to the writers it is given so that tests
 //! can check the exact output and exit code.
@@ -19,6 +20,11 @@ use zhichao_core::rules::{
 /// Exit code for input that was understood but is invalid (a bad plate, an impossible
 /// configuration, an unreadable rules file). clap uses the same code for usage errors.
 pub const EXIT_INVALID_INPUT: u8 = 2;
+
+/// Exit code of `import-weighings` when some lines were rejected or in conflict (the others
+/// were imported); its failures (file, mapping, token, network) exit with
+/// [`EXIT_INVALID_INPUT`].
+pub const EXIT_LINES_REJECTED: u8 = 1;
 
 /// Exit code when the output cannot be written (closed pipe, full disk), the server cannot be
 /// reached or fails, or `serve` stops on an error.
@@ -50,7 +56,43 @@ pub enum Command {
     /// Check photos as evidence (SHA-256, format, size, capture time, GPS, camera) and write
     /// their evidence copies and thumbnails.
     Evidence(crate::evidence_cli::EvidenceArgs),
+    /// Import a weighbridge program's CSV export (车号, 毛重, 皮重, 净重, 过磅时间 …; GBK or
+    /// UTF-8; tonnes or kg) into the server with the unit's token; prints a summary.
+    #[command(after_long_help = IMPORT_AFTER_HELP)]
+    ImportWeighings(ImportWeighingsArgs),
 }
+
+const IMPORT_AFTER_HELP: &str = concat!(
+    "\
+Reading the file:
+  Encoding: UTF-8 (with or without BOM) or GBK/GB18030, detected. Header: the first line naming
+  a plate column (title lines above it are skipped). Required columns: plate, gross,
+  weighed_at, and axles unless the mapping sets default_axles. Built-in headers:
+    record_id 流水号/单号/磅单号   plate 车号/车牌号/车牌   plate_colour 车牌颜色   axles 轴数
+    gross 毛重   tare 皮重   net 净重   cargo 货物/货名/货物名称   loading_slip_no 装载单号
+    lane 磅号/通道   entry_at 进场时间   weighed_at 过磅时间/称重时间   exit_at 出场时间
+    result 结果/过磅结果
+  Masses: t (up to 3 decimals, exact), kg, or auto: a unit in the gross header (毛重(吨)),
+  else tonnes if any gross has a decimal point or all are below 1000, else kg.
+  Times: China Standard Time, e.g. 2026-11-29 08:15:30, 2026/11/29 8:15, 2026-11-29T08:15:30.
+  Result: without a result column (or with an empty cell) a line is 'passed' (the truck left).
+  Record id: without an id column, one is derived from plate, weighing time and gross, so
+  importing the same file again gives duplicates, never double records.
+  Lines failing the checks are rejected with their line number and not sent.
+
+Mapping file (--mapping FILE, TOML; lays over the built-in mapping; unknown keys are errors):
+",
+    include_str!("import/example-mapping.toml"),
+    "
+Token: --token or ZHICHAO_TOKEN (preferred: a command line is visible to other users), a
+source-unit-system access token of the unit (`zhichao admin issue-token --role
+source-unit-system --unit USCC …`).
+
+Exit codes: 0 every line imported or already there; 1 some lines rejected or in conflict (the
+rest imported); 2 usage error, unreadable file or mapping, refused token, network or server
+failure. A stopped upload prints what was imported so far; running it again is safe.
+"
+);
 
 const SERVE_AFTER_HELP: &str = "\
 Settings come from defaults, then --config FILE (TOML), then the environment, then the flags:
@@ -191,6 +233,31 @@ pub struct ClassifyArgs {
     /// Print one JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Arguments of `zhichao import-weighings`.
+#[derive(Debug, Args)]
+pub struct ImportWeighingsArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub server: ServerArg,
+    /// The CSV file exported by the weighbridge software.
+    #[arg(value_name = "FILE.csv")]
+    pub file: PathBuf,
+    /// The source unit's unified social credit code (统一社会信用代码); the token must be
+    /// this unit's.
+    #[arg(long, value_name = "USCC")]
+    pub unit: String,
+    /// A mapping file (TOML): column names, mass unit, time formats, result words; see the end
+    /// of `--help`.
+    #[arg(long, value_name = "FILE")]
+    pub mapping: Option<PathBuf>,
+    /// The unit's access token (default: the environment variable ZHICHAO_TOKEN).
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// No progress bar (it is drawn on standard error only when that is a terminal).
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// Arguments of `zhichao plate`.
@@ -414,6 +481,7 @@ where
         Command::Evidence(args) => {
             crate::evidence_cli::run(&args, out, err).map_err(CliError::Output)
         }
+        Command::ImportWeighings(args) => import_weighings(&args, out),
     };
     match result {
         Ok(code) => code,
@@ -818,6 +886,35 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {}
         () = term => {}
+    }
+}
+
+fn import_weighings(args: &ImportWeighingsArgs, out: &mut dyn Write) -> CmdResult {
+    use crate::clock::Clock as _;
+    use crate::import::{ImportOptions, ImportOutcome};
+
+    let unit = zhichao_core::uscc::Uscc::parse(&args.unit)
+        .map_err(|e| invalid(format_args!("--unit {:?}: {e}", args.unit)))?;
+    let token = args
+        .token
+        .clone()
+        .or_else(|| std::env::var("ZHICHAO_TOKEN").ok())
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| invalid("give the unit's access token with --token or ZHICHAO_TOKEN"))?;
+    let options = ImportOptions {
+        server: args.server.server.clone(),
+        file: args.file.clone(),
+        unit,
+        mapping: args.mapping.clone(),
+        token,
+        quiet: args.quiet,
+        now_ms: i64::try_from(crate::clock::SystemClock.now_ms()).unwrap_or(i64::MAX),
+    };
+    // Every failure of the import is exit 2: exit 1 means "some lines rejected".
+    match crate::import::run(&options, out).map_err(invalid)? {
+        ImportOutcome::Complete => Ok(ExitCode::SUCCESS),
+        ImportOutcome::SomeRejected => Ok(ExitCode::from(EXIT_LINES_REJECTED)),
     }
 }
 

@@ -1,4 +1,5 @@
-//! [`AdminClient`]: the blocking HTTP client of `zhichao admin …`.
+//! [`AdminClient`]: the blocking HTTP client of `zhichao admin …`; [`UnitClient`]: the one of
+//! `zhichao import-weighings` (a source unit's weighing uploads).
 //!
 //! sled locks the server's data directory, so admin commands never open it: they call the
 //! admin API of the running server with the admin token. Plain HTTP only (no TLS stack in the
@@ -10,12 +11,14 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use zhichao_core::weighing::{BatchOutcome, WeighingRecord};
+
 use crate::api::{
     CreateEnrollmentRequest, EnrollmentResponse, ErrorBody, IssueTokenRequest, IssuedTokenResponse,
     RevokeRequest, RevokeResponse, TokenList,
 };
 
-/// How long one admin request may take, connect to answer.
+/// How long one request may take, connect to answer.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Why an admin request failed.
@@ -53,33 +56,31 @@ impl ClientError {
     pub fn is_client_error(&self) -> bool {
         matches!(self, ClientError::Server { status, .. } if (400..500).contains(status))
     }
+
+    /// True when the server refused the credentials (401, 403).
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(
+            self,
+            ClientError::Server {
+                status: 401 | 403,
+                ..
+            }
+        )
+    }
 }
 
 /// Result of an admin request.
 pub type Result<T, E = ClientError> = std::result::Result<T, E>;
 
-/// A client of one server's admin API.
-pub struct AdminClient {
+/// Plain HTTP with a bearer token to one server.
+struct Http {
     agent: ureq::Agent,
     base: String,
     token: String,
 }
 
-impl std::fmt::Debug for AdminClient {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AdminClient")
-            .field("base", &self.base)
-            .finish_non_exhaustive()
-    }
-}
-
-impl AdminClient {
-    /// A client of the server at `server` (`http://HOST:PORT`) authenticating with the admin
-    /// `token`.
-    ///
-    /// # Errors
-    /// [`ClientError::Url`] for anything but an `http://` URL.
-    pub fn new(server: &str, token: &str) -> Result<Self> {
+impl Http {
+    fn new(server: &str, token: &str) -> Result<Self> {
         let url = |reason| ClientError::Url {
             url: server.chars().take(100).collect(),
             reason,
@@ -101,49 +102,14 @@ impl AdminClient {
             .timeout_global(Some(TIMEOUT))
             .build()
             .into();
-        Ok(AdminClient {
+        Ok(Http {
             agent,
             base: base.to_owned(),
             token: token.to_owned(),
         })
     }
 
-    /// `POST /v1/admin/tokens`.
-    ///
-    /// # Errors
-    /// [`ClientError`].
-    pub fn issue_token(&self, request: &IssueTokenRequest) -> Result<IssuedTokenResponse> {
-        self.post("/v1/admin/tokens", request)
-    }
-
-    /// `POST /v1/admin/enrollments`.
-    ///
-    /// # Errors
-    /// [`ClientError`].
-    pub fn create_enrollment(
-        &self,
-        request: &CreateEnrollmentRequest,
-    ) -> Result<EnrollmentResponse> {
-        self.post("/v1/admin/enrollments", request)
-    }
-
-    /// `POST /v1/admin/revoke`.
-    ///
-    /// # Errors
-    /// [`ClientError`].
-    pub fn revoke(&self, request: &RevokeRequest) -> Result<RevokeResponse> {
-        self.post("/v1/admin/revoke", request)
-    }
-
-    /// `GET /v1/admin/tokens`, optionally of one principal.
-    ///
-    /// # Errors
-    /// [`ClientError`].
-    pub fn list(&self, principal: Option<&str>) -> Result<TokenList> {
-        let path = match principal {
-            Some(p) => format!("/v1/admin/tokens?principal={}", percent_encode(p)),
-            None => "/v1/admin/tokens".to_owned(),
-        };
+    fn get<Resp: DeserializeOwned>(&self, path: &str) -> Result<Resp> {
         let response = self
             .agent
             .get(format!("{}{path}", self.base))
@@ -161,6 +127,125 @@ impl AdminClient {
             .content_type("application/json")
             .send(body)?;
         decode(response)
+    }
+}
+
+/// A client of one server's admin API.
+pub struct AdminClient {
+    http: Http,
+}
+
+impl std::fmt::Debug for AdminClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminClient")
+            .field("base", &self.http.base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AdminClient {
+    /// A client of the server at `server` (`http://HOST:PORT`) authenticating with the admin
+    /// `token`.
+    ///
+    /// # Errors
+    /// [`ClientError::Url`] for anything but an `http://` URL.
+    pub fn new(server: &str, token: &str) -> Result<Self> {
+        Ok(AdminClient {
+            http: Http::new(server, token)?,
+        })
+    }
+
+    /// `POST /v1/admin/tokens`.
+    ///
+    /// # Errors
+    /// [`ClientError`].
+    pub fn issue_token(&self, request: &IssueTokenRequest) -> Result<IssuedTokenResponse> {
+        self.http.post("/v1/admin/tokens", request)
+    }
+
+    /// `POST /v1/admin/enrollments`.
+    ///
+    /// # Errors
+    /// [`ClientError`].
+    pub fn create_enrollment(
+        &self,
+        request: &CreateEnrollmentRequest,
+    ) -> Result<EnrollmentResponse> {
+        self.http.post("/v1/admin/enrollments", request)
+    }
+
+    /// `POST /v1/admin/revoke`.
+    ///
+    /// # Errors
+    /// [`ClientError`].
+    pub fn revoke(&self, request: &RevokeRequest) -> Result<RevokeResponse> {
+        self.http.post("/v1/admin/revoke", request)
+    }
+
+    /// `GET /v1/admin/tokens`, optionally of one principal.
+    ///
+    /// # Errors
+    /// [`ClientError`].
+    pub fn list(&self, principal: Option<&str>) -> Result<TokenList> {
+        let path = match principal {
+            Some(p) => format!("/v1/admin/tokens?principal={}", percent_encode(p)),
+            None => "/v1/admin/tokens".to_owned(),
+        };
+        self.http.get(&path)
+    }
+}
+
+/// Body of a batch upload: `{"records": [...]}` (at most
+/// [`zhichao_core::weighing::MAX_BATCH_RECORDS`]).
+#[derive(Serialize)]
+struct WeighingBatch<'a> {
+    records: &'a [WeighingRecord],
+}
+
+/// A client of a source unit's upload API, authenticating with a source-unit-system access
+/// token of that unit (the server takes the unit from the token).
+pub struct UnitClient {
+    http: Http,
+}
+
+impl std::fmt::Debug for UnitClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UnitClient")
+            .field("base", &self.http.base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl UnitClient {
+    /// A client of the server at `server` (`http://HOST:PORT`) with the unit's access `token`.
+    ///
+    /// # Errors
+    /// [`ClientError::Url`] for anything but an `http://` URL.
+    pub fn new(server: &str, token: &str) -> Result<Self> {
+        Ok(UnitClient {
+            http: Http::new(server, token)?,
+        })
+    }
+
+    /// `POST /v1/weighings` with `{"records": records}`: one [`BatchOutcome`] entry per record,
+    /// in order. The caller keeps batches within
+    /// [`zhichao_core::weighing::MAX_BATCH_RECORDS`].
+    ///
+    /// # Errors
+    /// [`ClientError`]; [`ClientError::Decode`] also when the answer does not have one outcome
+    /// per record.
+    pub fn upload_weighings(&self, records: &[WeighingRecord]) -> Result<BatchOutcome> {
+        let outcome: BatchOutcome = self
+            .http
+            .post("/v1/weighings", &WeighingBatch { records })?;
+        if outcome.records.len() != records.len() {
+            return Err(ClientError::Decode(format!(
+                "{} outcomes for a batch of {} records",
+                outcome.records.len(),
+                records.len()
+            )));
+        }
+        Ok(outcome)
     }
 }
 

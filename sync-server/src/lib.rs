@@ -9,7 +9,8 @@
 //!   the extractors ([`auth::Authenticated`], [`auth::Admin`], [`auth::SyncAuth`]).
 //! - [`routes`]: one module per resource, each with its own `router()`.
 //! - [`metrics`], [`clock`], [`error`], [`api`] (request and response bodies), [`client`]
-//!   (the admin command line's HTTP client), [`telemetry`] (logging).
+//!   (the command line's HTTP clients), [`telemetry`] (logging), [`import`] (weighbridge CSV
+//!   exports uploaded by `zhichao import-weighings`).
 //!
 //! Data directory layout: `<data_dir>/docs` is the document store ([`SledStore`]),
 //! `<data_dir>/auth` the token database, `<data_dir>/log` the change log, `<data_dir>/blobs`
@@ -46,6 +47,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod evidence_cli;
+pub mod import;
 pub mod ingest;
 pub mod metrics;
 pub mod routes;
