@@ -43,6 +43,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use zhichao_core::access::Principal;
 use zhichao_core::ids::{PrincipalId, StorageId};
+use zhichao_core::uscc::Uscc;
 
 use crate::AppState;
 use crate::api::{TokenInfo, TokenKind};
@@ -1102,6 +1103,28 @@ impl FromRequestParts<AppState> for Admin {
         match grant.principal {
             Principal::Admin { id } => Ok(Admin(id)),
             _ => Err(rejected(state, AuthError::Forbidden { needed: "admin" })),
+        }
+    }
+}
+
+/// Extractor: a source unit's weighbridge system (货运源头单位称重系统), holding its unit (403
+/// for any other principal).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceUnitSystem(pub Uscc);
+
+impl FromRequestParts<AppState> for SourceUnitSystem {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let grant = authenticate_bearer(state, &parts.headers).map_err(|e| rejected(state, e))?;
+        match grant.principal {
+            Principal::SourceUnitSystem { unit, .. } => Ok(SourceUnitSystem(unit)),
+            _ => Err(rejected(
+                state,
+                AuthError::Forbidden {
+                    needed: "source_unit_system",
+                },
+            )),
         }
     }
 }

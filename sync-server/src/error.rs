@@ -60,6 +60,13 @@ pub enum ApiError {
         /// Explanation.
         message: &'static str,
     },
+    /// The request conflicts with the resource's state (409, code `conflict`), e.g. an action
+    /// on a closed alert.
+    #[error("{message}")]
+    Conflict {
+        /// What conflicts.
+        message: String,
+    },
     /// The route exists but not for this method (405).
     #[error("method not allowed")]
     MethodNotAllowed,
@@ -101,6 +108,7 @@ impl ApiError {
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound | ApiError::Missing { .. } => StatusCode::NOT_FOUND,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -116,6 +124,7 @@ impl ApiError {
             | ApiError::Missing { code, .. }
             | ApiError::Unavailable { code, .. } => code,
             ApiError::NotFound => "not_found",
+            ApiError::Conflict { .. } => "conflict",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Internal(_) => "internal",
         }

@@ -4,6 +4,8 @@
 //! - [`alerts`]: the alerts supervisors and patrols act on — over-limit departures (超限出场)
 //!   and upload interruptions — routed by jurisdiction, with their acknowledge → dispatch →
 //!   close history.
+//! - [`heartbeats`]: equipment heartbeats and the upload-interrupted monitor.
+//! - [`unit_lookup`]: the supervising authority of a unit, from its synced profile.
 //!
 //! Everything lives in one sled database of its own, `<data_dir>/ingest`, separate from the
 //! document store: weighing records are not CRDT documents (one writer, append-only, keyed by
@@ -11,6 +13,8 @@
 //! go in one sled transaction, flushed before the answer leaves.
 
 pub mod alerts;
+pub mod heartbeats;
+pub mod unit_lookup;
 
 use std::path::Path;
 
