@@ -99,7 +99,8 @@ Settings come from defaults, then --config FILE (TOML), then the environment, th
   ZHICHAO_LISTEN, ZHICHAO_DATA_DIR, ZHICHAO_COUNTY, ZHICHAO_LOG_FORMAT (text|json),
   ZHICHAO_LOG (e.g. info,zhichao_server=debug), ZHICHAO_ALLOWED_ORIGINS (comma-separated),
   ZHICHAO_ACCESS_TTL, ZHICHAO_REFRESH_TTL, ZHICHAO_ENROLLMENT_TTL (e.g. 1h, 90d),
-  ZHICHAO_MAX_MESSAGE_BYTES, ZHICHAO_MAX_BODY_BYTES, ZHICHAO_MAX_CONNECTIONS.
+  ZHICHAO_MAX_MESSAGE_BYTES, ZHICHAO_MAX_BODY_BYTES, ZHICHAO_MAX_CONNECTIONS,
+  ZHICHAO_HEARTBEAT_GAP (e.g. 15m), ZHICHAO_OPERATING_HOURS (e.g. 06:00-22:00).
 ZHICHAO_ADMIN_TOKEN (at least 24 characters) registers the bootstrap admin token; unset, an
 earlier bootstrap token stops working. Logs go to standard error.
 ";

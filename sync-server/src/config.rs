@@ -39,6 +39,12 @@
 //!                                        # left unfinished, is removed after this long
 //! sweep_interval_secs = 600              # how often the sweeper looks
 //!
+//! [ingest]                               # weighing ingest (`/v1/heartbeats`, alerts)
+//! heartbeat_gap = "15m"                  # silence in operating hours that raises an
+//!                                        # upload-interrupted alert (1m to 7d)
+//! operating_hours = "06:00-22:00"        # China Standard Time; "00:00-24:00" round the clock
+//! monitor_interval = "60s"               # how often the monitor looks (1s to 1h)
+//!
 //! [rules]                                # the rules in force (RulesConfig; the keys of a
 //! id = "yangcheng-2026"                  # `classify --rules` file), published to phones
 //! tolerance_kg = 0                       # as the county's `rules` document
@@ -62,6 +68,8 @@ use serde::Deserialize;
 use zhichao_core::jurisdiction::{AdminCode, YANGCHENG_COUNTY};
 use zhichao_core::scope::Scope;
 
+use crate::ingest::heartbeats::{OperatingHours, OperatingHoursError};
+
 /// Default listen address: loopback only; a reverse proxy terminates TLS in front.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// Default data directory, relative to the working directory.
@@ -70,7 +78,7 @@ pub const DEFAULT_DATA_DIR: &str = "./data";
 pub const DEFAULT_COUNTY: AdminCode = YANGCHENG_COUNTY;
 
 /// The environment variables read by [`ServerConfig::load`], each overriding the file.
-pub const ENV_VARS: [&str; 13] = [
+pub const ENV_VARS: [&str; 15] = [
     "ZHICHAO_LISTEN",
     "ZHICHAO_DATA_DIR",
     "ZHICHAO_COUNTY",
@@ -83,6 +91,8 @@ pub const ENV_VARS: [&str; 13] = [
     "ZHICHAO_MAX_MESSAGE_BYTES",
     "ZHICHAO_MAX_BODY_BYTES",
     "ZHICHAO_MAX_CONNECTIONS",
+    "ZHICHAO_HEARTBEAT_GAP",
+    "ZHICHAO_OPERATING_HOURS",
     "ZHICHAO_ADMIN_TOKEN",
 ];
 
@@ -245,6 +255,29 @@ impl Default for BlobConfig {
     }
 }
 
+/// Weighing ingest settings (`[ingest]`; see [`crate::ingest::heartbeats`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IngestConfig {
+    /// Silence of a unit's equipment, counted in operating hours, after which an
+    /// upload-interrupted alert (数据上传中断) is raised (default 15 min, 1 min to 7 days).
+    pub heartbeat_gap: Duration,
+    /// When source units operate (default 06:00-22:00 China Standard Time): silence outside
+    /// counts for nothing.
+    pub operating_hours: OperatingHours,
+    /// How often the monitor looks for silent equipment (default 60 s, 1 s to 1 h).
+    pub monitor_interval: Duration,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            heartbeat_gap: Duration::from_secs(15 * 60),
+            operating_hours: OperatingHours::default(),
+            monitor_interval: Duration::from_secs(60),
+        }
+    }
+}
+
 /// A secret: never printed, not even by `{:?}`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -286,6 +319,8 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// Photo blobs.
     pub blobs: BlobConfig,
+    /// Weighing ingest: heartbeats and the upload monitor.
+    pub ingest: IngestConfig,
     /// Browser origins allowed to open a sync WebSocket besides the server's own
     /// (e.g. `https://console.example.org`). Clients that send no `Origin` are not browsers.
     pub allowed_origins: Vec<String>,
@@ -309,6 +344,7 @@ impl Default for ServerConfig {
             tokens: TokenConfig::default(),
             limits: Limits::default(),
             blobs: BlobConfig::default(),
+            ingest: IngestConfig::default(),
             allowed_origins: Vec::new(),
             admin_token: None,
             rules: zhichao_core::rules::RulesConfig::default(),
@@ -332,6 +368,8 @@ struct RawConfig {
     limits: RawLimits,
     #[serde(default)]
     blobs: RawBlobs,
+    #[serde(default)]
+    ingest: RawIngest,
     rules: Option<zhichao_core::rules::RulesConfig>,
 }
 
@@ -369,6 +407,14 @@ struct RawBlobs {
     max_blob_bytes: Option<u64>,
     unreferenced_ttl_hours: Option<u64>,
     sweep_interval_secs: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIngest {
+    heartbeat_gap: Option<String>,
+    operating_hours: Option<String>,
+    monitor_interval: Option<String>,
 }
 
 impl ServerConfig {
@@ -485,6 +531,25 @@ impl ServerConfig {
         if let Some(secs) = b.sweep_interval_secs {
             c.blobs.sweep_interval = Duration::from_secs(secs);
         }
+        let i = raw.ingest;
+        ttl(
+            "ingest.heartbeat_gap",
+            i.heartbeat_gap,
+            &mut c.ingest.heartbeat_gap,
+        )?;
+        ttl(
+            "ingest.monitor_interval",
+            i.monitor_interval,
+            &mut c.ingest.monitor_interval,
+        )?;
+        if let Some(text) = i.operating_hours {
+            c.ingest.operating_hours =
+                text.parse()
+                    .map_err(|e: OperatingHoursError| ConfigError::Invalid {
+                        field: "ingest.operating_hours",
+                        reason: e.to_string(),
+                    })?;
+        }
         Ok(c)
     }
 
@@ -546,6 +611,12 @@ impl ServerConfig {
         )?;
         size("ZHICHAO_MAX_BODY_BYTES", &mut self.limits.max_body_bytes)?;
         size("ZHICHAO_MAX_CONNECTIONS", &mut self.limits.max_connections)?;
+        ttl("ZHICHAO_HEARTBEAT_GAP", &mut self.ingest.heartbeat_gap)?;
+        if let Some(v) = get("ZHICHAO_OPERATING_HOURS") {
+            self.ingest.operating_hours = v.parse().map_err(|e: OperatingHoursError| {
+                bad("ZHICHAO_OPERATING_HOURS", &v, e.to_string())
+            })?;
+        }
         if let Some(v) = get("ZHICHAO_ADMIN_TOKEN") {
             // Never echo the value: it is the admin's password.
             let v = v.trim();
@@ -649,6 +720,13 @@ impl ServerConfig {
         }
         if b.sweep_interval < Duration::from_secs(1) {
             return invalid("blobs.sweep_interval_secs", "must be at least 1");
+        }
+        let i = &self.ingest;
+        if !(Duration::from_secs(60)..=Duration::from_secs(7 * 86_400)).contains(&i.heartbeat_gap) {
+            return invalid("ingest.heartbeat_gap", "must be between 1m and 7d");
+        }
+        if !(Duration::from_secs(1)..=Duration::from_secs(3_600)).contains(&i.monitor_interval) {
+            return invalid("ingest.monitor_interval", "must be between 1s and 1h");
         }
         for origin in &self.allowed_origins {
             if !(origin.starts_with("http://") || origin.starts_with("https://"))
@@ -800,6 +878,65 @@ mod tests {
         assert_eq!(c.blobs.unreferenced_ttl, Duration::from_secs(72 * 3_600));
         assert_eq!(c.blobs.sweep_interval, Duration::from_secs(600));
         assert_eq!(c.blobs_dir(), PathBuf::from("./data/blobs"));
+        assert_eq!(c.ingest.heartbeat_gap, Duration::from_secs(900));
+        assert_eq!(c.ingest.operating_hours.to_string(), "06:00-22:00");
+        assert_eq!(c.ingest.monitor_interval, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn ingest_settings_are_parsed_and_bounded() {
+        let c = ServerConfig::from_toml_str(
+            "[ingest]\nheartbeat_gap = \"30m\"\noperating_hours = \"00:00-24:00\"\n\
+             monitor_interval = \"10s\"",
+        )
+        .unwrap();
+        assert_eq!(c.ingest.heartbeat_gap, Duration::from_secs(1_800));
+        assert_eq!(c.ingest.operating_hours, OperatingHours::ROUND_THE_CLOCK);
+        assert_eq!(c.ingest.monitor_interval, Duration::from_secs(10));
+        for (text, field) in [
+            ("heartbeat_gap = \"soon\"", "ingest.heartbeat_gap"),
+            ("heartbeat_gap = \"30s\"", "ingest.heartbeat_gap"),
+            ("heartbeat_gap = \"8d\"", "ingest.heartbeat_gap"),
+            ("monitor_interval = \"0s\"", "ingest.monitor_interval"),
+            ("monitor_interval = \"2h\"", "ingest.monitor_interval"),
+            (
+                "operating_hours = \"22:00-06:00\"",
+                "ingest.operating_hours",
+            ),
+            ("operating_hours = \"6am-10pm\"", "ingest.operating_hours"),
+        ] {
+            let e = ServerConfig::from_toml_str(&format!("[ingest]\n{text}")).unwrap_err();
+            assert!(
+                matches!(e, ConfigError::Invalid { field: f, .. } if f == field),
+                "{text}: {e}"
+            );
+        }
+        let e = ServerConfig::from_toml_str("[ingest]\nheartbeat_interval = \"1m\"").unwrap_err();
+        assert!(matches!(e, ConfigError::Parse { .. }), "{e}");
+        let c = ServerConfig::load(
+            None,
+            env(&[
+                ("ZHICHAO_HEARTBEAT_GAP", "1h"),
+                ("ZHICHAO_OPERATING_HOURS", "07:30-19:00"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.ingest.heartbeat_gap, Duration::from_secs(3_600));
+        assert_eq!(c.ingest.operating_hours.to_string(), "07:30-19:00");
+        let e =
+            ServerConfig::load(None, env(&[("ZHICHAO_OPERATING_HOURS", "always")])).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ConfigError::Env {
+                    name: "ZHICHAO_OPERATING_HOURS",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let e = ServerConfig::load(None, env(&[("ZHICHAO_HEARTBEAT_GAP", "10s")])).unwrap_err();
+        assert!(e.to_string().contains("ingest.heartbeat_gap"), "{e}");
     }
 
     #[test]
@@ -854,6 +991,10 @@ mod tests {
             max_blob_bytes = 1048576
             unreferenced_ttl_hours = 24
             sweep_interval_secs = 60
+            [ingest]
+            heartbeat_gap = "20m"
+            operating_hours = "05:30-23:00"
+            monitor_interval = "30s"
             [rules]
             id = "yangcheng-2026"
             tolerance_kg = 500
@@ -866,6 +1007,9 @@ mod tests {
         assert_eq!(c.blobs.max_blob_bytes, 1_048_576);
         assert_eq!(c.blobs.unreferenced_ttl, Duration::from_secs(86_400));
         assert_eq!(c.blobs.sweep_interval, Duration::from_secs(60));
+        assert_eq!(c.ingest.heartbeat_gap, Duration::from_secs(1_200));
+        assert_eq!(c.ingest.operating_hours.to_string(), "05:30-23:00");
+        assert_eq!(c.ingest.monitor_interval, Duration::from_secs(30));
         assert_eq!(c.rules.id, "yangcheng-2026");
         assert_eq!(c.rules.tolerance_kg, 500);
         assert_eq!(c.listen.port(), 9000);

@@ -308,6 +308,8 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::sync::router())
         .merge(routes::blobs::router())
         .merge(routes::weighings::router())
+        .merge(routes::heartbeats::router())
+        .merge(routes::alerts::router())
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))
@@ -341,8 +343,9 @@ fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
 
 /// Serves [`app`] on `listener` until `shutdown` resolves, then stops accepting, signals
 /// [`AppState::shutdown_signal`] and waits for in-flight HTTP requests. Also purges
-/// long-expired tokens every [`PURGE_INTERVAL`] and sweeps unreferenced photo blobs
-/// ([`blobs::sweep_loop`]).
+/// long-expired tokens every [`PURGE_INTERVAL`], sweeps unreferenced photo blobs
+/// ([`blobs::sweep_loop`]) and watches for silent source-unit equipment
+/// ([`ingest::heartbeats::monitor_loop`]).
 ///
 /// # Errors
 /// I/O errors of the listener.
@@ -353,6 +356,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let purge = tokio::spawn(purge_loop(state.clone()));
     let sweep = tokio::spawn(blobs::sweep_loop(state.clone()));
+    let monitor = tokio::spawn(ingest::heartbeats::monitor_loop(state.clone()));
     let signal_state = state.clone();
     let signal = async move {
         shutdown.await;
@@ -377,6 +381,7 @@ pub async fn serve(
     state.request_shutdown();
     purge.abort();
     sweep.abort();
+    monitor.abort();
     result
 }
 

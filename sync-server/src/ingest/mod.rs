@@ -9,6 +9,7 @@
 //! - [`units`]: a unit's name and supervising authority, from its synced profile.
 //! - [`watchlist`]: the server-written daily watch-list documents of over-limit departures,
 //!   for the patrols' offline plate lookup.
+//! - [`heartbeats`]: equipment heartbeats and the upload-interrupted monitor.
 //!
 //! Everything lives in one sled database of its own, `<data_dir>/ingest`, separate from the
 //! document store: weighing records are not CRDT documents (one writer, append-only, keyed by
@@ -16,6 +17,7 @@
 //! go in one sled transaction, flushed before the answer leaves.
 
 pub mod alerts;
+pub mod heartbeats;
 pub mod units;
 pub mod watchlist;
 pub mod weighings;

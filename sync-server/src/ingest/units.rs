@@ -53,15 +53,17 @@ impl UnitInfo {
 }
 
 /// Looks up the unit's profile in the document store. With several profile documents for one
-/// USCC (two supervisors registered it), the first by document id that reads is used. A
-/// profile document that does not read is skipped with a warning; no profile at all is
-/// [`UnitInfo::unregistered`], with a warning (the county office should register it).
+/// USCC (two supervisors registered it), the newest by creation time that reads is used (ties:
+/// the first by document id). A profile document that does not read is skipped with a warning;
+/// no profile at all is [`UnitInfo::unregistered`], with a warning (the county office should
+/// register it).
 ///
 /// # Errors
 /// [`StoreError`] when the store fails (not for a missing or malformed profile).
 pub fn lookup(docs: &dyn DocStore, uscc: &Uscc) -> Result<UnitInfo, StoreError> {
     let mut ids = docs.find(index::UNIT, uscc.as_str())?;
     ids.sort();
+    let mut best: Option<(i64, UnitProfile)> = None;
     for id in ids {
         if docs.index_entry(&id)?.is_none_or(|e| e.kind != "unit") {
             continue;
@@ -69,16 +71,25 @@ pub fn lookup(docs: &dyn DocStore, uscc: &Uscc) -> Result<UnitInfo, StoreError> 
         let Some(loaded) = docs.load(&id)? else {
             continue;
         };
-        let profile = match TypedDoc::<UnitProfile>::open(id, loaded.doc) {
-            Ok(doc) => doc.body(),
-            Err(e) => Err(e),
-        };
-        match profile {
-            Ok(profile) => return Ok(UnitInfo::of_profile(uscc.clone(), &profile)),
+        let read = TypedDoc::<UnitProfile>::open(id, loaded.doc)
+            .and_then(|doc| Ok((doc.header()?, doc.body()?)));
+        match read {
+            Ok((header, profile)) if header.unit.as_ref() == Some(uscc) => {
+                if best
+                    .as_ref()
+                    .is_none_or(|(at, _)| header.created_at_ms > *at)
+                {
+                    best = Some((header.created_at_ms, profile));
+                }
+            }
+            Ok(_) => {}
             Err(e) => {
                 tracing::warn!(doc_id = %id, unit = %uscc, error = %e, "unit profile does not read");
             }
         }
+    }
+    if let Some((_, profile)) = best {
+        return Ok(UnitInfo::of_profile(uscc.clone(), &profile));
     }
     tracing::warn!(
         unit = %uscc,

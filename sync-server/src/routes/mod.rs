@@ -13,11 +13,17 @@
 //! | `HEAD`/`PUT /v1/blobs/{sha256}` | officer, enterprise, supervisor | [`blobs`] |
 //! | `GET /v1/blobs/{sha256}` | a reader of a document that references the blob | [`blobs`] |
 //! | `POST /v1/weighings` | source-unit system | [`weighings`] |
+//! | `POST /v1/heartbeats` | source-unit system | [`heartbeats`] |
+//! | `GET /v1/alerts`, `GET /v1/alerts/{id}` | supervisor (its scope), officer (its team's) | [`alerts`] |
+//! | `POST /v1/alerts/{id}/acknowledge`, `…/dispatch` | supervisor | [`alerts`] |
+//! | `POST /v1/alerts/{id}/close` | supervisor, officer of the dispatched team | [`alerts`] |
 
 pub mod admin;
+pub mod alerts;
 pub mod auth;
 pub mod blobs;
 pub mod health;
+pub mod heartbeats;
 pub mod metrics;
 /// `GET /v1/sync`: the WebSocket sync route.
 pub mod sync;

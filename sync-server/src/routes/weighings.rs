@@ -64,9 +64,9 @@ use zhichao_core::weighing::{
 use crate::AppState;
 use crate::auth::SourceUnitSystem;
 use crate::error::{ApiError, ApiResult, Json};
-use crate::ingest::units;
 use crate::ingest::watchlist;
 use crate::ingest::weighings::{Incoming, Stored};
+use crate::ingest::{heartbeats, units};
 
 /// Largest body of `POST /v1/weighings`, bytes (4 MiB): a full batch of
 /// [`MAX_BATCH_RECORDS`] records of about 1 KiB each with room to spare; larger than the
@@ -172,7 +172,7 @@ async fn upload(
         tokio::task::spawn_blocking(move || -> ApiResult<Vec<Stored>> {
             let info = units::lookup(blocking.docs.as_ref(), &unit).map_err(ApiError::internal)?;
             let server = blocking.server_principal();
-            blocking
+            let stored = blocking
                 .ingest
                 .weighings
                 .store(
@@ -182,7 +182,18 @@ async fn upload(
                     &blocking.ingest.alerts,
                     server.id(),
                 )
-                .map_err(ApiError::internal)
+                .map_err(ApiError::internal)?;
+            // An upload is a sign of life of the weighing equipment (flushed below with the
+            // records); failing to note it must not fail the upload.
+            if let Err(e) = heartbeats::seen(
+                &blocking.ingest,
+                &unit,
+                zhichao_core::weighing::EquipmentKind::Weighing,
+                received_at_ms,
+            ) {
+                tracing::warn!(error = %e, unit = %unit, "cannot note the weighing upload as a heartbeat");
+            }
+            Ok(stored)
         })
         .await
         .map_err(ApiError::internal)??

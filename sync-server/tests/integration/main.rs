@@ -1,5 +1,6 @@
 //! Integration tests of zhichao-server: one binary, one module per area.
 
+mod alerts;
 mod cli;
 mod routes;
 mod serve;
