@@ -71,8 +71,10 @@ pub fn lookup(docs: &dyn DocStore, uscc: &Uscc) -> Result<UnitInfo, StoreError> 
         let Some(loaded) = docs.load(&id)? else {
             continue;
         };
-        let read = TypedDoc::<UnitProfile>::open(id, loaded.doc)
-            .and_then(|doc| Ok((doc.header()?, doc.body()?)));
+        let read = match TypedDoc::<UnitProfile>::open(id, loaded.doc) {
+            Ok(doc) => doc.header().and_then(|h| Ok((h, doc.body()?))),
+            Err(e) => Err(e),
+        };
         match read {
             Ok((header, profile)) if header.unit.as_ref() == Some(uscc) => {
                 if best
