@@ -6,17 +6,25 @@
 //! parent, open notice), keeps derived entries of *other* documents current (a review changes
 //! its case's status, an accepted response closes its notice), and makes case numbers from a
 //! durable per-device sequence.
+//!
+//! It also answers the roadside question of the offline watch list (超限出场 watch list,
+//! [`crate::docs::watchlist`]): did this truck leave a source unit over the limit in the last
+//! [`WATCHLIST_DAYS`] days ([`FieldStore::watchlist_lookup`], by the lists' deterministic ids,
+//! no listing), and drops the lists of older days ([`FieldStore::prune_watchlists`]).
 
 use automerge::ActorId;
 use rand::Rng;
 
+use crate::calendar::LocalDay;
 use crate::docs::{
-    Case, CaseStatus, DocBody, DocError, DocKind, Header, Notice, Response, Review, TypedDoc,
-    UnitProfile, case_status, read_header,
+    Case, CaseStatus, DocBody, DocError, DocKind, Header, Notice, REVOCATION_THRESHOLD, Response,
+    Review, TypedDoc, UnitProfile, WATCHLIST_DAYS, WatchEntry, WatchList, case_status, read_header,
+    watchlist_document_id,
 };
 use crate::ids::{CaseNumber, CaseNumberError, DevicePrefix, DocumentId};
 use crate::plate::Plate;
-use crate::store::{DocStore, IndexEntry, LoadReport, SaveReport, StoreError};
+use crate::scope::Scope;
+use crate::store::{DocStore, IndexEntry, KIND_INDEX, LoadReport, SaveReport, StoreError};
 use crate::uscc::Uscc;
 
 /// Index names used by [`FieldStore`].
@@ -234,6 +242,10 @@ impl<S: DocStore> FieldStore<S> {
         header: &Header,
     ) -> Result<IndexEntry> {
         let mut entry = IndexEntry::new(header.kind.as_str());
+        if header.kind == DocKind::WatchList {
+            // Found by its deterministic id; the kind only, for pruning.
+            return Ok(entry);
+        }
         if let Some(parent) = header.parent {
             entry = entry.with(index::PARENT, parent.to_string());
         }
@@ -350,6 +362,125 @@ impl<S: DocStore> FieldStore<S> {
         self.of_kind(index::PARENT, &parent.to_string(), kind.as_str())
     }
 
+    /// The over-limit departures (超限出场) of `plate` on the watch lists of `county` this
+    /// device holds for `today` and the [`WATCHLIST_DAYS`]` - 1` days before (China Standard
+    /// Time days), newest first (by weighing time). Reads the lists by their deterministic ids
+    /// ([`watchlist_document_id`]); a day whose list is not on the device (not synced yet, no
+    /// departure that day) adds nothing. Each hit carries the plate's highest count of
+    /// over-limit findings in its calendar year among the entries read (the server counts
+    /// them as it writes each entry, so the latest entry knows the most), and whether that
+    /// count crosses 公路安全保护条例 Art. 66 ([`REVOCATION_THRESHOLD`]).
+    ///
+    /// A list that does not read (damaged, not a watch list) is skipped with a warning, so it
+    /// does not hide the other days; so is an entry whose USCC does not parse.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn watchlist_lookup(
+        &self,
+        county: &Scope,
+        plate: &Plate,
+        today: LocalDay,
+    ) -> Result<Vec<WatchHit>> {
+        let mut hits = Vec::new();
+        for day in today.recent(WATCHLIST_DAYS) {
+            let id = watchlist_document_id(county, day);
+            let list = match self.open::<WatchList>(&id).and_then(|opened| match opened {
+                Some(opened) => Ok(Some(opened.doc.body()?)),
+                None => Ok(None),
+            }) {
+                Ok(Some(list)) => list,
+                Ok(None) => continue,
+                Err(FieldError::Doc(e)) => {
+                    tracing::warn!(doc_id = %id, %day, error = %e, "a watch list does not read");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            for entry in list.of_plate(plate) {
+                match WatchHit::new(day, plate, entry) {
+                    Some(hit) => hits.push(hit),
+                    None => {
+                        tracing::warn!(doc_id = %id, %day, "a watch-list entry names a malformed USCC")
+                    }
+                }
+            }
+        }
+        // The plate's highest count per calendar year, on every hit of that year.
+        let mut highest: std::collections::BTreeMap<i32, u32> = std::collections::BTreeMap::new();
+        for hit in &hits {
+            let count = highest.entry(hit.day.year()).or_default();
+            *count = (*count).max(hit.year_count);
+        }
+        for hit in &mut hits {
+            hit.year_count = highest
+                .get(&hit.day.year())
+                .copied()
+                .unwrap_or(hit.year_count);
+            hit.revocation_threshold_crossed = hit.year_count > REVOCATION_THRESHOLD;
+        }
+        hits.sort_by(|a, b| {
+            (b.day, b.weighed_at_ms, &b.record_id).cmp(&(a.day, a.weighed_at_ms, &a.record_id))
+        });
+        Ok(hits)
+    }
+
+    /// Removes the watch lists (of any county) older than `today` and the
+    /// [`WATCHLIST_DAYS`]` - 1` days before, with everything the store keeps for them
+    /// ([`DocStore::remove`]); returns how many were removed. Found by the kind index; a
+    /// list's day is read from its body, or else from its header's `created_at_ms` (the
+    /// server sets it to the start of the day). A list whose day cannot be read either way is
+    /// kept (with a warning), as are lists of days after `today` (a device clock behind).
+    ///
+    /// # Errors
+    /// Store errors (the lists removed before the failure stay removed).
+    pub fn prune_watchlists(&self, today: LocalDay) -> Result<usize> {
+        let oldest_kept = today
+            .recent(WATCHLIST_DAYS)
+            .last()
+            .copied()
+            .unwrap_or(today);
+        let mut removed = 0;
+        for id in self.store.find(KIND_INDEX, DocKind::WatchList.as_str())? {
+            let Some(day) = self.watchlist_day(&id)? else {
+                continue;
+            };
+            if day < oldest_kept && self.store.remove(&id)? {
+                tracing::debug!(doc_id = %id, %day, "watch list pruned");
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// The day of a stored watch list: its body's, or its header's `created_at_ms`; `None`
+    /// (logged) when neither reads or the document is gone.
+    fn watchlist_day(&self, id: &DocumentId) -> Result<Option<LocalDay>> {
+        let loaded = match self.store.load(id) {
+            Ok(Some(loaded)) => loaded,
+            Ok(None) => return Ok(None),
+            Err(StoreError::CorruptDocument { .. }) => {
+                tracing::warn!(doc_id = %id, "a watch list does not load; kept");
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let header = read_header(&loaded.doc);
+        let from_body = TypedDoc::<WatchList>::open(*id, loaded.doc)
+            .and_then(|doc| doc.body())
+            .ok()
+            .and_then(|list| list.day.parse::<LocalDay>().ok());
+        let day = from_body.or_else(|| {
+            header
+                .ok()
+                .and_then(|header| LocalDay::of_ms(header.created_at_ms))
+        });
+        if day.is_none() {
+            tracing::warn!(doc_id = %id, "a watch list's day does not read; kept");
+        }
+        Ok(day)
+    }
+
     fn of_kind(&self, index: &str, value: &str, kind: &str) -> Result<Vec<DocumentId>> {
         let mut out = Vec::new();
         for id in self.store.find(index, value)? {
@@ -358,6 +489,62 @@ impl<S: DocStore> FieldStore<S> {
             }
         }
         Ok(out)
+    }
+}
+
+/// One over-limit departure (超限出场) of a plate found on a watch list kept on the device
+/// ([`FieldStore::watchlist_lookup`]): that the truck left a source unit over the limit, when,
+/// and by how much, as the weighbridge reported it to the server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WatchHit {
+    /// The day of the list (China Standard Time).
+    pub day: LocalDay,
+    /// The plate.
+    pub plate: Plate,
+    /// The source unit (货运源头单位) the truck left.
+    pub unit: Uscc,
+    /// The unit's registered name, as the server knew it (empty when it had no profile).
+    pub unit_name: String,
+    /// The unit's weighing record id.
+    pub record_id: String,
+    /// Weighing time, UTC ms.
+    pub weighed_at_ms: i64,
+    /// Exit time, UTC ms, when the weighbridge reported it.
+    pub exit_at_ms: Option<i64>,
+    /// Gross mass, kg.
+    pub gross_kg: u32,
+    /// The limit applied, kg.
+    pub limit_kg: u32,
+    /// Over the limit after the tolerance, kg.
+    pub excess_kg: u32,
+    /// The weighbridge gave only the axle count: the highest limit of that count was applied.
+    pub configuration_assumed: bool,
+    /// The plate's over-limit findings in the calendar year of `day`: the highest count among
+    /// the entries of that year on the lists read (this departure included).
+    pub year_count: u32,
+    /// `year_count` is more than [`REVOCATION_THRESHOLD`]: 公路安全保护条例 Art. 66 revokes
+    /// the vehicle's operating certificate (道路运输证).
+    pub revocation_threshold_crossed: bool,
+}
+
+impl WatchHit {
+    /// The hit of `entry` on the list of `day`; `None` when the entry's USCC is malformed.
+    fn new(day: LocalDay, plate: &Plate, entry: &WatchEntry) -> Option<Self> {
+        Some(WatchHit {
+            day,
+            plate: plate.clone(),
+            unit: entry.unit.parse().ok()?,
+            unit_name: entry.unit_name.clone(),
+            record_id: entry.record_id.clone(),
+            weighed_at_ms: entry.weighed_at_ms,
+            exit_at_ms: entry.exit_at_ms,
+            gross_kg: entry.gross_kg,
+            limit_kg: entry.limit_kg,
+            excess_kg: entry.excess_kg,
+            configuration_assumed: entry.configuration_assumed,
+            year_count: entry.year_count,
+            revocation_threshold_crossed: entry.revocation_threshold_crossed(),
+        })
     }
 }
 
@@ -617,6 +804,225 @@ mod tests {
             fs.cases_by_plate(&"晋E12345".parse().unwrap())
                 .unwrap()
                 .is_empty()
+        );
+    }
+
+    const MINE: &str = "91140522MA0000000K";
+
+    fn departure(record: &str, plate: &str, weighed_at_ms: i64, year_count: u32) -> WatchEntry {
+        WatchEntry {
+            plate: plate.to_owned(),
+            unit: MINE.to_owned(),
+            unit_name: "某煤矿".to_owned(),
+            record_id: record.to_owned(),
+            weighed_at_ms,
+            exit_at_ms: Some(weighed_at_ms + 60_000),
+            gross_kg: 52_300,
+            limit_kg: 49_000,
+            excess_kg: 3_300,
+            configuration_assumed: false,
+            year_count,
+        }
+    }
+
+    /// Stores the list of `day` for `scope` as the server writes it and sync delivers it.
+    fn deliver<S: DocStore>(
+        fs: &FieldStore<S>,
+        scope: Scope,
+        day: LocalDay,
+        entries: &[WatchEntry],
+    ) -> DocumentId {
+        let header = Header {
+            kind: DocKind::WatchList,
+            schema: SCHEMA_VERSION,
+            scope,
+            team: None,
+            unit: None,
+            parent: None,
+            created_by: p("server"),
+            created_at_ms: day.start_ms(),
+        };
+        let list = WatchList {
+            day: day.to_string(),
+            entries: entries.iter().map(|e| (e.key(), e.clone())).collect(),
+        };
+        let id = watchlist_document_id(&scope, day);
+        let doc = TypedDoc::create(id, ActorId::random(), &header, &list).unwrap();
+        fs.save_synced(&id, doc.automerge()).unwrap();
+        id
+    }
+
+    fn county() -> Scope {
+        Scope::county(YANGCHENG_COUNTY).unwrap()
+    }
+
+    #[test]
+    fn a_plate_is_found_on_the_last_days_lists_newest_first_with_its_highest_count() {
+        let fs = FieldStore::new(MemoryStore::new());
+        let today: LocalDay = "2026-11-29".parse().unwrap();
+        let days = today.recent(4);
+        let (d0, d1, d2, d3) = (days[0], days[1], days[2], days[3]);
+        let at = |day: LocalDay, hour: i64| day.start_ms() + hour * 3_600_000;
+        deliver(
+            &fs,
+            county(),
+            d0,
+            &[
+                departure("r9", "晋E12345", at(d0, 6), 5),
+                departure("r8", "晋E54321", at(d0, 7), 1),
+            ],
+        );
+        deliver(&fs, county(), d1, &[]);
+        deliver(
+            &fs,
+            county(),
+            d2,
+            &[departure("r2", "晋E12345", at(d2, 9), 3)],
+        );
+        // Out of the window: not read.
+        deliver(
+            &fs,
+            county(),
+            d3,
+            &[departure("r1", "晋E12345", at(d3, 9), 2)],
+        );
+
+        let plate: Plate = "晋e·12345".parse().unwrap();
+        let hits = fs.watchlist_lookup(&county(), &plate, today).unwrap();
+        let seen: Vec<(&str, LocalDay)> =
+            hits.iter().map(|h| (h.record_id.as_str(), h.day)).collect();
+        assert_eq!(seen, [("r9", d0), ("r2", d2)]);
+        let newest = &hits[0];
+        assert_eq!(newest.plate, plate);
+        assert_eq!(newest.unit.as_str(), MINE);
+        assert_eq!(newest.unit_name, "某煤矿");
+        assert_eq!(
+            (newest.gross_kg, newest.limit_kg, newest.excess_kg),
+            (52_300, 49_000, 3_300)
+        );
+        assert_eq!(newest.weighed_at_ms, at(d0, 6));
+        assert_eq!(newest.exit_at_ms, Some(at(d0, 6) + 60_000));
+        // The older entry counted 3 (not crossed then); the plate has 5 this year now.
+        assert!(
+            hits.iter()
+                .all(|h| h.year_count == 5 && h.revocation_threshold_crossed)
+        );
+
+        let other: Plate = "晋E54321".parse().unwrap();
+        let hits = fs.watchlist_lookup(&county(), &other, today).unwrap();
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].year_count, 1);
+        assert!(!hits[0].revocation_threshold_crossed);
+        // A plate on no list, another county's lists, a day whose lists are not here.
+        assert!(
+            fs.watchlist_lookup(&county(), &"晋E99999".parse().unwrap(), today)
+                .unwrap()
+                .is_empty()
+        );
+        let elsewhere = crate::fixtures::other_county();
+        assert!(
+            fs.watchlist_lookup(&elsewhere, &plate, today)
+                .unwrap()
+                .is_empty()
+        );
+        let later: LocalDay = "2026-12-09".parse().unwrap();
+        assert!(
+            fs.watchlist_lookup(&county(), &plate, later)
+                .unwrap()
+                .is_empty()
+        );
+        // Only the kind is indexed: nothing is found by plate or unit.
+        assert!(fs.cases_by_plate(&plate).unwrap().is_empty());
+        assert!(fs.store().find(index::UNIT, MINE).unwrap().is_empty());
+    }
+
+    #[test]
+    fn counts_start_again_with_the_calendar_year() {
+        let fs = FieldStore::new(MemoryStore::new());
+        let new_year: LocalDay = "2027-01-01".parse().unwrap();
+        let eve = new_year.previous();
+        deliver(
+            &fs,
+            county(),
+            eve,
+            &[departure("r1", "晋E12345", eve.start_ms(), 5)],
+        );
+        deliver(
+            &fs,
+            county(),
+            new_year,
+            &[departure("r2", "晋E12345", new_year.start_ms(), 1)],
+        );
+        let hits = fs
+            .watchlist_lookup(&county(), &"晋E12345".parse().unwrap(), new_year)
+            .unwrap();
+        let counts: Vec<(u32, bool)> = hits
+            .iter()
+            .map(|h| (h.year_count, h.revocation_threshold_crossed))
+            .collect();
+        assert_eq!(counts, [(1, false), (5, true)]);
+    }
+
+    #[test]
+    fn lists_older_than_the_window_are_pruned_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = FieldStore::new(SledStore::open(dir.path()).unwrap());
+        let today: LocalDay = "2026-11-29".parse().unwrap();
+        let days = today.recent(5);
+        let entry = |day: LocalDay| [departure("r1", "晋E12345", day.start_ms(), 1)];
+        let ids: Vec<DocumentId> = days
+            .iter()
+            .map(|d| deliver(&fs, county(), *d, &entry(*d)))
+            .collect();
+        let elsewhere = deliver(
+            &fs,
+            crate::fixtures::other_county(),
+            days[4],
+            &entry(days[4]),
+        );
+        let mut rng = StdRng::seed_from_u64(3);
+        let number = fs
+            .next_case_number(&DevicePrefix::new("K7Q2").unwrap(), 2026)
+            .unwrap();
+        let case = fs
+            .create(
+                &mut rng,
+                &header(DocKind::Case, None, None),
+                &case_body(number, "晋E12345", None),
+            )
+            .unwrap();
+
+        assert_eq!(
+            fs.prune_watchlists(today).unwrap(),
+            3,
+            "two days of this county, one of another"
+        );
+        let store = fs.store();
+        for (n, id) in ids.iter().enumerate() {
+            assert_eq!(store.contains(id).unwrap(), n < WATCHLIST_DAYS, "day {n}");
+        }
+        assert!(!store.contains(&elsewhere).unwrap());
+        assert!(store.contains(&case.id()).unwrap());
+        assert_eq!(
+            fs.cases_by_plate(&"晋E12345".parse().unwrap()).unwrap(),
+            [case.id()]
+        );
+        assert_eq!(fs.prune_watchlists(today).unwrap(), 0);
+        let plate: Plate = "晋E12345".parse().unwrap();
+        assert_eq!(
+            fs.watchlist_lookup(&county(), &plate, today).unwrap().len(),
+            3
+        );
+        // A day later, one more goes; a clock that went back removes nothing.
+        assert_eq!(fs.prune_watchlists(today.previous()).unwrap(), 0);
+        let tomorrow = LocalDay::of_ms(today.start_ms() + 86_400_000).unwrap();
+        assert_eq!(fs.prune_watchlists(tomorrow).unwrap(), 1);
+        assert!(!store.contains(&ids[2]).unwrap());
+        assert_eq!(
+            fs.watchlist_lookup(&county(), &plate, tomorrow)
+                .unwrap()
+                .len(),
+            2
         );
     }
 

@@ -1022,3 +1022,61 @@ pub struct ResponseView {
     /// Supervisors' reviews on this phone.
     pub reviews: Vec<ReviewView>,
 }
+
+/// One over-limit departure (超限出场) of a plate on a watch list kept on this phone: the
+/// truck left this source unit on this day this much over the limit, as the unit's
+/// weighbridge reported it to the server. See [`crate::FieldStore::watchlist_lookup`].
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct WatchHitRecord {
+    /// The list's day, `YYYY-MM-DD` in China Standard Time.
+    pub day: String,
+    /// Canonical plate, e.g. `晋E12345`.
+    pub plate: String,
+    /// Printed plate with the middle dot, e.g. `晋E·12345`.
+    pub plate_printed: String,
+    /// The source unit the truck left (USCC).
+    pub unit: String,
+    /// The unit's registered name as the server knew it (empty when it had no profile).
+    pub unit_name: String,
+    /// The unit's weighing record id.
+    pub record_id: String,
+    /// Weighing time, UTC ms.
+    pub weighed_at_ms: i64,
+    /// Exit time, UTC ms, when the weighbridge reported it.
+    pub exit_at_ms: Option<i64>,
+    /// Gross mass, kg.
+    pub gross_kg: u32,
+    /// The limit applied, kg.
+    pub limit_kg: u32,
+    /// Over the limit after the tolerance, kg.
+    pub excess_kg: u32,
+    /// The weighbridge gave only the axle count: the highest limit of that count was applied.
+    pub configuration_assumed: bool,
+    /// The plate's over-limit findings in the calendar year of `day`, the highest count on
+    /// the lists kept on this phone.
+    pub year_count: u32,
+    /// More than three findings this year: 公路安全保护条例 Art. 66 revokes the vehicle's
+    /// operating certificate (道路运输证).
+    pub revocation_threshold_crossed: bool,
+}
+
+impl WatchHitRecord {
+    pub(crate) fn from_core(hit: &zhichao_core::field::WatchHit) -> Self {
+        WatchHitRecord {
+            day: hit.day.to_string(),
+            plate: hit.plate.to_string(),
+            plate_printed: format!("{:#}", hit.plate),
+            unit: hit.unit.to_string(),
+            unit_name: hit.unit_name.clone(),
+            record_id: hit.record_id.clone(),
+            weighed_at_ms: hit.weighed_at_ms,
+            exit_at_ms: hit.exit_at_ms,
+            gross_kg: hit.gross_kg,
+            limit_kg: hit.limit_kg,
+            excess_kg: hit.excess_kg,
+            configuration_assumed: hit.configuration_assumed,
+            year_count: hit.year_count,
+            revocation_threshold_crossed: hit.revocation_threshold_crossed,
+        }
+    }
+}

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use zhichao_core::access::{self, Principal};
+use zhichao_core::calendar::LocalDay;
 use zhichao_core::client::{Credentials, SyncClient, SyncConfig};
 use zhichao_core::docs::{
     self, Case, DocBody, DocError, DocKind, EvidenceRef, Header, Notice, NoticePhoto, Response,
@@ -145,6 +146,7 @@ impl FieldStore {
             responses: std::sync::Mutex::new(()),
         });
         tracing::info!(device = %inner.credentials.device, "field store opened");
+        inner.prune_watchlists();
         Ok(Arc::new(FieldStore {
             sync: SyncControl::new(Arc::clone(&inner))?,
             inner,
@@ -538,6 +540,30 @@ impl FieldStore {
         let unit = parse_uscc(&source_unit)?;
         let ids = self.inner.docs.cases_by_unit(&unit)?;
         self.inner.case_views(ids)
+    }
+
+    /// Officers and supervisors: the over-limit departures (超限出场) of a vehicle on the
+    /// county's watch lists this phone keeps — today and the two days before (China Standard
+    /// Time, by the device clock) — newest first, each with the plate's count of over-limit
+    /// findings this year and whether 公路安全保护条例 Art. 66 (more than three) is crossed.
+    /// Works offline: the lists come with every sync. Empty when the plate is on none of them
+    /// (or no list is on the phone yet).
+    ///
+    /// # Errors
+    /// [`ApiError::Validation`] for a malformed plate; [`ApiError::Unauthorized`] for
+    /// enterprise accounts; [`ApiError::Storage`].
+    pub fn watchlist_lookup(&self, plate: String) -> Result<Vec<WatchHitRecord>> {
+        let plate = parse_plate(&plate)?;
+        let county = match &self.inner.principal {
+            Principal::Officer { scope, .. } | Principal::Supervisor { scope, .. } => {
+                county_of(scope)?
+            }
+            _ => return Err(ApiError::Unauthorized),
+        };
+        let today = LocalDay::of_ms(now_ms())
+            .ok_or_else(|| ApiError::internal("the device clock is out of range"))?;
+        let hits = self.inner.docs.watchlist_lookup(&county, &plate, today)?;
+        Ok(hits.iter().map(WatchHitRecord::from_core).collect())
     }
 
     /// Notices on this device not yet settled by an accepted response, earliest issued
@@ -939,6 +965,21 @@ fn read_photo_file(path: &Path) -> Result<Vec<u8>> {
 }
 
 impl Inner {
+    /// Drops the watch lists older than the days a phone keeps (by the device clock). A
+    /// failure is logged, never returned: it must not fail opening the store or a sync, and
+    /// the next sync tries again.
+    pub(crate) fn prune_watchlists(&self) {
+        let Some(today) = LocalDay::of_ms(now_ms()) else {
+            tracing::warn!("the device clock is out of range; watch lists not pruned");
+            return;
+        };
+        match self.docs.prune_watchlists(today) {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "old watch lists pruned"),
+            Err(e) => tracing::warn!(error = %e, "could not prune old watch lists"),
+        }
+    }
+
     fn lock_responses(&self) -> std::sync::MutexGuard<'_, ()> {
         self.responses
             .lock()

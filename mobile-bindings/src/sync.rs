@@ -309,6 +309,8 @@ impl CoreObserver for Hub {
                 of: p.of,
             },
             E::Done(report) => {
+                // Before the app hears of it, so what it reads after `Done` is pruned.
+                self.inner.prune_watchlists();
                 let result = SyncResult::from_core(report, self.pending_documents());
                 self.emit(SyncEvent::Done { result });
                 self.set_state(if self.background() {

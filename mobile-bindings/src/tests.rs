@@ -7,7 +7,12 @@ use std::sync::{Arc, Mutex};
 
 use futures_lite::future::block_on;
 use zhichao_core::access::Principal;
+use zhichao_core::calendar::LocalDay;
 use zhichao_core::client::Credentials;
+use zhichao_core::docs::{
+    DocKind, Header, SCHEMA_VERSION, TypedDoc, WATCHLIST_DAYS, WatchEntry, WatchList,
+    watchlist_document_id,
+};
 use zhichao_core::fixtures;
 use zhichao_core::ids::{DocumentId, StorageId};
 use zhichao_core::store::DocStore;
@@ -1025,4 +1030,181 @@ fn second_breaker_round_ownership_refresh_and_locked_keystore() {
         matches!(&e, ApiError::Storage { reason } if reason == "keystore locked"),
         "{e:?}"
     );
+}
+
+/// A departure on a watch list, as the server's weighing ingest writes it.
+fn departure(record: &str, plate: &str, weighed_at_ms: i64, year_count: u32) -> WatchEntry {
+    WatchEntry {
+        plate: plate.to_owned(),
+        unit: "91140522MA0000000K".to_owned(),
+        unit_name: "某煤矿".to_owned(),
+        record_id: record.to_owned(),
+        weighed_at_ms,
+        exit_at_ms: None,
+        gross_kg: 52_300,
+        limit_kg: 49_000,
+        excess_kg: 3_300,
+        configuration_assumed: true,
+        year_count,
+    }
+}
+
+/// The county's watch list of `day` built as the server builds it (a server document, only
+/// the server may write it), and put into `store` the way synced documents arrive.
+#[expect(clippy::result_large_err, reason = "the signature is core's")]
+fn deliver_watchlist(store: &FieldStore, day: LocalDay, entries: &[WatchEntry]) -> DocumentId {
+    let server = Principal::Server {
+        id: fixtures::pid("server"),
+        scope: fixtures::county(),
+    };
+    let header = Header {
+        kind: DocKind::WatchList,
+        schema: SCHEMA_VERSION,
+        scope: fixtures::county(),
+        team: None,
+        unit: None,
+        parent: None,
+        created_by: server.id().clone(),
+        created_at_ms: day.start_ms(),
+    };
+    assert!(zhichao_core::access::can_write(&server, &header, &[]));
+    let id = watchlist_document_id(&fixtures::county(), day);
+    let mut doc = TypedDoc::create(
+        id,
+        automerge::ActorId::random(),
+        &header,
+        &WatchList {
+            day: day.to_string(),
+            entries: Default::default(),
+        },
+    )
+    .unwrap();
+    // Entries arrive one by one as the weighbridge uploads.
+    for entry in entries {
+        doc.update(server.id(), entry.weighed_at_ms, |list: &mut WatchList| {
+            list.entries.insert(entry.key(), entry.clone());
+            Ok(())
+        })
+        .unwrap();
+    }
+    store.inner.docs.save_synced(&id, doc.automerge()).unwrap();
+    id
+}
+
+#[test]
+fn a_plate_is_looked_up_on_the_watch_lists_and_old_lists_are_pruned() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_string_lossy().into_owned();
+    let secrets = secrets_for(fixtures::officer("officer:wang", "team-1"), "phone-wang");
+    let open = || {
+        FieldStore::open(
+            path.clone(),
+            "http://127.0.0.1:1".to_owned(),
+            secrets.clone(),
+        )
+    };
+    let store = open().unwrap();
+    let today = LocalDay::of_ms(store::now_ms()).unwrap();
+    let days = today.recent(WATCHLIST_DAYS + 1);
+    let (yesterday, too_old) = (days[1], days[WATCHLIST_DAYS]);
+    let this_morning = today.start_ms() + 6 * 3_600_000;
+    deliver_watchlist(
+        &store,
+        today,
+        &[
+            departure("r9", "晋E12345", this_morning, 4),
+            departure("r8", "晋E54321", this_morning, 1),
+        ],
+    );
+    let recent = deliver_watchlist(
+        &store,
+        yesterday,
+        &[departure("r5", "晋E12345", yesterday.start_ms(), 3)],
+    );
+    let old = deliver_watchlist(
+        &store,
+        too_old,
+        &[departure("r1", "晋E12345", too_old.start_ms(), 2)],
+    );
+
+    // Typed at the roadside, with the dot and in lower case: today's and yesterday's, newest
+    // first, with the count this year (4: past Art. 66's three) on both — unless today is
+    // New Year's Day, when yesterday's counts for last year.
+    let hits = store.watchlist_lookup("晋e·12345".to_owned()).unwrap();
+    let seen: Vec<(&str, String, u32, bool)> = hits
+        .iter()
+        .map(|h| {
+            let count = (h.year_count, h.revocation_threshold_crossed);
+            (h.record_id.as_str(), h.day.clone(), count.0, count.1)
+        })
+        .collect();
+    let yesterday_count = if today.year() == yesterday.year() {
+        4
+    } else {
+        3
+    };
+    assert_eq!(
+        seen,
+        [
+            ("r9", today.to_string(), 4, true),
+            (
+                "r5",
+                yesterday.to_string(),
+                yesterday_count,
+                yesterday_count > 3
+            ),
+        ]
+    );
+    let newest = &hits[0];
+    assert_eq!(newest.plate, "晋E12345");
+    assert_eq!(newest.plate_printed, "晋E·12345");
+    assert_eq!(newest.unit, "91140522MA0000000K");
+    assert_eq!(newest.unit_name, "某煤矿");
+    assert_eq!(newest.weighed_at_ms, this_morning);
+    assert_eq!(
+        (newest.gross_kg, newest.limit_kg, newest.excess_kg),
+        (52_300, 49_000, 3_300)
+    );
+    assert!(newest.configuration_assumed);
+    assert!(newest.revocation_threshold_crossed);
+
+    let other = store.watchlist_lookup("晋E54321".to_owned()).unwrap();
+    assert_eq!(other.len(), 1);
+    assert_eq!(
+        (other[0].year_count, other[0].revocation_threshold_crossed),
+        (1, false)
+    );
+    // A plate on no list; a plate that is not one.
+    assert!(
+        store
+            .watchlist_lookup("晋E99999".to_owned())
+            .unwrap()
+            .is_empty()
+    );
+    let err = store.watchlist_lookup("晋EI2345".to_owned()).unwrap_err();
+    assert!(is_validation(&err, "letter I"), "{err}");
+    assert!(matches!(
+        store.watchlist_lookup("x".repeat(MAX_ID_CHARS + 1)),
+        Err(ApiError::Validation { .. })
+    ));
+
+    // The list of a day the phone no longer keeps is dropped when the store opens (and after
+    // every sync); the recent ones stay.
+    let docs = |store: &FieldStore| store.inner.docs.store().ids().unwrap();
+    assert!(docs(&store).contains(&old));
+    drop(store);
+    let store = open().unwrap();
+    assert!(!docs(&store).contains(&old));
+    assert!(docs(&store).contains(&recent));
+    assert_eq!(
+        store.watchlist_lookup("晋E12345".to_owned()).unwrap().len(),
+        2
+    );
+
+    // Enterprises do not read the watch lists.
+    let company = Device::new(enterprise(), "phone-company");
+    assert!(matches!(
+        company.store.watchlist_lookup("晋E12345".to_owned()),
+        Err(ApiError::Unauthorized)
+    ));
 }

@@ -18,6 +18,8 @@ use std::sync::mpsc as std_mpsc;
 use rand::TryRng;
 use tokio::sync::mpsc;
 use zhichao_core::access::{self, Principal};
+use zhichao_core::calendar::LocalDay;
+use zhichao_core::docs::{DocKind, WATCHLIST_DAYS};
 use zhichao_core::ids::{DocumentId, StorageId};
 use zhichao_core::store::{DocStore, IndexEntry};
 use zhichao_core::sync::{Announcement, ConnId, Hub, HubConfig, HubInput, HubOutput, PeerMetadata};
@@ -134,10 +136,19 @@ impl SyncService {
         let hub = Hub::new(hub);
         let thread_metrics = Arc::clone(&metrics);
         let (discovery_tx, discovery_rx) = std_mpsc::channel();
-        let (worker_store, worker_log, results) = (store.clone(), log.clone(), tx.clone());
+        let (worker_store, worker_log, worker_clock, results) =
+            (store.clone(), log.clone(), Arc::clone(&clock), tx.clone());
         std::thread::Builder::new()
             .name("zhichao-discovery".to_owned())
-            .spawn(move || discovery_thread(&worker_store, &worker_log, &discovery_rx, &results))?;
+            .spawn(move || {
+                discovery_thread(
+                    &worker_store,
+                    &worker_log,
+                    worker_clock.as_ref(),
+                    &discovery_rx,
+                    &results,
+                );
+            })?;
         std::thread::Builder::new()
             .name("zhichao-sync".to_owned())
             .spawn(move || {
@@ -548,6 +559,7 @@ struct DiscoveryRequest {
 fn discovery_thread<S: DocStore>(
     store: &S,
     log: &ChangeLog,
+    clock: &dyn Clock,
     requests: &std_mpsc::Receiver<DiscoveryRequest>,
     results: &std_mpsc::Sender<Command>,
 ) {
@@ -557,7 +569,7 @@ fn discovery_thread<S: DocStore>(
         storage,
     }) = requests.recv()
     {
-        let (last, docs) = match discover(store, log, &principal, &storage) {
+        let (last, docs) = match discover(store, log, &principal, &storage, clock.now_ms()) {
             Ok(found) => found,
             Err(e) => {
                 tracing::error!(conn, error = %e, "discovery failed; the peer syncs what it asks for");
@@ -584,13 +596,17 @@ fn discovery_thread<S: DocStore>(
 /// cases for an officer) changed since its storage id was last brought up to date,
 /// each with the sync state kept for it — except those whose kept state already shares the
 /// latest heads (the peer's own pushes, typically), which would cost a round trip each for
-/// nothing.
+/// nothing, and watch lists of days before the [`WATCHLIST_DAYS`] a phone keeps (at `now_ms`,
+/// by their header's `created_at_ms`, the start of the list's day), so that a phone enrolled
+/// today does not download a year of lists it would prune at once.
 fn discover<S: DocStore>(
     store: &S,
     log: &ChangeLog,
     principal: &Principal,
     storage: &StorageId,
+    now_ms: u64,
 ) -> Result<(u64, Vec<Announcement>), crate::changelog::ChangeLogError> {
+    let watchlist_horizon_ms = watchlist_horizon_ms(now_ms);
     let last = log.last_seq()?;
     let since = log.delivered(storage)?;
     // Officers and enterprises: only their audiences' index entries. Supervisors (and any
@@ -610,6 +626,9 @@ fn discover<S: DocStore>(
             continue;
         };
         if !access::concerns(principal, &header, &ancestors) {
+            continue;
+        }
+        if header.kind == DocKind::WatchList && header.created_at_ms < watchlist_horizon_ms {
             continue;
         }
         let state = match store.sync_state(&doc, storage) {
@@ -637,9 +656,74 @@ fn discover<S: DocStore>(
     Ok((last, docs))
 }
 
+/// The start (UTC ms) of the oldest day whose watch list a phone keeps at `now_ms`: today and
+/// the [`WATCHLIST_DAYS`]` - 1` days before, in China Standard Time.
+fn watchlist_horizon_ms(now_ms: u64) -> i64 {
+    LocalDay::of_ms(i64::try_from(now_ms).unwrap_or(i64::MAX))
+        .and_then(|today| today.recent(WATCHLIST_DAYS).last().copied())
+        .map_or(i64::MIN, LocalDay::start_ms)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use zhichao_core::docs::{Header, SCHEMA_VERSION};
+    use zhichao_core::fixtures;
+    use zhichao_core::store::MemoryStore;
+
+    #[test]
+    fn a_joining_phone_is_not_announced_watch_lists_older_than_it_keeps() {
+        let log = ChangeLog::temporary().unwrap();
+        let store = MemoryStore::new();
+        let today: LocalDay = "2026-11-29".parse().unwrap();
+        let header = |kind: DocKind, day: LocalDay| Header {
+            kind,
+            schema: SCHEMA_VERSION,
+            scope: fixtures::county(),
+            team: None,
+            unit: None,
+            parent: None,
+            created_by: fixtures::pid("server"),
+            created_at_ms: day.start_ms(),
+        };
+        // Lists of today and the four days before, newest first; and an old rules document.
+        let days = today.recent(WATCHLIST_DAYS + 2);
+        let server = fixtures::pid("server");
+        let mut lists = Vec::new();
+        for (n, day) in (1u8..).zip(&days) {
+            let id = DocumentId::from_bytes([n; 16]);
+            log.append(
+                &[(id, header(DocKind::WatchList, *day), server.clone(), vec![])],
+                1,
+            )
+            .unwrap();
+            lists.push(id);
+        }
+        let rules = DocumentId::from_bytes([99; 16]);
+        let old = days[WATCHLIST_DAYS + 1];
+        log.append(&[(rules, header(DocKind::Rules, old), server, vec![])], 1)
+            .unwrap();
+
+        let phone = StorageId::new("phone-new").unwrap();
+        let officer = fixtures::officer("officer:wang", "team-1");
+        let announced = |now_ms: u64| {
+            let (last, docs) = discover(&store, &log, &officer, &phone, now_ms).unwrap();
+            assert_eq!(last, log.last_seq().unwrap());
+            let mut ids: Vec<DocumentId> = docs.iter().map(|a| a.doc).collect();
+            ids.sort();
+            ids
+        };
+        // Late in the evening of `today` (23:30 Beijing time): the last three days' lists
+        // and the rules (other documents are announced however old).
+        let evening = u64::try_from(today.start_ms() + 23 * 3_600_000 + 1_800_000).unwrap();
+        let mut expected = lists[..WATCHLIST_DAYS].to_vec();
+        expected.push(rules);
+        assert_eq!(announced(evening), expected);
+        // Half an hour later it is tomorrow: the oldest of the three is not announced.
+        let mut expected = lists[..WATCHLIST_DAYS - 1].to_vec();
+        expected.push(rules);
+        assert_eq!(announced(evening + 1_800_000), expected);
+    }
 
     #[test]
     fn every_start_signs_ephemeral_messages_with_a_new_session() {

@@ -331,6 +331,45 @@ impl DocStore for MemoryStore {
             .collect()
     }
 
+    fn remove(&self, id: &DocumentId) -> Result<bool> {
+        let mut inner = self.lock();
+        let held = inner.meta.remove(id).is_some();
+        // The keys the entry put into the index; when it does not read (damage), every index
+        // key ending with the id (they all do).
+        let keys = inner
+            .entries
+            .remove(id)
+            .and_then(|bytes| codec::decode_entry(&bytes).ok())
+            .and_then(|entry| {
+                entry
+                    .lookup_keys()
+                    .iter()
+                    .map(|(index, value)| codec::index_key(index, value, id).ok())
+                    .collect::<Option<Vec<_>>>()
+            });
+        match keys {
+            Some(keys) => {
+                for key in keys {
+                    inner.index.remove(&key);
+                }
+            }
+            None => inner.index.retain(|key| !key.ends_with(id.as_bytes())),
+        }
+        inner.snapshots.remove(id);
+        let seqs: Vec<u64> = inner
+            .chunks
+            .range((*id, 0)..=(*id, u64::MAX))
+            .map(|((_, seq), _)| *seq)
+            .collect();
+        for seq in seqs {
+            inner.chunks.remove(&(*id, seq));
+        }
+        inner.pending.remove(id);
+        inner.sync.retain(|(doc, _), _| doc != id);
+        inner.rejections.remove(id);
+        Ok(held)
+    }
+
     fn next_sequence(&self, name: &str) -> Result<u64> {
         let mut inner = self.lock();
         let counter = inner.sequences.entry(name.to_owned()).or_insert(0);

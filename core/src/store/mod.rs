@@ -29,7 +29,8 @@
 //! documents have changes the server has not acknowledged ([`DocStore::pending`]), lookups by
 //! plate, status, source unit … ([`DocStore::find`], fed by the [`IndexEntry`] given on every
 //! save), the automerge sync state per (document, peer), and durable counters for case numbers
-//! ([`DocStore::next_sequence`]).
+//! ([`DocStore::next_sequence`]). A document the phone no longer needs (a past day's watch
+//! list) is dropped with all of that in one atomic write ([`DocStore::remove`]).
 //!
 //! The store does not know the document schema: the caller derives the [`IndexEntry`] from the
 //! document it saves. Two implementations pass one conformance suite
@@ -204,6 +205,22 @@ pub trait DocStore: Send + Sync {
     /// # Errors
     /// [`StoreError::Corrupt`] on a malformed key.
     fn find(&self, index: &str, value: &str) -> Result<Vec<DocumentId>>;
+
+    /// Drops a document from the store, with everything kept for it: its snapshot and
+    /// chunks, its metadata, its index entry and index keys, its pending mark, its sync states
+    /// (with every peer) and the record of a refusal — in one atomic write, flushed before
+    /// returning. Returns whether the store held the document ([`contains`](Self::contains)
+    /// was `true`); records of the id left without metadata (damage) are removed all the same.
+    /// Records that repairing saves moved aside are kept (they are never deleted). Saving the
+    /// id again afterwards starts a fresh document.
+    ///
+    /// For documents a phone only reads and no longer needs (past days' watch lists): the
+    /// store does not ask whether the server has the document's changes — a caller removing a
+    /// [`pending`](Self::pending) document loses them.
+    ///
+    /// # Errors
+    /// [`StoreError::Sled`] on I/O failure (nothing was removed then).
+    fn remove(&self, id: &DocumentId) -> Result<bool>;
 
     /// The next value (≥ 1) of the durable counter `name`, e.g. a device's case-number
     /// sequence. Flushed before returning, so a value is never handed out twice, even across a
@@ -409,6 +426,10 @@ macro_rules! delegate_doc_store {
 
             fn find(&self, index: &str, value: &str) -> Result<Vec<DocumentId>> {
                 (**self).find(index, value)
+            }
+
+            fn remove(&self, id: &DocumentId) -> Result<bool> {
+                (**self).remove(id)
             }
 
             fn next_sequence(&self, name: &str) -> Result<u64> {

@@ -21,6 +21,9 @@
 //! of a pending document writes its chunk and the metadata record (about 40 bytes) only; the
 //! index entry, index keys and pending mark are left alone unless they change.
 //!
+//! A removal ([`DocStore::remove`]) deletes every record of the document but those moved
+//! aside in `quarantine`, in one transaction too, then flushes.
+//!
 //! Opening reads sled's own recovery state only; no document, chunk or metadata record is read
 //! until asked for, so listing pending documents after a restart costs a scan of the small
 //! `pending` tree.
@@ -159,6 +162,7 @@ impl SledStore {
             "pending" => Some(&self.pending),
             "index" => Some(&self.index),
             "sync" => Some(&self.sync),
+            "rejections" => Some(&self.rejections),
             "sequences" => Some(&self.sequences),
             "quarantine" => Some(&self.quarantine),
             _ => None,
@@ -316,6 +320,77 @@ impl SledStore {
         Ok(Some(overhead))
     }
 
+    /// Removes every record of `id` (but quarantined ones) in one sled transaction; the
+    /// caller holds the writer lock and flushes. Returns whether the document was held (had a
+    /// metadata record) and whether anything was removed.
+    fn remove_locked(&self, id: &DocumentId) -> Result<(bool, bool)> {
+        let key = codec::doc_key(id);
+        let held = self.meta.contains_key(key)?;
+        let index_keys = match self.entries.get(key)? {
+            Some(bytes) => match codec::decode_entry(&bytes) {
+                Ok(entry) => entry_index_keys(id, &entry),
+                Err(e) => {
+                    tracing::warn!(doc_id = %id, error = %e, "unreadable index entry; scanning the index");
+                    None
+                }
+            },
+            None if held => None,
+            None => Some(Vec::new()),
+        };
+        // An entry that does not tell the keys: every index key ends with the document id.
+        let index_keys = match index_keys {
+            Some(keys) => keys,
+            None => self
+                .index
+                .iter()
+                .keys()
+                .filter_map(|k| match k {
+                    Ok(k) if k.ends_with(&key) => Some(Ok(k.to_vec())),
+                    Ok(_) => None,
+                    Err(e) => Some(Err(e)),
+                })
+                .collect::<std::result::Result<_, _>>()?,
+        };
+        // Under the writer lock no record of this document appears or goes meanwhile.
+        let prefixed = |tree: &Tree| -> Result<Vec<IVec>> {
+            Ok(tree
+                .scan_prefix(key)
+                .keys()
+                .collect::<std::result::Result<_, _>>()?)
+        };
+        let chunk_keys = prefixed(&self.chunks)?;
+        let sync_keys = prefixed(&self.sync)?;
+        let removed = (
+            &self.meta,
+            &self.entries,
+            &self.snapshots,
+            &self.chunks,
+            &self.pending,
+            &self.index,
+            &self.sync,
+            &self.rejections,
+        )
+            .transaction(
+                |(tm, te, ts, tc, tp, ti, tsync, tr)| -> ConflictableTransactionResult<bool, StoreError> {
+                    let mut removed = false;
+                    for tree in [tm, te, ts, tp, tr] {
+                        removed |= tree.remove(&key[..])?.is_some();
+                    }
+                    for chunk in &chunk_keys {
+                        removed |= tc.remove(chunk)?.is_some();
+                    }
+                    for sync in &sync_keys {
+                        removed |= tsync.remove(sync)?.is_some();
+                    }
+                    for index_key in &index_keys {
+                        removed |= ti.remove(index_key.as_slice())?.is_some();
+                    }
+                    Ok(removed)
+                },
+            )?;
+        Ok((held, removed))
+    }
+
     fn flush(&self) -> Result<()> {
         self.db.flush()?;
         if let Some(log) = &self.log {
@@ -323,6 +398,16 @@ impl SledStore {
         }
         Ok(())
     }
+}
+
+/// The keys a document's index `entry` put into the `index` tree; `None` when one cannot be
+/// made (a stored entry always can: it was checked when saved).
+fn entry_index_keys(id: &DocumentId, entry: &IndexEntry) -> Option<Vec<Vec<u8>>> {
+    entry
+        .lookup_keys()
+        .iter()
+        .map(|(index, value)| codec::index_key(index, value, id).ok())
+        .collect()
 }
 
 /// How long [`SledStore::open`] waits for the database lock of a previous instance of the
@@ -471,12 +556,15 @@ impl DocStore for SledStore {
         peer: &StorageId,
         state: &automerge::sync::State,
     ) -> Result<()> {
+        // Under the writer lock, so that a removal of the document cannot miss it.
+        let _writer = self.lock();
         self.sync
             .insert(codec::sync_key(id, peer.as_str()), state.encode())?;
         Ok(())
     }
 
     fn put_rejection(&self, id: &DocumentId, reason: &str) -> Result<()> {
+        let _writer = self.lock();
         let heads = self.read_meta(id)?.map(|m| m.heads).unwrap_or_default();
         self.rejections
             .insert(codec::doc_key(id), codec::encode_rejection(&heads, reason)?)?;
@@ -499,6 +587,18 @@ impl DocStore for SledStore {
             .keys()
             .map(|k| codec::id_from_index_key(&k?, prefix.len()))
             .collect()
+    }
+
+    #[tracing::instrument(skip_all, fields(doc_id = %id))]
+    fn remove(&self, id: &DocumentId) -> Result<bool> {
+        let (held, removed) = {
+            let _writer = self.lock();
+            self.remove_locked(id)?
+        };
+        if removed {
+            self.flush()?;
+        }
+        Ok(held)
     }
 
     fn next_sequence(&self, name: &str) -> Result<u64> {

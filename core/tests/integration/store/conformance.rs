@@ -120,6 +120,9 @@ macro_rules! doc_store_conformance {
                 a_metadata_record_behind_the_chunks_never_overwrites_one,
                 a_garbage_snapshot_is_rewritten_from_the_callers_copy,
                 records_without_metadata_are_merged_not_overwritten,
+                a_removed_document_is_gone_and_the_others_stay,
+                a_removed_document_is_saved_again_fresh,
+                a_document_with_an_unreadable_entry_is_removed_from_the_index,
             );
         }
     };
@@ -959,6 +962,127 @@ pub(crate) fn records_without_metadata_are_merged_not_overwritten<H: Harness>() 
     assert!(loaded.report.is_complete(), "{:?}", loaded.report);
     assert_eq!(values(&loaded.doc), (0..BASE + 2).collect::<Vec<_>>());
     assert_eq!(field(&loaded.doc, "findings").as_deref(), Some("新建"));
+}
+
+pub(crate) fn a_removed_document_is_gone_and_the_others_stay<H: Harness>() {
+    let mut h = H::new();
+    let phone = StorageId::new("3b9f0c2e-phone").unwrap();
+    let server = StorageId::new("server").unwrap();
+    let watch = IndexEntry::new("watchlist");
+    let kept = {
+        let store = h.store();
+        let removed = snapshot_and_two_chunks(&h, 1);
+        store
+            .save(&id(1), &removed, &case("晋E12345").with("status", "closed"))
+            .unwrap();
+        let mut kept = Automerge::new();
+        append(&mut kept, 7);
+        store.save(&id(2), &kept, &case("晋E12345")).unwrap();
+        store.save(&id(3), &Automerge::new(), &watch).unwrap();
+        let mut state = State::new();
+        state.shared_heads = removed.get_heads();
+        for peer in [&phone, &server] {
+            store.put_sync_state(&id(1), peer, &state).unwrap();
+            store.put_sync_state(&id(2), peer, &state).unwrap();
+        }
+        assert_eq!(store.pending().unwrap(), vec![id(1), id(2)]);
+
+        assert!(store.remove(&id(1)).unwrap());
+        kept
+    };
+    // Gone from everything, durably; the others untouched.
+    for round in 0..2 {
+        let store = h.store();
+        assert!(store.load(&id(1)).unwrap().is_none(), "round {round}");
+        assert!(store.load_bytes(&id(1)).unwrap().is_none());
+        assert!(!store.contains(&id(1)).unwrap());
+        assert!(store.index_entry(&id(1)).unwrap().is_none());
+        assert_eq!(store.ids().unwrap(), vec![id(2), id(3)]);
+        assert_eq!(store.pending().unwrap(), vec![id(2)]);
+        assert_eq!(store.find("plate", "晋E12345").unwrap(), vec![id(2)]);
+        assert_eq!(store.find(KIND_INDEX, "case").unwrap(), vec![id(2)]);
+        assert!(store.find("status", "closed").unwrap().is_empty());
+        assert_eq!(store.find(KIND_INDEX, "watchlist").unwrap(), vec![id(3)]);
+        for peer in [&phone, &server] {
+            assert!(store.sync_state(&id(1), peer).unwrap().is_none());
+            assert!(store.sync_state(&id(2), peer).unwrap().is_some());
+        }
+        assert_loads_complete(store, 2, &[7]);
+        assert_eq!(
+            store.load(&id(2)).unwrap().unwrap().doc.get_heads(),
+            kept.get_heads()
+        );
+        assert_eq!(store.index_entry(&id(3)).unwrap(), Some(watch.clone()));
+        // Removing twice, or an id never stored: nothing to remove.
+        assert!(!store.remove(&id(1)).unwrap());
+        assert!(!store.remove(&id(9)).unwrap());
+        h.reopen();
+    }
+    assert!(h.store().remove(&id(3)).unwrap());
+    assert!(h.store().find(KIND_INDEX, "watchlist").unwrap().is_empty());
+    assert_eq!(h.store().ids().unwrap(), vec![id(2)]);
+}
+
+pub(crate) fn a_removed_document_is_saved_again_fresh<H: Harness>() {
+    let h = H::new();
+    let store = h.store();
+    // Snapshot and chunks: none of them may come back under the id.
+    let old = snapshot_and_two_chunks(&h, 1);
+    store.put_rejection(&id(1), "refused").unwrap();
+    assert_eq!(store.rejection(&id(1)).unwrap().as_deref(), Some("refused"));
+    assert!(store.remove(&id(1)).unwrap());
+    assert!(h.tamper().chunk_seqs(&id(1)).is_empty());
+
+    let mut fresh = Automerge::new();
+    append(&mut fresh, 42);
+    let report = store.save(&id(1), &fresh, &case("晋E54321")).unwrap();
+    assert!(
+        report.new_changes && report.compacted && !report.merged_stored_changes,
+        "{report:?}"
+    );
+    assert_loads_complete(store, 1, &[42]);
+    assert_eq!(store.find("plate", "晋E54321").unwrap(), vec![id(1)]);
+    assert_eq!(store.pending().unwrap(), vec![id(1)]);
+    assert!(store.rejection(&id(1)).unwrap().is_none());
+    // The old document saved again after a removal: stored as new, not refused any more.
+    assert!(store.remove(&id(1)).unwrap());
+    let report = store.save(&id(1), &old, &IndexEntry::new("case")).unwrap();
+    assert!(
+        report.new_changes && !report.merged_stored_changes,
+        "{report:?}"
+    );
+    assert!(store.rejection(&id(1)).unwrap().is_none());
+    assert_loads_complete(store, 1, &(0..BASE + 2).collect::<Vec<_>>());
+
+    // A refusal of a document without changes (its heads do not change when saved again)
+    // goes with the document too.
+    store
+        .save(&id(2), &Automerge::new(), &case("晋E1"))
+        .unwrap();
+    store.put_rejection(&id(2), "refused").unwrap();
+    assert!(store.remove(&id(2)).unwrap());
+    store
+        .save(&id(2), &Automerge::new(), &case("晋E1"))
+        .unwrap();
+    assert!(store.rejection(&id(2)).unwrap().is_none());
+}
+
+pub(crate) fn a_document_with_an_unreadable_entry_is_removed_from_the_index<H: Harness>() {
+    let h = H::new();
+    let store = h.store();
+    let mut doc = Automerge::new();
+    append(&mut doc, 1);
+    store
+        .save(&id(1), &doc, &case("晋E12345").with("status", "closed"))
+        .unwrap();
+    store.save(&id(2), &doc, &case("晋E12345")).unwrap();
+    h.tamper()
+        .set_raw(Record::Entry(id(1)), Some(b"\x01 not an entry".as_slice()));
+    assert!(store.remove(&id(1)).unwrap());
+    assert!(store.find("status", "closed").unwrap().is_empty());
+    assert_eq!(store.find("plate", "晋E12345").unwrap(), vec![id(2)]);
+    assert_eq!(store.find(KIND_INDEX, "case").unwrap(), vec![id(2)]);
+    assert_eq!(store.index_entry(&id(2)).unwrap(), Some(case("晋E12345")));
 }
 
 /// `Arc<S>` and `Box<S>` are stores: one store, shared between owners and threads.

@@ -1,5 +1,5 @@
 //! Model-based property test: random sequences of edits, saves, batch saves,
-//! acknowledgements and reopenings, applied to the in-memory and the sled store alike, must
+//! acknowledgements, removals and reopenings, applied to the in-memory and the sled store alike, must
 //! give the same reports, the same pending sets and the same loaded documents — and match a
 //! plain model of what was saved.
 
@@ -20,6 +20,7 @@ enum Op {
     SaveAll,
     AckSaved { doc: usize },
     AckStale { doc: usize },
+    Remove { doc: usize },
     Reopen,
 }
 
@@ -30,6 +31,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::SaveAll),
         1 => (0..DOCS).prop_map(|doc| Op::AckSaved { doc }),
         1 => (0..DOCS).prop_map(|doc| Op::AckStale { doc }),
+        1 => (0..DOCS).prop_map(|doc| Op::Remove { doc }),
         1 => Just(Op::Reopen),
     ]
 }
@@ -109,6 +111,15 @@ proptest! {
                     let b = disk.acknowledge(&id(doc as u8), &[]).unwrap();
                     prop_assert_eq!(a, b);
                     prop_assert_eq!(a, !pending.contains(&id(doc as u8)));
+                }
+                Op::Remove { doc } => {
+                    // The copy in memory stays: saved again, it is stored as new.
+                    let a = memory.remove(&id(doc as u8)).unwrap();
+                    let b = disk.remove(&id(doc as u8)).unwrap();
+                    prop_assert_eq!(a, b);
+                    prop_assert_eq!(a, saved[doc].is_some());
+                    saved[doc] = None;
+                    pending.remove(&id(doc as u8));
                 }
                 Op::Reopen => {
                     drop(sled.take());
