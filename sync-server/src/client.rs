@@ -72,15 +72,21 @@ impl ClientError {
 /// Result of an admin request.
 pub type Result<T, E = ClientError> = std::result::Result<T, E>;
 
-/// Plain HTTP with a bearer token to one server.
-struct Http {
+/// Plain HTTP with a bearer token to one server: any route, JSON in and out. The admin and
+/// unit clients wrap it; tools and the demo use it directly with a principal's own token.
+#[derive(Clone)]
+pub struct ApiClient {
     agent: ureq::Agent,
     base: String,
     token: String,
 }
 
-impl Http {
-    fn new(server: &str, token: &str) -> Result<Self> {
+impl ApiClient {
+    /// A client of the server at `server` (`http://HOST:PORT`) sending `token` as bearer.
+    ///
+    /// # Errors
+    /// [`ClientError::Url`] for anything but an `http://` URL.
+    pub fn new(server: &str, token: &str) -> Result<Self> {
         let url = |reason| ClientError::Url {
             url: server.chars().take(100).collect(),
             reason,
@@ -102,7 +108,7 @@ impl Http {
             .timeout_global(Some(TIMEOUT))
             .build()
             .into();
-        Ok(Http {
+        Ok(ApiClient {
             agent,
             base: base.to_owned(),
             token: token.to_owned(),
@@ -116,6 +122,27 @@ impl Http {
             .header("Authorization", format!("Bearer {}", self.token))
             .call()?;
         decode(response)
+    }
+
+    /// `POST path` with a JSON body and this client's bearer token, for any route (the token
+    /// need not be an admin's: weighbridge systems and supervisors use their own).
+    ///
+    /// # Errors
+    /// [`ClientError`].
+    pub fn post_json<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &Req,
+    ) -> Result<Resp> {
+        self.post(path, body)
+    }
+
+    /// `GET path` (with its query) with this client's bearer token, decoding a JSON answer.
+    ///
+    /// # Errors
+    /// [`ClientError`].
+    pub fn get_json<Resp: DeserializeOwned>(&self, path: &str) -> Result<Resp> {
+        self.get(path)
     }
 
     fn post<Req: Serialize, Resp: DeserializeOwned>(&self, path: &str, body: &Req) -> Result<Resp> {
@@ -132,7 +159,7 @@ impl Http {
 
 /// A client of one server's admin API.
 pub struct AdminClient {
-    http: Http,
+    http: ApiClient,
 }
 
 impl std::fmt::Debug for AdminClient {
@@ -151,7 +178,7 @@ impl AdminClient {
     /// [`ClientError::Url`] for anything but an `http://` URL.
     pub fn new(server: &str, token: &str) -> Result<Self> {
         Ok(AdminClient {
-            http: Http::new(server, token)?,
+            http: ApiClient::new(server, token)?,
         })
     }
 
@@ -205,7 +232,7 @@ struct WeighingBatch<'a> {
 /// A client of a source unit's upload API, authenticating with a source-unit-system access
 /// token of that unit (the server takes the unit from the token).
 pub struct UnitClient {
-    http: Http,
+    http: ApiClient,
 }
 
 impl std::fmt::Debug for UnitClient {
@@ -223,7 +250,7 @@ impl UnitClient {
     /// [`ClientError::Url`] for anything but an `http://` URL.
     pub fn new(server: &str, token: &str) -> Result<Self> {
         Ok(UnitClient {
-            http: Http::new(server, token)?,
+            http: ApiClient::new(server, token)?,
         })
     }
 

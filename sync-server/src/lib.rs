@@ -45,6 +45,7 @@ pub mod cli;
 pub mod client;
 pub mod clock;
 pub mod config;
+pub mod demo;
 pub mod error;
 pub mod evidence_cli;
 pub mod import;

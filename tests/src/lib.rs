@@ -34,6 +34,21 @@ impl TestServer {
     /// # Panics
     /// When the runtime, the state or the socket cannot be made (a test cannot go on).
     pub fn start(tokens: TokenConfig) -> TestServer {
+        Self::start_with(
+            ServerConfig {
+                tokens,
+                ..ServerConfig::default()
+            },
+            false,
+        )
+    }
+
+    /// Starts a server with `config` (its admin token replaced by [`ADMIN`]): with its stores
+    /// on disk in `config.data_dir` when `on_disk`, in memory otherwise.
+    ///
+    /// # Panics
+    /// When the runtime, the state or the socket cannot be made (a test cannot go on).
+    pub fn start_with(config: ServerConfig, on_disk: bool) -> TestServer {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -41,13 +56,15 @@ impl TestServer {
             .expect("tokio runtime");
         let config = ServerConfig {
             admin_token: Some(Secret::new(ADMIN)),
-            tokens,
-            ..ServerConfig::default()
+            ..config
         };
         let (state, listener) = runtime.block_on(async {
-            let state = AppState::temporary(config, Arc::new(SystemClock))
-                .await
-                .expect("server state");
+            let state = if on_disk {
+                AppState::open(config, Arc::new(SystemClock)).await
+            } else {
+                AppState::temporary(config, Arc::new(SystemClock)).await
+            }
+            .expect("server state");
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                 .await
                 .expect("bind 127.0.0.1:0");

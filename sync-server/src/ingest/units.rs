@@ -72,7 +72,10 @@ pub fn lookup(docs: &dyn DocStore, uscc: &Uscc) -> Result<UnitInfo, StoreError> 
             continue;
         };
         let read = match TypedDoc::<UnitProfile>::open(id, loaded.doc) {
-            Ok(doc) => doc.header().and_then(|h| Ok((h, doc.body()?))),
+            Ok(doc) => match (doc.header(), doc.body()) {
+                (Ok(header), Ok(body)) => Ok((header, body)),
+                (Err(e), _) | (_, Err(e)) => Err(e),
+            },
             Err(e) => Err(e),
         };
         match read {
