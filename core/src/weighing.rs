@@ -104,7 +104,8 @@ pub struct SnapshotRef {
 #[serde(deny_unknown_fields)]
 pub struct WeighingRecord {
     /// The unit's own id of the record, unique per source unit, 1–[`MAX_RECORD_ID_CHARS`]
-    /// printable characters.
+    /// printable characters (no control characters, no invisible bidirectional or zero-width
+    /// marks).
     pub record_id: String,
     /// Lane or weighbridge (通道/磅号).
     #[serde(default)]
@@ -220,6 +221,25 @@ fn text(
     Ok(Some(value.to_owned()))
 }
 
+/// Invisible format characters (Unicode category Cf that draw nothing): soft hyphen, Arabic
+/// letter mark, Mongolian vowel separator, zero-width space / non-joiner / joiner, left-to-right
+/// and right-to-left marks, bidirectional embeddings, overrides and isolates, word joiner and
+/// invisible operators, the byte-order mark. An id holding one looks exactly like the id without
+/// it, so a retry "spelt" with one would be a second record.
+fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+    )
+}
+
 fn time(field: &'static str, at_ms: i64, now_ms: i64) -> Result<(), WeighingError> {
     if at_ms < EARLIEST_AT_MS {
         return Err(WeighingError::Times(format!(
@@ -238,7 +258,8 @@ impl WeighingRecord {
     /// Checks and normalises the record, `now_ms` being the receiver's clock (UTC ms).
     ///
     /// # Errors
-    /// [`WeighingError::Field`] for a missing or malformed id, plate, colour, text or hash, a
+    /// [`WeighingError::Field`] for a missing or malformed id (empty, too long, control or
+    /// invisible format characters), plate, colour, text or hash, a
     /// zero or implausible gross (above [`MAX_WEIGHBRIDGE_GROSS_KG`]), a tare above the gross;
     /// [`WeighingError::Masses`] when net ≠ gross − tare; [`WeighingError::Times`] for times
     /// before 2000, more than a day ahead, or out of order (entry ≤ weighing ≤ exit), or an
@@ -260,6 +281,16 @@ impl WeighingRecord {
             return Err(WeighingError::field(
                 "record_id",
                 "contains control characters",
+            ));
+        }
+        if let Some(c) = record_id.chars().find(|&c| is_invisible_format(c)) {
+            return Err(WeighingError::field(
+                "record_id",
+                format!(
+                    "contains the invisible character U+{:04X} (a bidirectional or zero-width \
+                     mark): the id would look like another",
+                    u32::from(c)
+                ),
             ));
         }
         let plate =
@@ -710,6 +741,15 @@ mod tests {
         let cases: Vec<(Breaker, &str)> = vec![
             (|r| r.record_id = "  ".to_owned(), "record_id"),
             (|r| r.record_id = "x".repeat(65), "record_id"),
+            (|r| r.record_id = "2026\u{202E}0001".to_owned(), "record_id"),
+            (
+                |r| r.record_id = "20261129-0001\u{200B}".to_owned(),
+                "record_id",
+            ),
+            (
+                |r| r.record_id = "\u{FEFF}20261129-0001".to_owned(),
+                "record_id",
+            ),
             (|r| r.plate = "ABC".to_owned(), "plate"),
             (|r| r.plate_colour = Some("紫".to_owned()), "plate_colour"),
             (|r| r.gross_kg = 0, "gross_kg"),

@@ -579,7 +579,10 @@ fn demo(args: &DemoArgs, out: &mut dyn Write) -> CmdResult {
             write!(out, "{report}")?;
             Ok(ExitCode::SUCCESS)
         }
-        Err(e @ crate::demo::DemoError::ForeignDirectory { .. }) => Err(invalid(e)),
+        Err(
+            e @ (crate::demo::DemoError::ForeignDirectory { .. }
+            | crate::demo::DemoError::InUse { .. }),
+        ) => Err(invalid(e)),
         Err(e) => Err(CliError::Failed(e.to_string())),
     }
 }

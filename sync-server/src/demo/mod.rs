@@ -122,6 +122,19 @@ pub enum DemoError {
         /// The directory.
         path: PathBuf,
     },
+    /// The previous demo's directory is in use: a process (a demo still running, or a
+    /// `zhichao serve --data-dir` looking at the data) holds one of its databases, so it is not
+    /// replaced under that process's feet.
+    #[error(
+        "{path} is in use: another process holds the database {database} (a demo still running, \
+         or a server started on its data); stop it first, or give another --dir"
+    )]
+    InUse {
+        /// The demo directory.
+        path: PathBuf,
+        /// The locked database (sled's lock file).
+        database: PathBuf,
+    },
     /// A file or directory operation failed.
     #[error("{path}: {source}")]
     Io {
@@ -386,8 +399,35 @@ fn demo_config(data_dir: &Path, admin_token: &str) -> ServerConfig {
     }
 }
 
-/// Prepares `dir`: removes a previous demo's directory, refuses anything else that is not
-/// empty, and marks the new one.
+/// The first sled database under `dir` (at any depth, symbolic links not followed) that another
+/// process holds: sled keeps an exclusive `flock` on the `db` file next to its `conf` while the
+/// database is open, and [`std::fs::File::try_lock`] takes the same kind of lock.
+fn locked_database(dir: &Path) -> Result<Option<PathBuf>, DemoError> {
+    let mut pending = vec![dir.to_owned()];
+    while let Some(current) = pending.pop() {
+        let entries = std::fs::read_dir(&current).map_err(|e| DemoError::io(&current, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| DemoError::io(&current, e))?;
+            let path = entry.path();
+            let kind = entry.file_type().map_err(|e| DemoError::io(&path, e))?;
+            if kind.is_dir() {
+                pending.push(path);
+            } else if kind.is_file() && entry.file_name() == "db" && current.join("conf").is_file()
+            {
+                let file = std::fs::File::open(&path).map_err(|e| DemoError::io(&path, e))?;
+                match file.try_lock() {
+                    Ok(()) => {}
+                    Err(std::fs::TryLockError::WouldBlock) => return Ok(Some(path)),
+                    Err(std::fs::TryLockError::Error(e)) => return Err(DemoError::io(&path, e)),
+                }
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Prepares `dir`: removes a previous demo's directory unless a process still uses it
+/// ([`DemoError::InUse`]), refuses anything else that is not empty, and marks the new one.
 fn prepare_dir(dir: &Path) -> Result<(), DemoError> {
     if dir.exists() {
         let is_demo = dir.join(MARKER).is_file();
@@ -401,6 +441,12 @@ fn prepare_dir(dir: &Path) -> Result<(), DemoError> {
             });
         }
         if is_demo {
+            if let Some(database) = locked_database(dir)? {
+                return Err(DemoError::InUse {
+                    path: dir.to_owned(),
+                    database,
+                });
+            }
             std::fs::remove_dir_all(dir).map_err(|e| DemoError::io(dir, e))?;
         }
     }
@@ -1735,5 +1781,41 @@ impl fmt::Display for DemoReport {
              GET /v1/admin/docs/{}/history (the case's audit trail)",
             self.case_id
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_previous_demo_still_in_use_is_not_replaced() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("demo");
+        prepare_dir(&dir).unwrap();
+        // A server (the demo's, or `zhichao serve --data-dir`) has the data open.
+        let data = dir.join("server").join("docs");
+        let db = sled::open(&data).unwrap();
+        db.insert("kept", "yes").unwrap();
+        db.flush().unwrap();
+
+        let e = prepare_dir(&dir).unwrap_err();
+        assert!(
+            matches!(&e, DemoError::InUse { database, .. } if database.starts_with(&dir)),
+            "{e}"
+        );
+        assert!(e.to_string().contains("in use"), "{e}");
+        assert!(dir.join(MARKER).is_file(), "left untouched");
+        assert_eq!(db.get("kept").unwrap().as_deref(), Some(&b"yes"[..]));
+        drop(db);
+        assert!(
+            sled::open(&data).unwrap().get("kept").unwrap().is_some(),
+            "the data is still on disk"
+        );
+
+        // Once the process has let go, the rerun replaces it.
+        prepare_dir(&dir).unwrap();
+        assert!(dir.join(MARKER).is_file());
+        assert!(!data.exists(), "replaced");
     }
 }

@@ -14,7 +14,8 @@
 //! ```
 //!
 //! - `equipment`: 1 to 3 reports, each kind (`weighing`, `video`, `display`) at most once;
-//!   `ok` defaults to `true`; `detail` at most 200 characters.
+//!   `ok` defaults to `true`; `detail` at most 200 characters, no control characters (line
+//!   breaks, terminal escapes), as the weighing records' texts.
 //! - A report with `ok: false` is recorded with its detail but does not count as working: if
 //!   the equipment stays faulty past `[ingest] heartbeat_gap` in operating hours, the monitor
 //!   raises an upload-interrupted alert as for silence.
@@ -60,6 +61,16 @@ fn check(request: &HeartbeatRequest) -> Result<(), ApiError> {
         {
             return Err(ApiError::invalid(format!(
                 "equipment: the detail of {} is longer than {MAX_TEXT_CHARS} characters",
+                report.kind.as_str()
+            )));
+        }
+        if report
+            .detail
+            .as_ref()
+            .is_some_and(|d| d.chars().any(char::is_control))
+        {
+            return Err(ApiError::invalid(format!(
+                "equipment: the detail of {} contains control characters",
                 report.kind.as_str()
             )));
         }

@@ -669,6 +669,9 @@ async fn heartbeats_are_stored_and_checked() {
         json!({ "equipment": [] }),
         json!({ "equipment": [{ "kind": "video" }, { "kind": "video" }] }),
         json!({ "equipment": [{ "kind": "video", "detail": "坏".repeat(201) }] }),
+        // Terminal escapes and line breaks: refused like the weighing texts.
+        json!({ "equipment": [{ "kind": "video", "ok": false,
+                                "detail": "2号\u{1b}[2J摄像机\n无画面" }] }),
         json!({ "equipment": [{ "kind": "radar" }] }),
         json!({ "equipment": [{ "kind": "video" }], "unit": "x" }),
         json!({ "equipment": [{ "kind": "weighing" }, { "kind": "video" },
@@ -678,6 +681,14 @@ async fn heartbeats_are_stored_and_checked() {
         assert!(a.status.is_client_error(), "{body}: {}", a.status);
         assert_eq!(a.code(), "invalid_request", "{body}");
     }
+    let video = heartbeats::state(&h.state.ingest, &unit(5), EquipmentKind::Video)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        video.last_report.unwrap().detail.as_deref(),
+        Some("2号摄像机无画面"),
+        "a refused report changes nothing"
+    );
     let supervisor = h.supervisor("sup:county", "140522").await;
     let a = h
         .post(
