@@ -53,7 +53,7 @@ my %ALLOWED_PROPERTIES = map { $_ => 1 } qw(
   count isEmpty first last path rawValue boolValue statusCode composedMessage category subsystem
   uuidString environment temporaryDirectory isRegularFile localizedDescription errorDescription
   description hasSucceeded isWhitespace utf8 onTermination httpMethod httpBody scale opaque
-  uptimeNanoseconds values
+  uptimeNanoseconds values timeIntervalSince1970
 );
 # Implicit members `.name` of platform types (`bufferingPolicy: .unbounded` …).
 my %ALLOWED_IMPLICIT = map { $_ => 1 } qw(

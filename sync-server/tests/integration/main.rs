@@ -2,6 +2,7 @@
 
 mod alerts;
 mod cli;
+mod import;
 mod kill;
 mod routes;
 mod serve;

@@ -30,12 +30,13 @@ impl Server {
         format!("http://{}", self.addr)
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 }
 
-fn zhichao() -> Command {
+/// The built `zhichao` binary, without proxy settings or an admin token from the environment.
+pub(crate) fn zhichao() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_zhichao"));
     for var in [
         "http_proxy",
@@ -121,7 +122,8 @@ pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8(bytes.to_vec()).expect("utf-8")
 }
 
-fn agent() -> ureq::Agent {
+/// An HTTP agent that returns error statuses as answers.
+pub(crate) fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(30)))

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Who an enrollment code is for, as the admin API takes it (`PrincipalSpec` of
+/// Who an enrollment code or token is for, as the admin API takes it (`PrincipalSpec` of
 /// sync-server/src/api.rs; `zhichao admin enroll --role …`).
 enum Principal {
     /// A field officer of patrol `team`; `scope` defaults to the server's county.
@@ -9,6 +9,9 @@ enum Principal {
     case enterprise(unit: String = "914403001922038216")
     /// A supervisor of `scope` (default: the server's county), e.g. `140522/township/140522100`.
     case supervisor(scope: String? = nil)
+    /// The weighbridge system (称重系统) of the source unit `unit` (a USCC): uploads its
+    /// weighing records to `POST /v1/weighings`; see `Weighbridge`.
+    case sourceUnitSystem(unit: String)
 }
 
 /// The run's server administrator: calls the admin HTTP API of `Harness.serverUrl()` with the
@@ -41,6 +44,42 @@ enum Admin {
             throw HarnessError("the enrollment code is not one word: '\(code)'")
         }
         return code
+    }
+
+    /// An access token issued directly (no enrollment) to the account `name` as `principal`.
+    /// `POST /v1/admin/tokens` (sync-server/src/routes/admin.rs), as `zhichao admin
+    /// issue-token` does.
+    static func issueToken(name: String, principal: Principal) async throws -> String {
+        let body = IssueTokenRequest(principal: PrincipalSpec(name: name, principal: principal))
+        let url = try Harness.url("/v1/admin/tokens")
+        let token = try Harness.adminToken()
+        var request = URLRequest(url: url, timeoutInterval: 60)
+        request.httpMethod = "POST"
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.httpBody = try JSONEncoder().encode(body)
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        guard status == 201 else {
+            throw HarnessError(
+                "POST /v1/admin/tokens for \(name) answered \(status): "
+                    + String(decoding: data, as: UTF8.self))
+        }
+        let issued = try JSONDecoder().decode(IssuedTokenResponse.self, from: data).token
+        guard !issued.isEmpty, !issued.contains(where: { $0.isWhitespace }) else {
+            throw HarnessError("the issued token is not one word")
+        }
+        return issued
+    }
+
+    /// `IssueTokenRequest` without a lifetime or device (the server's defaults).
+    private struct IssueTokenRequest: Encodable {
+        let principal: PrincipalSpec
+    }
+
+    /// The part of `IssuedTokenResponse` the tests need.
+    private struct IssuedTokenResponse: Decodable {
+        let token: String
     }
 
     /// `CreateEnrollmentRequest` (the server refuses unknown fields; `nil` fields are left out).
@@ -76,6 +115,11 @@ enum Admin {
                 team = nil
                 self.scope = scope
                 unit = nil
+            case let .sourceUnitSystem(unit):
+                role = "source_unit_system"
+                team = nil
+                scope = nil
+                self.unit = unit
             }
         }
     }

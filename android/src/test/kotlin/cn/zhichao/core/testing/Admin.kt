@@ -16,6 +16,12 @@ sealed class Role(internal val args: List<String>) {
     /** A supervisor of [scope] (default: the server's county), e.g. `140522/township/140522100`. */
     class Supervisor(scope: String? = null) : Role(listOf("--role", "supervisor") + scopeArgs(scope))
 
+    /**
+     * The weighbridge system (称重系统) of the source unit [unit] (a USCC): uploads its weighing
+     * records to `POST /v1/weighings`; see [Weighbridge].
+     */
+    class SourceUnitSystem(unit: String) : Role(listOf("--role", "source-unit-system", "--unit", unit))
+
     private companion object {
         fun scopeArgs(scope: String?) = scope?.let { listOf("--scope", it) } ?: emptyList()
     }
