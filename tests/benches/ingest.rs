@@ -27,6 +27,7 @@ struct Options {
     batches: usize,
     clients: usize,
     batch: usize,
+    over_every: usize,
 }
 
 fn options() -> Options {
@@ -34,6 +35,7 @@ fn options() -> Options {
         batches: 200,
         clients: 4,
         batch: 100,
+        over_every: 20,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -46,10 +48,12 @@ fn options() -> Options {
             "--batches" => o.batches = value("--batches"),
             "--clients" => o.clients = value("--clients").max(1),
             "--batch" => o.batch = value("--batch").clamp(1, 1_000),
+            "--over-every" => o.over_every = value("--over-every"),
             "--bench" => {}
             "--help" | "-h" => {
                 println!(
-                    "ingest [--batches N (200)] [--clients N (4)] [--batch N (100, at most 1000)]"
+                    "ingest [--batches N (200)] [--clients N (4)] [--batch N (100, at most 1000)] \
+                     [--over-every N (20: one record in N leaves over the limit; 0: none)]"
                 );
                 std::process::exit(0);
             }
@@ -66,8 +70,8 @@ fn unit(c: usize) -> String {
     format!("{first17}{check}")
 }
 
-fn record(c: usize, i: usize, now_ms: i64) -> WeighingRecord {
-    let over = i.is_multiple_of(20);
+fn record(c: usize, i: usize, now_ms: i64, over_every: usize) -> WeighingRecord {
+    let over = over_every > 0 && i.is_multiple_of(over_every);
     let gross = if over {
         52_300
     } else {
@@ -141,11 +145,12 @@ fn main() {
             let client = ApiClient::new(&server.url(), &token).expect("client");
             let latencies = Arc::clone(&latencies);
             let batch = o.batch;
+            let over_every = o.over_every;
             std::thread::spawn(move || {
                 let mut stored = 0;
                 for b in 0..per_client {
                     let records: Vec<WeighingRecord> = (b * batch..(b + 1) * batch)
-                        .map(|i| record(c, i, now_ms))
+                        .map(|i| record(c, i, now_ms, over_every))
                         .collect();
                     let sent = Instant::now();
                     let answer: BatchOutcome = client
@@ -180,9 +185,12 @@ fn main() {
         ms(percentile(&latencies, 99.0)),
         ms(latencies.last().copied().unwrap_or_default())
     );
-    println!(
-        "  about {} over-limit departures (one in twenty): each an alert and a watch-list entry",
-        stored / 20
-    );
+    if let Some(departures) = stored.checked_div(o.over_every) {
+        println!(
+            "  about {departures} over-limit departures (one in {}): each an alert and a \
+             watch-list entry",
+            o.over_every
+        );
+    }
     server.stop();
 }

@@ -317,6 +317,29 @@ impl<T: DocBody> TypedDoc<T> {
         Ok(self.doc.get_heads() != heads_before)
     }
 
+    /// Runs `edit` on the document in one transaction stamped like [`TypedDoc::update`], for
+    /// kinds whose edit API writes a few keys of a large body without hydrating it (the
+    /// caller checks what it writes). Returns whether anything changed.
+    ///
+    /// # Errors
+    /// The closure's error, or an Automerge error.
+    pub(crate) fn transact_raw<F>(
+        &mut self,
+        by: &PrincipalId,
+        now_ms: i64,
+        edit: F,
+    ) -> Result<bool, DocError>
+    where
+        F: FnOnce(&mut automerge::transaction::Transaction<'_>) -> Result<(), DocError>,
+    {
+        let heads_before = self.doc.get_heads();
+        let options = commit_options(by, now_ms);
+        self.doc
+            .transact_with(|_| options, edit)
+            .map_err(|f| f.error)?;
+        Ok(self.doc.get_heads() != heads_before)
+    }
+
     /// Merges another replica of the same document into this one.
     ///
     /// # Errors

@@ -16,9 +16,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::calendar::LocalDay;
-use crate::ids::DocumentId;
+use crate::ids::{DocumentId, PrincipalId};
 use crate::plate::Plate;
 use crate::scope::Scope;
+
+use super::typed::TypedDoc;
 
 use super::typed::{DocBody, DocError, DocKind, Header, check_header_fields};
 
@@ -105,18 +107,14 @@ impl DocBody for WatchList {
                 self.day
             )));
         }
-        for (key, entry) in &self.entries {
-            if *key != entry.key() {
-                return Err(DocError::Rule(format!(
-                    "watch-list entry {key:?} is filed under the wrong key"
-                )));
-            }
-            if Plate::parse(&entry.plate).map(|p| p.to_string()).as_deref() != Ok(&entry.plate) {
-                return Err(DocError::Rule(format!(
-                    "watch-list entry {key:?}: plate {:?} is not canonical",
-                    entry.plate
-                )));
-            }
+        // Entries are final: those of `before` were checked when they were added, so an edit
+        // checks only the new ones.
+        let new_entries = self
+            .entries
+            .iter()
+            .filter(|(key, _)| before.is_none_or(|b| !b.entries.contains_key(*key)));
+        for (key, entry) in new_entries {
+            check_entry(key, entry)?;
         }
         if let Some(before) = before {
             if before.day != self.day {
@@ -133,6 +131,69 @@ impl DocBody for WatchList {
             }
         }
         Ok(())
+    }
+}
+
+/// An entry is filed under its key and names its plate in canonical form.
+fn check_entry(key: &str, entry: &WatchEntry) -> Result<(), DocError> {
+    if key != entry.key() {
+        return Err(DocError::Rule(format!(
+            "watch-list entry {key:?} is filed under the wrong key"
+        )));
+    }
+    if Plate::parse(&entry.plate).map(|p| p.to_string()).as_deref() != Ok(&entry.plate) {
+        return Err(DocError::Rule(format!(
+            "watch-list entry {key:?}: plate {:?} is not canonical",
+            entry.plate
+        )));
+    }
+    Ok(())
+}
+
+impl TypedDoc<WatchList> {
+    /// Adds the `entries` the list lacks, in one change stamped with `by` and `now_ms`, and
+    /// returns how many were added. Only the new entries are checked and written: the others
+    /// are never read, so appending costs the same on a list of ten or ten thousand
+    /// departures (hydrating the whole body, as [`TypedDoc::update`] does, grows with the
+    /// list). An entry already listed under its key is left as it is (entries are final).
+    ///
+    /// # Errors
+    /// [`DocError::Rule`] for an entry whose plate is not canonical (nothing is written then);
+    /// [`DocError::Hydrate`] when the body has no `entries` map; Automerge errors.
+    pub fn add_entries(
+        &mut self,
+        by: &PrincipalId,
+        now_ms: i64,
+        entries: &[WatchEntry],
+    ) -> Result<usize, DocError> {
+        for entry in entries {
+            check_entry(&entry.key(), entry)?;
+        }
+        let mut added = 0;
+        self.transact_raw(by, now_ms, |tx| {
+            use automerge::ReadDoc as _;
+            let body = match tx.get(automerge::ROOT, "body")? {
+                Some((automerge::Value::Object(automerge::ObjType::Map), id)) => id,
+                _ => return Err(DocError::Rule("the watch list has no body".to_owned())),
+            };
+            let list = match tx.get(&body, "entries")? {
+                Some((automerge::Value::Object(automerge::ObjType::Map), id)) => id,
+                _ => {
+                    return Err(DocError::Rule(
+                        "the watch list has no entries map".to_owned(),
+                    ));
+                }
+            };
+            for entry in entries {
+                let key = entry.key();
+                if tx.get(&list, key.as_str())?.is_none() {
+                    autosurgeon::reconcile_prop(&mut *tx, &list, key.as_str(), entry)?;
+                    added += 1;
+                }
+            }
+            Ok(())
+        })?;
+        Ok(added)
     }
 }
 
@@ -219,6 +280,44 @@ mod tests {
         assert!(
             doc.body().unwrap().entries["91140522MA0000000K/r1"].revocation_threshold_crossed()
         );
+    }
+
+    #[test]
+    fn appending_writes_only_what_the_list_lacks_and_checks_it() {
+        let id = watchlist_document_id(&county(), "2026-11-29".parse().unwrap());
+        let mut doc = TypedDoc::create(id, ActorId::random(), &header(county()), &list()).unwrap();
+        let server = pid("server");
+        let known = list().entries.into_values().next().unwrap();
+        let mut changed = known.clone();
+        changed.gross_kg += 1;
+        let new = entry("91140522MA0000000K", "r9", "晋E54321");
+        // The listed entry (even with other content) is left alone; the new one is added.
+        assert_eq!(
+            doc.add_entries(&server, 5, &[changed, new.clone()])
+                .unwrap(),
+            1
+        );
+        let body = doc.body().unwrap();
+        assert_eq!(body.entries.len(), 2);
+        assert_eq!(body.entries[&known.key()], known);
+        assert_eq!(body.entries[&new.key()], new);
+        assert_eq!(
+            doc.add_entries(&server, 6, &[new]).unwrap(),
+            0,
+            "nothing new"
+        );
+        // A non-canonical plate is refused and nothing is written.
+        let heads = doc.automerge().get_heads();
+        let bad = entry("91140522MA0000000K", "r10", "晋e·54321");
+        assert!(doc.add_entries(&server, 7, &[bad]).is_err());
+        assert_eq!(doc.automerge().get_heads(), heads);
+        // What an append writes passes the document's own checks on the receiving side.
+        let mut before = TypedDoc::create(id, ActorId::random(), &header(county()), &list())
+            .unwrap()
+            .automerge()
+            .clone();
+        before.merge(&mut doc.automerge().clone()).unwrap();
+        crate::docs::check_synced_edit(DocKind::WatchList, doc.automerge(), &before).unwrap();
     }
 
     #[test]
