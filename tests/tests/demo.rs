@@ -173,4 +173,15 @@ fn the_demo_never_replaces_a_directory_it_did_not_make() {
     let e = demo::run(&options, &mut Vec::new()).unwrap_err();
     assert!(matches!(e, demo::DemoError::ForeignDirectory { .. }), "{e}");
     assert!(tmp.path().join("precious.txt").is_file(), "left untouched");
+    // Nor a file.
+    let options = DemoOptions {
+        dir: tmp.path().join("precious.txt"),
+        ..DemoOptions::default()
+    };
+    let e = demo::run(&options, &mut Vec::new()).unwrap_err();
+    assert!(matches!(e, demo::DemoError::ForeignDirectory { .. }), "{e}");
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("precious.txt")).unwrap(),
+        "not a demo"
+    );
 }

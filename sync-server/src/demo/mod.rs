@@ -115,8 +115,8 @@ impl Default for DemoOptions {
 pub enum DemoError {
     /// The directory holds something that is not a previous demo.
     #[error(
-        "{path} exists and is not a previous demo's directory (no {MARKER} in it); give another \
-         with --dir"
+        "{path} exists and is not a previous demo's directory (not a directory, or no {MARKER} in \
+         it); give another with --dir"
     )]
     ForeignDirectory {
         /// The directory.
@@ -429,6 +429,11 @@ fn locked_database(dir: &Path) -> Result<Option<PathBuf>, DemoError> {
 /// Prepares `dir`: removes a previous demo's directory unless a process still uses it
 /// ([`DemoError::InUse`]), refuses anything else that is not empty, and marks the new one.
 fn prepare_dir(dir: &Path) -> Result<(), DemoError> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(DemoError::ForeignDirectory {
+            path: dir.to_owned(),
+        });
+    }
     if dir.exists() {
         let is_demo = dir.join(MARKER).is_file();
         let empty = std::fs::read_dir(dir)

@@ -331,7 +331,12 @@ async fn dispatch(
 
 /// Checks that `case` is a `case` document `principal` may read. Missing and unreadable are
 /// answered alike.
-fn check_case(state: &AppState, principal: &Principal, case: &DocumentId) -> ApiResult<()> {
+fn check_case(
+    state: &AppState,
+    principal: &Principal,
+    case: &DocumentId,
+    alert: &Alert,
+) -> ApiResult<()> {
     let refused = || ApiError::Invalid {
         status: StatusCode::BAD_REQUEST,
         code: "invalid_case",
@@ -347,7 +352,34 @@ fn check_case(state: &AppState, principal: &Principal, case: &DocumentId) -> Api
     if header.kind != DocKind::Case || !can_read(principal, &header, &[]) {
         return Err(refused());
     }
-    Ok(())
+    // The case must be about what the alert is about: the departed truck (its plate) or the
+    // source unit; an interruption, the unit. One case cannot close unrelated alerts.
+    let body = zhichao_core::docs::TypedDoc::<zhichao_core::docs::Case>::open(*case, loaded.doc)
+        .map_err(|_| refused())?
+        .body()
+        .map_err(|_| refused())?;
+    let plate = body.vehicle.as_ref().map(|v| v.plate.to_string());
+    let same_unit = body.source_unit.as_ref() == Some(&alert.unit);
+    let same_plate = plate.is_some() && plate.as_deref() == alert.plate();
+    if same_unit || same_plate {
+        return Ok(());
+    }
+    Err(ApiError::Invalid {
+        status: StatusCode::BAD_REQUEST,
+        code: "case_unrelated",
+        message: format!(
+            "case: {case} is about {} and {}, not this alert's {}",
+            plate.map_or_else(|| "no vehicle".to_owned(), |p| format!("vehicle {p}")),
+            body.source_unit.map_or_else(
+                || "no source unit".to_owned(),
+                |u| format!("source unit {u}")
+            ),
+            match alert.plate() {
+                Some(p) => format!("vehicle {p} or source unit {}", alert.unit),
+                None => format!("source unit {}", alert.unit),
+            }
+        ),
+    })
 }
 
 /// `POST /v1/alerts/{id}/close`.
@@ -370,6 +402,14 @@ async fn close(
             "note: at most {MAX_NOTE_CHARS} characters"
         )));
     }
+    if note
+        .as_ref()
+        .is_some_and(|n| n.chars().any(|c| c.is_control() && c != '\n'))
+    {
+        return Err(ApiError::invalid(
+            "note: control characters are not allowed",
+        ));
+    }
     let alert = visible(&state, &principal, &id)?;
     if alert.status == AlertStatus::Closed {
         return Err(ApiError::Conflict {
@@ -390,7 +430,7 @@ async fn close(
         _ => {}
     }
     if let Some(case) = &request.case {
-        check_case(&state, &principal, case)?;
+        check_case(&state, &principal, case, &alert)?;
     }
     let case = request.case;
     act(&state, &principal, &id, |alert| {

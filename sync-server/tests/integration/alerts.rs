@@ -514,11 +514,28 @@ async fn acknowledge_dispatch_and_close_with_the_case_that_handled_it() {
         .await;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
 
-    // A real case, written through the hub by officer Wang of team 1.
-    let case = zhichao_core::fixtures::case(7, "officer:wang", "team-1");
+    // A real case about the quarry, written through the hub by officer Wang of team 1, and
+    // one about nothing this alert concerns.
+    let mut case = zhichao_core::fixtures::case(7, "officer:wang", "team-1");
+    case.update(
+        &zhichao_core::fixtures::pid("officer:wang"),
+        1,
+        |c: &mut zhichao_core::docs::Case| {
+            c.source_unit = Some(unit(1));
+            Ok(())
+        },
+    )
+    .unwrap();
     h.write(
         case.id(),
         case.automerge().save(),
+        zhichao_core::fixtures::officer("officer:wang", "team-1"),
+    )
+    .await;
+    let unrelated = zhichao_core::fixtures::case(8, "officer:wang", "team-1");
+    h.write(
+        unrelated.id(),
+        unrelated.automerge().save(),
         zhichao_core::fixtures::officer("officer:wang", "team-1"),
     )
     .await;
@@ -559,6 +576,28 @@ async fn acknowledge_dispatch_and_close_with_the_case_that_handled_it() {
         assert_eq!(a.status, StatusCode::BAD_REQUEST, "{not_a_case}");
         assert_eq!(a.code(), "invalid_case");
     }
+    // A case about another truck and no unit closes nothing.
+    let a = h
+        .post(
+            &path("close"),
+            &wang,
+            json!({ "case": unrelated.id().to_string() }),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
+    assert_eq!(a.code(), "case_unrelated");
+    let a = h
+        .post(
+            &path("close"),
+            &wang,
+            json!({ "case": case.id().to_string(), "note": "a\u{1b}[2J" }),
+        )
+        .await;
+    assert_eq!(
+        a.status,
+        StatusCode::BAD_REQUEST,
+        "control characters in the note"
+    );
     // A township supervisor may not read a county-wide case, so cannot close with it.
     let a = h
         .post(
