@@ -517,13 +517,15 @@ async fn acknowledge_dispatch_and_close_with_the_case_that_handled_it() {
     // A real case about the quarry, written through the hub by officer Wang of team 1, and
     // one about nothing this alert concerns.
     let mut case = zhichao_core::fixtures::case(7, "officer:wang", "team-1");
+    #[expect(clippy::result_large_err, reason = "the signature is core's")]
+    let about_the_quarry = |c: &mut zhichao_core::docs::Case| {
+        c.source_unit = Some(unit(1));
+        Ok(())
+    };
     case.update(
         &zhichao_core::fixtures::pid("officer:wang"),
         1,
-        |c: &mut zhichao_core::docs::Case| {
-            c.source_unit = Some(unit(1));
-            Ok(())
-        },
+        about_the_quarry,
     )
     .unwrap();
     h.write(
