@@ -27,6 +27,14 @@ pub struct ErrorDetail {
     pub message: String,
 }
 
+/// `GET /v1/auth/me`: who the bearer token speaks for (a tool checks its token before it
+/// acts, e.g. that a weighbridge token is the unit's it is told to import for).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeResponse {
+    /// The principal of the token.
+    pub principal: Principal,
+}
+
 /// `POST /v1/auth/enroll`: a device exchanges its code for tokens.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

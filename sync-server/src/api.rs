@@ -13,7 +13,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use zhichao_core::access::Principal;
 pub use zhichao_core::api::{
-    EnrollRequest, ErrorBody, ErrorDetail, RefreshRequest, TicketResponse, TokenPairResponse,
+    EnrollRequest, ErrorBody, ErrorDetail, MeResponse, RefreshRequest, TicketResponse,
+    TokenPairResponse,
 };
 use zhichao_core::ids::{PrincipalId, StorageId, TeamId};
 use zhichao_core::scope::Scope;

@@ -254,6 +254,14 @@ impl UnitClient {
         })
     }
 
+    /// `GET /v1/auth/me`: who the token speaks for.
+    ///
+    /// # Errors
+    /// [`ClientError`].
+    pub fn me(&self) -> Result<crate::api::MeResponse> {
+        self.http.get("/v1/auth/me")
+    }
+
     /// `POST /v1/weighings` with `{"records": records}`: one [`BatchOutcome`] entry per record,
     /// in order. The caller keeps batches within
     /// [`zhichao_core::weighing::MAX_BATCH_RECORDS`].

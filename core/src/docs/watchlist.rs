@@ -312,12 +312,10 @@ mod tests {
         assert!(doc.add_entries(&server, 7, &[bad]).is_err());
         assert_eq!(doc.automerge().get_heads(), heads);
         // What an append writes passes the document's own checks on the receiving side.
-        let mut before = TypedDoc::create(id, ActorId::random(), &header(county()), &list())
-            .unwrap()
-            .automerge()
-            .clone();
-        before.merge(&mut doc.automerge().clone()).unwrap();
-        crate::docs::check_synced_edit(DocKind::WatchList, doc.automerge(), &before).unwrap();
+        let before = doc.automerge().clone();
+        let another = entry("91140522MA0000000K", "r11", "晋E54322");
+        assert_eq!(doc.add_entries(&server, 8, &[another]).unwrap(), 1);
+        crate::docs::check_synced_edit(DocKind::WatchList, &before, doc.automerge()).unwrap();
     }
 
     #[test]

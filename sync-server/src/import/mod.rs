@@ -55,6 +55,7 @@ use std::io::{IsTerminal as _, Write};
 use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use zhichao_core::access::Principal;
 use zhichao_core::uscc::Uscc;
 
 pub mod mapping;
@@ -127,6 +128,33 @@ pub enum ImportError {
     /// The server URL is unusable.
     #[error(transparent)]
     Url(ClientError),
+    /// The token is another unit's: nothing was sent.
+    #[error(
+        "the token is unit {token}'s, not {given}'s: nothing was sent; give unit {given}'s \
+         source-unit-system token, or --unit {token}"
+    )]
+    WrongUnit {
+        /// The token's unit.
+        token: Uscc,
+        /// `--unit`.
+        given: Uscc,
+    },
+    /// The token is not a source-unit system's: nothing was sent.
+    #[error(
+        "the token is a {role}'s, not a source-unit system's: nothing was sent; give unit \
+         {given}'s source-unit-system token"
+    )]
+    NotAUnitToken {
+        /// The token's role.
+        role: crate::api::Role,
+        /// `--unit`.
+        given: Uscc,
+    },
+    /// The server cannot be reached (before anything was sent).
+    #[error(
+        "cannot reach the server: {0}; nothing was sent, running the same command again is safe"
+    )]
+    Unreachable(ClientError),
     /// The server refused the token (401/403).
     #[error(
         "the server refused the token ({0}); give a source-unit-system access token of unit {1} with --token or ZHICHAO_TOKEN"
@@ -177,6 +205,29 @@ pub fn run(options: &ImportOptions, out: &mut dyn Write) -> Result<ImportOutcome
         source,
     })?;
     let client = UnitClient::new(&options.server, &options.token).map_err(ImportError::Url)?;
+    // The server files records under the token's unit: check it is the unit given, before
+    // anything is sent.
+    match client.me() {
+        Ok(me) => match me.principal {
+            Principal::SourceUnitSystem { unit, .. } if unit == options.unit => {}
+            Principal::SourceUnitSystem { unit, .. } => {
+                return Err(ImportError::WrongUnit {
+                    token: unit,
+                    given: options.unit.clone(),
+                });
+            }
+            other => {
+                return Err(ImportError::NotAUnitToken {
+                    role: crate::api::Role::of(&other),
+                    given: options.unit.clone(),
+                });
+            }
+        },
+        Err(e) if e.is_unauthorized() => {
+            return Err(ImportError::Unauthorized(e, options.unit.clone()));
+        }
+        Err(e) => return Err(ImportError::Unreachable(e)),
+    }
 
     let progress = if options.quiet || !std::io::stderr().is_terminal() {
         ProgressBar::hidden()

@@ -1,15 +1,19 @@
 //! `POST /v1/auth/enroll` and `POST /v1/auth/refresh`: a device exchanges its one-time
 //! enrollment code, then each refresh token, for a new access and refresh token. The code or
 //! refresh token in the body is the credential; no `Authorization` header is needed.
+//!
+//! `GET /v1/auth/me` (bearer token): `{"principal": …}`, who the token speaks for — tools check
+//! their token with it before they act (`zhichao import-weighings` that the token is the
+//! unit's it was told).
 
 use axum::Router;
 use axum::extract::State;
-use axum::routing::post;
+use axum::routing::{get, post};
 use zhichao_core::ids::StorageId;
 
 use crate::AppState;
-use crate::api::{EnrollRequest, RefreshRequest, TokenPairResponse};
-use crate::auth::{AuthError, TokenPair};
+use crate::api::{EnrollRequest, MeResponse, RefreshRequest, TokenPairResponse};
+use crate::auth::{AuthError, Authenticated, TokenPair};
 use crate::error::{ApiError, ApiResult, Json};
 
 /// The enrollment and refresh routes.
@@ -17,6 +21,12 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/auth/enroll", post(enroll))
         .route("/v1/auth/refresh", post(refresh))
+        .route("/v1/auth/me", get(me))
+}
+
+/// `GET /v1/auth/me`.
+async fn me(Authenticated(principal): Authenticated) -> Json<MeResponse> {
+    Json(MeResponse { principal })
 }
 
 async fn enroll(

@@ -8,6 +8,7 @@
 //! | `GET /metrics` | anyone (Prometheus) | [`metrics`] |
 //! | `POST /v1/admin/enrollments`, `GET`/`POST /v1/admin/tokens`, `POST /v1/admin/revoke`, `GET /v1/admin/docs/{id}/history` | admin | [`admin`] |
 //! | `POST /v1/auth/enroll`, `POST /v1/auth/refresh` | holder of a code / refresh token | [`auth`] |
+//! | `GET /v1/auth/me` | any principal (who the token speaks for) | [`auth`] |
 //! | `POST /v1/sync/ticket` | any principal | [`ticket`] |
 //! | `GET /v1/sync` (WebSocket) | any principal, bearer or `?ticket=` | [`sync`] |
 //! | `HEAD`/`PUT /v1/blobs/{sha256}` | officer, enterprise, supervisor | [`blobs`] |
