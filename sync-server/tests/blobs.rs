@@ -837,7 +837,7 @@ async fn bad_ids_never_reach_the_file_system() {
             .to_string_lossy()
             .into_owned();
         assert!(
-            ["docs", "auth", "log", "blobs"].contains(&top.as_str()),
+            ["docs", "auth", "log", "blobs", "ingest"].contains(&top.as_str()),
             "{}",
             file.display()
         );
