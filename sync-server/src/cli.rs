@@ -82,7 +82,8 @@ skipped.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Seed of the county, the records and the outcomes: the same seed gives the same unit
-    /// codes, record ids, alert ids, case numbers and counts.
+    /// codes, record ids, departure alert ids, case numbers, photo hashes and counts (times
+    /// are those of the run).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Folder of photos for the case and the response (JPEG, PNG, HEIC).
@@ -317,7 +318,7 @@ pub struct ServeArgs {
     /// override the file, flags override both.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Data directory (default ./data): holds docs/ and auth/.
+    /// Data directory (default ./data): holds docs/, auth/, log/, blobs/ and ingest/.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// Address to listen on (default 127.0.0.1:8080; port 0 picks a free port).

@@ -25,8 +25,11 @@
 //! 6. a summary a person can read ([`DemoReport`]'s `Display`).
 //!
 //! `--seed N` makes the county, the records, the ids that matter (unit codes, record ids,
-//! alert ids, case numbers — device prefixes come from device ids) and the outcomes
-//! deterministic; document ids stay random by design (they must not be guessable). Rerunning
+//! departure alert ids, case numbers — device prefixes come from device ids — photo hashes)
+//! and the outcomes (counts, statuses) deterministic. Times are those of the run (the records
+//! are of the hours before it, so interruption alert ids, which name the silence's start, and
+//! departure times differ), and document ids stay random by design (they must not be
+//! guessable). Rerunning
 //! replaces the previous demo directory (only one the demo made: it holds the marker
 //! [`MARKER`]).
 
@@ -81,6 +84,9 @@ pub const TEAM: &str = "patrol-1";
 
 /// The demo server's heartbeat gap (a county's is minutes: `[ingest] heartbeat_gap`).
 const HEARTBEAT_GAP: Duration = Duration::from_secs(3);
+
+/// Photos the scenario attaches: two by Wang, one by Li, one by the enterprise.
+const PHOTOS_NEEDED: usize = 4;
 
 /// How long the demo waits for the server to notice the silent unit.
 const SILENCE_WAIT: Duration = Duration::from_secs(30);
@@ -501,6 +507,8 @@ pub fn run(options: &DemoOptions, out: &mut dyn Write) -> Result<DemoReport, Dem
         out,
         started: Instant::now(),
     };
+    // A bad --photos folder is said before anything starts.
+    let photos = choose_photos(options, options.seed)?;
     prepare_dir(&options.dir)?;
     let dir = std::fs::canonicalize(&options.dir).map_err(|e| DemoError::io(&options.dir, e))?;
     let server_dir = dir.join("server");
@@ -511,7 +519,7 @@ pub fn run(options: &DemoOptions, out: &mut dyn Write) -> Result<DemoReport, Dem
         server.url,
         server_dir.display()
     ));
-    let result = play(options, &dir, &server, &admin_token, &mut n);
+    let result = play(options, &dir, &server, &admin_token, photos, &mut n);
     server.stop();
     let mut report = result?;
     report.duration_ms = u64::try_from(n.started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -533,6 +541,7 @@ fn play(
     dir: &Path,
     server: &DemoServer,
     admin_token: &str,
+    (photo_source, mut photos): (PhotoSource, Vec<DemoPhoto>),
     n: &mut Narrator<'_>,
 ) -> Result<DemoReport, DemoError> {
     let seed = options.seed;
@@ -644,7 +653,6 @@ fn play(
     n.step(3, "the patrol syncs the watch list and goes offline");
     sync_and_record(&mut syncs, &cast.wang, "before leaving")?;
     sync_and_record(&mut syncs, &cast.li, "before leaving")?;
-    let (photo_source, mut photos) = choose_photos(options, seed)?;
     n.say(format_args!("photos: {photo_source}"));
     let plate = flagged.record.plate.clone();
     let hits = cast
@@ -656,7 +664,7 @@ fn play(
         || "no entry".to_owned(),
         |h| {
             format!(
-                "{} left {} at {} with {} t, {} t over (findings this year: {})",
+                "{} left {} at {} (Beijing time) with {} t, {} t over (findings this year: {})",
                 h.plate,
                 h.unit_name,
                 local_hhmm(h.weighed_at_ms),
@@ -672,8 +680,13 @@ fn play(
     let roadside = roadside_case(&cast, &units[flagged.unit], &plate, &mut photos, n)?;
     let ids = roadside.case_id.clone();
     // A moment of signal at the checkpoint: Wang shares the case with Li.
-    sync_and_record(&mut syncs, &cast.wang, "a moment of signal")?;
+    let shared = sync_and_record(&mut syncs, &cast.wang, "a moment of signal")?;
     sync_and_record(&mut syncs, &cast.li, "a moment of signal")?;
+    n.say(format_args!(
+        "a moment of signal: Wang's phone sends the case and {} photo files ({} bytes); Li's \
+         phone receives the case",
+        shared.photos_uploaded, shared.photo_bytes_sent
+    ));
     // Offline again: both edit the case.
     let wang_edit = "当事人称系矿方放行。".to_owned();
     let li_edit = "驾驶员出示货物装载单。".to_owned();
@@ -1237,24 +1250,29 @@ fn choose_photos(
     options: &DemoOptions,
     seed: u64,
 ) -> Result<(PhotoSource, Vec<DemoPhoto>), DemoError> {
+    // Taken at 10:00 of the demo's day: the same photos (and hashes) for one seed all day.
+    let taken = china_time(now_ms()).format("%Y:%m:%d 10:00:00").to_string();
+    let generated: Vec<DemoPhoto> = (0..PHOTOS_NEEDED as u64)
+        .map(|i| photos::generated(seed * 10 + i, &taken, 35.486 + 0.001 * i as f64, 112.42))
+        .collect();
     let folder = options.photos.clone().or_else(photos::default_folder);
     if let Some(dir) = folder {
-        let found = photos::folder_photos(&dir).map_err(|e| DemoError::io(&dir, e))?;
+        let mut found = photos::folder_photos(&dir).map_err(|e| DemoError::Step {
+            step: format!("--photos {}", dir.display()),
+            reason: e.to_string(),
+        })?;
         if !found.is_empty() {
+            // Generated photos stand in for any the folder lacks (or the pipeline refuses).
+            found.extend(generated);
             return Ok((PhotoSource::Folder(dir), found));
         }
         if options.photos.is_some() {
             return Err(DemoError::step(
-                "--photos",
-                format_args!("{} holds no JPEG, PNG or HEIC file", dir.display()),
+                format!("--photos {}", dir.display()),
+                "holds no JPEG, PNG or HEIC file",
             ));
         }
     }
-    // Taken at 10:00 of the demo's day: the same photos (and hashes) for one seed all day.
-    let taken = china_time(now_ms()).format("%Y:%m:%d 10:00:00").to_string();
-    let generated = (0..5)
-        .map(|i| photos::generated(seed * 10 + i, &taken, 35.486 + 0.001 * i as f64, 112.42))
-        .collect();
     Ok((PhotoSource::Generated, generated))
 }
 
@@ -1692,7 +1710,10 @@ impl fmt::Display for DemoReport {
                 a.unit_name.as_deref().unwrap_or(a.unit.as_str()),
                 what,
                 recipients.join(" + "),
-                a.case.map(|c| format!(" (case {c})")).unwrap_or_default()
+                a.case
+                    .filter(|c| c.to_string() == self.case_id)
+                    .map(|_| format!(" (closed with case {})", self.case_number))
+                    .unwrap_or_default()
             )?;
         }
         let by: Vec<String> = self
@@ -1705,7 +1726,7 @@ impl fmt::Display for DemoReport {
         writeln!(f, "Offline watch-list lookup: {}", self.watch_hit)?;
         writeln!(
             f,
-            "Case {} ({}): {}",
+            "Case {} (案号; document {}): {}",
             self.case_number, self.case_id, self.case_status
         )?;
         writeln!(f, "  findings as merged: {}", self.findings)?;
@@ -1749,7 +1770,8 @@ impl fmt::Display for DemoReport {
         writeln!(f)?;
         writeln!(
             f,
-            "Syncs ({}):   pushed pulled  sent B  recv B  msgs out/in  photos  photo B   ms",
+            "Syncs ({}):   pushed pulled  sent B  recv B  msgs out/in  files  photo B    ms \
+             (files: original, evidence copy, thumbnail)",
             self.syncs.len()
         )?;
         for s in &self.syncs {
@@ -1777,13 +1799,27 @@ impl fmt::Display for DemoReport {
         )?;
         writeln!(
             f,
-            "  ZHICHAO_ADMIN_TOKEN=<24+ characters> zhichao serve --data-dir {}",
+            "  export ZHICHAO_ADMIN_TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \\n')"
+        )?;
+        writeln!(
+            f,
+            "  zhichao serve --data-dir {} &",
             self.server_data_dir.display()
         )?;
         writeln!(
             f,
-            "  then e.g. zhichao admin list --server http://127.0.0.1:8080 (tokens), \
-             GET /v1/admin/docs/{}/history (the case's audit trail)",
+            "  T=$(zhichao admin issue-token --server http://127.0.0.1:8080 --role supervisor \
+             --name supervisor:me)"
+        )?;
+        writeln!(
+            f,
+            "  curl -H \"Authorization: Bearer $T\" http://127.0.0.1:8080/v1/alerts   \
+             # the alerts, as JSON"
+        )?;
+        writeln!(
+            f,
+            "  curl -H \"Authorization: Bearer $ZHICHAO_ADMIN_TOKEN\" \
+             http://127.0.0.1:8080/v1/admin/docs/{}/history   # the case's audit trail",
             self.case_id
         )
     }

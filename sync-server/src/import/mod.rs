@@ -150,10 +150,8 @@ pub enum ImportError {
         /// `--unit`.
         given: Uscc,
     },
-    /// The server cannot be reached (before anything was sent).
-    #[error(
-        "cannot reach the server: {0}; nothing was sent, running the same command again is safe"
-    )]
+    /// The server cannot be reached or failed (before anything was sent).
+    #[error("{0}; nothing was sent, running the same command again is safe")]
     Unreachable(ClientError),
     /// The server refused the token (401/403).
     #[error(

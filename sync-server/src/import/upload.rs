@@ -29,6 +29,10 @@ pub struct Tally {
     pub invalid: Vec<Rejection>,
     /// Records sent and answered.
     pub sent: usize,
+    /// Of the records stored now: over the limit (the exit verdict was `stop`).
+    pub over_limit: usize,
+    /// Of the records stored now: over-limit departures (超限出场), each an alert.
+    pub departures: usize,
 }
 
 /// The upload stopped: a batch failed twice on the network, or the server refused it.
@@ -64,7 +68,13 @@ pub fn apply_outcome(
                 .unwrap_or_else(|| "no reason given".to_owned())
         };
         match r.status {
-            RecordStatus::Stored => tally.imported += 1,
+            RecordStatus::Stored => {
+                tally.imported += 1;
+                if let Some(exit) = &r.exit {
+                    tally.over_limit += usize::from(exit.over_limit);
+                    tally.departures += usize::from(exit.departure);
+                }
+            }
             RecordStatus::Duplicate => tally.duplicates += 1,
             RecordStatus::Conflict => tally.conflicts.push(Rejection {
                 line: sent.line,
@@ -162,6 +172,13 @@ pub fn write_summary(
     )?;
     writeln!(out, "data lines  {}", d.data_lines)?;
     writeln!(out, "imported    {}", tally.imported)?;
+    if tally.over_limit > 0 {
+        writeln!(
+            out,
+            "over limit  {} (of them {} over-limit departures: an alert each)",
+            tally.over_limit, tally.departures
+        )?;
+    }
     let repeats = parsed.repeats.len();
     if repeats > 0 {
         writeln!(
