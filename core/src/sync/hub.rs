@@ -277,6 +277,16 @@ pub fn rejection_payload(reason: &str) -> Vec<u8> {
     buf
 }
 
+/// Bytes of changes one sync message to a peer may carry: three quarters of
+/// [`HubConfig::max_message_bytes`], the rest left for heads, Bloom filter and envelope. The
+/// server's messages stay within the limit it holds its peers to (our phone accepts eight
+/// times that), however many changes a peer lacks — a phone that last synced the day's watch
+/// list in the morning gets the day's departures (about 400 bytes each) over several round
+/// trips instead of one message it could not receive.
+fn change_budget(config: &HubConfig) -> usize {
+    config.max_message_bytes - config.max_message_bytes / 4
+}
+
 /// A peer's state on one document.
 #[derive(Debug, Default)]
 struct PeerDoc {
@@ -1195,7 +1205,11 @@ impl Hub {
         // The state before, to check the body's rules on the result (a raw change could
         // delete case events, rewrite a case number, withdraw a submitted response …).
         let before = carries_changes.then(|| d.doc.clone());
-        let peer = c.docs.entry(doc_id).or_default();
+        let budget = change_budget(&self.config);
+        let peer = c.docs.entry(doc_id).or_insert_with(|| PeerDoc {
+            session: SyncSession::new().with_change_budget(budget),
+            ..PeerDoc::default()
+        });
         let changed = match peer.session.receive_message(&mut d.doc, decoded) {
             Ok(changed) => changed,
             Err(e) => {
@@ -1484,13 +1498,16 @@ impl Hub {
             return;
         }
         self.watchers.entry(doc_id).or_default().insert(conn);
+        let budget = change_budget(&self.config);
         let peer = c.docs.entry(doc_id).or_insert_with(|| {
             // Restored and primed: the first message carries what changed since the peer
-            // last had the document, so one round trip delivers it.
+            // last had the document, so one round trip delivers it (bounded: see
+            // `change_budget`).
             let session = state
                 .as_deref()
                 .and_then(|s| SyncSession::resume(s).ok())
-                .unwrap_or_default();
+                .unwrap_or_default()
+                .with_change_budget(budget);
             PeerDoc {
                 stored_shared: session.shared_heads().to_vec(),
                 session,

@@ -1045,3 +1045,108 @@ fn parent_cycles_are_refused_and_stored_ones_never_hang_a_request() {
         assert!(answered, "no answer for {id}");
     }
 }
+
+#[test]
+fn a_peer_that_lacks_many_changes_gets_them_in_messages_within_the_limit() {
+    // Li has the case; while she is away the server stores 300 changes of ~400 bytes (as a
+    // day's watch list grows by one change per upload). On her reconnect the restored session
+    // would put all ~120 kB in its first message; every message must stay within the limit.
+    let limit = 16 * 1024;
+    let hub_config = |session: &str| HubConfig {
+        peer_id: PeerId::new("server").unwrap(),
+        metadata: PeerMetadata::default(),
+        max_message_bytes: limit,
+        max_idle_docs: 2,
+        session_id: session.to_owned(),
+        announce_window: 2,
+    };
+    let mut server = Server {
+        hub: Hub::new(hub_config("s1")),
+        ..Server::new()
+    };
+    let case = case_doc(60, "officer:wang", "team-1");
+    let id = case.id();
+    server
+        .store
+        .save(&id, case.automerge(), &IndexEntry::new("case"))
+        .unwrap();
+    let storage = StorageId::new("li-phone").unwrap();
+    server.discover = vec![announce(id)];
+    let mut li = server.connect_with_storage(1, officer("officer:li", "team-1"), &storage);
+    let key = super::hub::peer_storage_key(&pid("officer:li"), &storage);
+    let state = server.sync_states[&(id, key)].clone();
+    server.input(HubInput::Disconnected { conn: 1 });
+
+    let mut server = Server {
+        store: std::mem::take(&mut server.store),
+        hub: Hub::new(hub_config("s2")),
+        ..Server::new()
+    };
+    let mut edited = server.store.load(&id).unwrap().unwrap().doc;
+    for i in 0..300 {
+        edited = edited.with_actor(automerge::ActorId::random());
+        edited
+            .transact::<_, _, automerge::AutomergeError>(|tx| {
+                use automerge::transaction::Transactable;
+                // Incompressible, like a watch-list entry's record id, times and masses.
+                let text: String = (0..12)
+                    .map(|_| automerge::ActorId::random().to_hex_string())
+                    .collect();
+                tx.put(automerge::ROOT, format!("note-{i}"), text)?;
+                Ok(())
+            })
+            .unwrap();
+    }
+    let lacking: usize = edited
+        .get_changes(&case.automerge().get_heads())
+        .iter()
+        .map(|c| c.raw_bytes().len())
+        .sum();
+    assert!(lacking > 4 * limit, "{lacking} bytes of changes");
+    server
+        .store
+        .save(&id, &edited, &IndexEntry::new("case"))
+        .unwrap();
+    server.discover = vec![Announcement {
+        doc: id,
+        sync_state: Some(state),
+    }];
+    server.input(HubInput::Connected {
+        conn: 2,
+        principal: officer("officer:li", "team-1"),
+        device: None,
+    });
+    // Li's phone, reconnected: the documents it kept, a new connection.
+    let (mut phone, join) = Phone::with_metadata(
+        2,
+        PeerMetadata {
+            storage_id: Some(storage.clone()),
+            ..PeerMetadata::default()
+        },
+    );
+    phone.docs = std::mem::take(&mut li.docs);
+    let mut li = phone;
+    server.input(HubInput::Frame {
+        conn: 2,
+        bytes: join,
+    });
+    let mut frames = 0;
+    for _ in 0..10_000 {
+        let Some((conn, bytes)) = server.outbox.pop_front() else {
+            break;
+        };
+        assert!(
+            bytes.len() <= limit,
+            "a message of {} bytes exceeds the limit of {limit}",
+            bytes.len()
+        );
+        frames += 1;
+        for reply in li.receive(&bytes) {
+            server.input(HubInput::Frame { conn, bytes: reply });
+        }
+    }
+    assert!(server.outbox.is_empty(), "the exchange did not go quiet");
+    assert!(frames >= 3, "{frames} frames");
+    assert_eq!(li.docs[&id].0.get_heads(), edited.get_heads());
+    assert!(server.closed.is_empty());
+}

@@ -10,6 +10,13 @@
 //!
 //! The state persists as automerge's encoded form ([`SyncSession::encode`]), which keeps only
 //! the shared heads: a reconnect starts from what both sides are known to have.
+//!
+//! A session may bound the bytes of changes one message carries
+//! ([`SyncSession::with_change_budget`]): automerge puts every change the peer lacks into one
+//! message, so a phone that last synced a watch list in the morning would get the day's
+//! departures in one message of about 400 bytes each (one change per upload) and, past its
+//! transport's limit, could never sync again. A bounded session sends the changes in causal
+//! order, as many as fit, and the rest in the next messages as the peer acknowledges.
 
 use automerge::sync::{BloomFilter, Have, Message, State, SyncDoc};
 use automerge::{Automerge, ChangeHash};
@@ -51,6 +58,8 @@ pub struct SyncSession {
     quiet: bool,
     /// The next message is the first of a primed session: it goes without a Bloom filter.
     primed: bool,
+    /// Bytes of changes one message may carry (`None`: unbounded, automerge's behaviour).
+    change_budget: Option<usize>,
 }
 
 impl Default for SyncSession {
@@ -73,7 +82,18 @@ impl SyncSession {
             reset_done: false,
             quiet: false,
             primed: false,
+            change_budget: None,
         }
+    }
+
+    /// Bounds the bytes of changes one generated message carries to `bytes`: the changes go in
+    /// causal order, as many as fit (at least one, however large), and the rest follow in the
+    /// next messages, one per acknowledgement from the peer. For a sender whose peer limits
+    /// the size of a message (the hub passes half its `max_message_bytes`, leaving room for
+    /// heads, Bloom filter and envelope).
+    pub fn with_change_budget(mut self, bytes: usize) -> Self {
+        self.change_budget = Some(bytes);
+        self
     }
 
     /// A session restored from [`SyncSession::encode`].
@@ -221,11 +241,78 @@ impl SyncSession {
             self.state = State::new();
             self.reset_done = true;
         }
+        let sent_before = self.change_budget.map(|_| self.state.sent_hashes.clone());
         let mut message = doc.generate_sync_message(&mut self.state)?;
         if std::mem::take(&mut self.primed) {
             message.have.clear();
         }
+        if let (Some(budget), Some(sent_before)) = (self.change_budget, sent_before) {
+            self.bound(doc, &mut message, &sent_before, budget);
+        }
         Some(message)
+    }
+
+    /// Cuts `message`'s changes down to a causal prefix of at most `budget` bytes (at least
+    /// one change) and forgets having sent the rest, so that automerge offers them again in
+    /// the next message. A message within the budget is left as it is.
+    fn bound(
+        &mut self,
+        doc: &Automerge,
+        message: &mut Message,
+        sent_before: &std::collections::BTreeSet<ChangeHash>,
+        budget: usize,
+    ) {
+        let carried: usize = message.changes.iter().map(<[u8]>::len).sum();
+        if carried <= budget {
+            return;
+        }
+        let in_message: std::collections::HashSet<ChangeHash> = self
+            .state
+            .sent_hashes
+            .difference(sent_before)
+            .copied()
+            .collect();
+        // Only what the peer lacks: a whole-document message (automerge's choice when the
+        // peer lacks a third of it) also carries what the peer has, and a prefix of that
+        // would move nothing, so the peer would not answer and the exchange would stall. The
+        // peer has the ancestors of its heads (those we know).
+        let their_heads: Vec<ChangeHash> = self
+            .state
+            .their_heads
+            .iter()
+            .flatten()
+            .filter(|h| doc.get_change_meta_by_hash(h).is_some())
+            .copied()
+            .collect();
+        // History order is causal: a prefix carries every dependency of its changes that the
+        // peer lacks.
+        let mut kept = Vec::new();
+        let mut kept_bytes = 0;
+        for change in doc.get_changes(&their_heads) {
+            if !in_message.contains(&change.hash()) {
+                continue;
+            }
+            let bytes = change.raw_bytes();
+            if !kept.is_empty() && kept_bytes + bytes.len() > budget {
+                self.state.sent_hashes.remove(&change.hash());
+                continue;
+            }
+            kept_bytes += bytes.len();
+            kept.push(bytes.to_vec());
+        }
+        if kept.is_empty() {
+            return;
+        }
+        tracing::debug!(
+            changes = kept.len(),
+            bytes = kept_bytes,
+            left = in_message.len() - kept.len(),
+            "sync message bounded; the rest follows"
+        );
+        message.changes = match message.version {
+            automerge::sync::MessageVersion::V1 => kept.into(),
+            automerge::sync::MessageVersion::V2 => kept.concat().into(),
+        };
     }
 
     /// The next message to send, if any, without a `have` when it is a pure acknowledgement
@@ -409,5 +496,59 @@ mod tests {
             prop_assert!(steps < 5_000);
             prop_assert_eq!(a.get_heads(), b.get_heads());
         }
+    }
+
+    /// A peer with nothing, then a peer that lacks the newer half: both get every change in
+    /// bounded messages, and the exchange converges.
+    #[test]
+    fn a_change_budget_splits_large_deliveries_and_converges() {
+        let mut server = Automerge::new();
+        let add = |doc: &mut Automerge, from: usize, to: usize| {
+            for i in from..to {
+                *doc = std::mem::take(doc).with_actor(ActorId::random());
+                doc.transact(|tx| {
+                    let text: String = (0..8).map(|_| ActorId::random().to_hex_string()).collect();
+                    tx.put(ROOT, format!("k{i}"), text)
+                })
+                .unwrap();
+            }
+        };
+        add(&mut server, 0, 100);
+        let budget = 4 * 1024;
+        let exchange = |server: &Automerge, phone: &mut Automerge, s: &mut SyncSession| {
+            let mut p = SyncSession::new();
+            let mut server = server.clone();
+            let mut largest = 0;
+            for _ in 0..1_000 {
+                let a = s.generate_message(&server);
+                if let Some(m) = &a {
+                    let bytes: usize = m.changes.iter().map(<[u8]>::len).sum();
+                    largest = largest.max(bytes);
+                    p.receive_message(phone, m.clone()).unwrap();
+                }
+                let b = p.generate(phone);
+                if let Some(m) = &b {
+                    s.receive(&mut server, m).unwrap();
+                }
+                if a.is_none() && b.is_none() {
+                    return largest;
+                }
+            }
+            panic!("no convergence");
+        };
+        let mut phone = Automerge::new();
+        let mut s = SyncSession::new().with_change_budget(budget);
+        let largest = exchange(&server, &mut phone, &mut s);
+        assert_eq!(phone.get_heads(), server.get_heads());
+        assert!(largest <= budget, "{largest} bytes in one message");
+        // The phone keeps the state; the server grows by as much again.
+        let state = s.encode();
+        add(&mut server, 100, 200);
+        let mut s = SyncSession::resume(&state)
+            .unwrap()
+            .with_change_budget(budget);
+        let largest = exchange(&server, &mut phone, &mut s);
+        assert_eq!(phone.get_heads(), server.get_heads());
+        assert!(largest <= budget, "{largest} bytes in one message");
     }
 }

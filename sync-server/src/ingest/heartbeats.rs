@@ -22,6 +22,9 @@
 //!   [`AlertAction::Resumed`] and [`Interruption::resumed_at_ms`]; it stays for a supervisor to
 //!   close.
 //!
+//! - The server's clock going back (corrected after running ahead) does not blind the monitor:
+//!   a recorded time more than a minute ahead of a new report's is replaced by it.
+//!
 //! A heartbeat and the monitor never cross: the monitor raises an alert in one transaction that
 //! also checks the silence still has the start it saw, and the heartbeat moves the start in a
 //! transaction of its own before it looks for that silence's alert.
@@ -51,6 +54,9 @@ pub const HEARTBEATS_TREE: &str = "heartbeats";
 const RECORD_VERSION: u8 = 1;
 const DAY_MS: u64 = 86_400_000;
 const MINUTE_MS: u64 = 60_000;
+/// How far a recorded working time may lie ahead of a new report's before the server's clock
+/// is taken to have gone back (requests overtaking each other differ by far less).
+const CLOCK_SLACK_MS: u64 = MINUTE_MS;
 
 /// Daily operating hours (营业时间) of source units, China Standard Time, `HH:MM-HH:MM`;
 /// `00:00-24:00` is round the clock. Opening comes before closing (a window over midnight is
@@ -310,9 +316,18 @@ fn touch(
                 last_ok_ms: None,
                 last_report: None,
             });
+            // Nothing was seen after a report: a first sighting in the future came from a
+            // server clock that ran ahead.
+            state.first_seen_ms = state.first_seen_ms.min(at_ms);
             if working {
-                // A late request never moves the time back.
-                state.last_ok_ms = Some(state.last_ok_ms.map_or(at_ms, |t| t.max(at_ms)));
+                state.last_ok_ms = Some(match state.last_ok_ms {
+                    // A late request never moves the time back …
+                    Some(t) if t <= at_ms.saturating_add(CLOCK_SLACK_MS) => t.max(at_ms),
+                    // … but a time further ahead came from a server clock that ran ahead and
+                    // was corrected; kept, it would hide every silence until real time caught
+                    // up with it.
+                    _ => at_ms,
+                });
             }
             if let Some(r) = report {
                 state.last_report = Some(LastReport {

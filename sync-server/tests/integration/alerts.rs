@@ -913,3 +913,47 @@ async fn only_operating_hours_count() {
     );
     assert_eq!(raised[0].recipients, [Jurisdiction::CountyOffice]);
 }
+
+/// The server's clock ran a day ahead while heartbeats came in, then was corrected: the
+/// silence after the correction is still noticed (a last working time in the future must not
+/// hide every silence until real time catches up with it).
+#[tokio::test]
+async fn a_silence_after_the_servers_clock_went_back_raises_an_alert() {
+    let h = harness().await;
+    let mine = unit(11);
+    let ingest = &h.state.ingest;
+    let at = |minutes: u64| MIDNIGHT + 10 * HOUR + minutes * MINUTE;
+    let ahead = 24 * HOUR;
+    // Reports stamped by a clock a day ahead (fault reports only for the camera, working
+    // reports for the video recorder).
+    let faulty = EquipmentReport {
+        kind: EquipmentKind::Display,
+        ok: false,
+        detail: Some("no picture".to_owned()),
+    };
+    heartbeats::record_report(ingest, &mine, &working(EquipmentKind::Video), ahead + at(0))
+        .unwrap();
+    heartbeats::record_report(ingest, &mine, &faulty, ahead + at(0)).unwrap();
+    // Corrected: the last reports come at the right time, then silence.
+    heartbeats::record_report(ingest, &mine, &working(EquipmentKind::Video), at(5)).unwrap();
+    heartbeats::record_report(ingest, &mine, &faulty, at(5)).unwrap();
+    let raised = check_silence(&h.state, 0, at(30)).unwrap();
+    let mut kinds: Vec<_> = raised
+        .iter()
+        .map(|a| a.interruption.as_ref().unwrap().equipment)
+        .collect();
+    kinds.sort_by_key(|k| k.as_str());
+    assert_eq!(
+        kinds,
+        [EquipmentKind::Display, EquipmentKind::Video],
+        "{raised:?}"
+    );
+    let video = raised
+        .iter()
+        .find(|a| a.interruption.as_ref().unwrap().equipment == EquipmentKind::Video)
+        .unwrap();
+    assert_eq!(
+        video.interruption.as_ref().unwrap().last_seen_ms,
+        Some(at(5))
+    );
+}
