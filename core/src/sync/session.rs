@@ -89,7 +89,7 @@ impl SyncSession {
     /// Bounds the bytes of changes one generated message carries to `bytes`: the changes go in
     /// causal order, as many as fit (at least one, however large), and the rest follow in the
     /// next messages, one per acknowledgement from the peer. For a sender whose peer limits
-    /// the size of a message (the hub passes half its `max_message_bytes`, leaving room for
+    /// the size of a message (the hub passes three quarters of its `max_message_bytes`, leaving room for
     /// heads, Bloom filter and envelope).
     pub fn with_change_budget(mut self, bytes: usize) -> Self {
         self.change_budget = Some(bytes);
@@ -288,12 +288,16 @@ impl SyncSession {
         // peer lacks.
         let mut kept = Vec::new();
         let mut kept_bytes = 0;
+        let mut full = false;
         for change in doc.get_changes(&their_heads) {
             if !in_message.contains(&change.hash()) {
                 continue;
             }
             let bytes = change.raw_bytes();
-            if !kept.is_empty() && kept_bytes + bytes.len() > budget {
+            // A strict prefix: once one change does not fit, none after it goes (a later,
+            // smaller one may depend on it).
+            full = full || (!kept.is_empty() && kept_bytes + bytes.len() > budget);
+            if full {
                 self.state.sent_hashes.remove(&change.hash());
                 continue;
             }
