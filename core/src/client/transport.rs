@@ -41,8 +41,9 @@ pub struct TransportConfig {
     pub poll_interval: Duration,
     /// Bound of writing one message (default 30 s).
     pub write_timeout: Duration,
-    /// Largest message (and frame) accepted from the server, bytes (default 8 MiB, the
-    /// server's default `limits.max_message_bytes`).
+    /// Largest message (and frame) accepted from the server, bytes (default
+    /// [`crate::sync::MAX_INCOMING_MESSAGE_BYTES`], 8 MiB: the server bounds what it sends
+    /// below it).
     pub max_message_bytes: usize,
 }
 
@@ -52,7 +53,7 @@ impl Default for TransportConfig {
             connect_timeout: Duration::from_secs(10),
             poll_interval: Duration::from_millis(200),
             write_timeout: Duration::from_secs(30),
-            max_message_bytes: 8 * 1024 * 1024,
+            max_message_bytes: crate::sync::MAX_INCOMING_MESSAGE_BYTES,
         }
     }
 }

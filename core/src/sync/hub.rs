@@ -284,7 +284,10 @@ pub fn rejection_payload(reason: &str) -> Vec<u8> {
 /// list in the morning gets the day's departures (about 400 bytes each) over several round
 /// trips instead of one message it could not receive.
 fn change_budget(config: &HubConfig) -> usize {
-    config.max_message_bytes - config.max_message_bytes / 4
+    let limit = config
+        .max_message_bytes
+        .min(super::replica::MAX_INCOMING_MESSAGE_BYTES);
+    limit - limit / 4
 }
 
 /// A peer's state on one document.

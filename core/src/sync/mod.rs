@@ -22,8 +22,8 @@ pub use hub::{
     peer_storage_key, rejection_payload,
 };
 pub use replica::{
-    MAX_MESSAGE_BYTES, Replica, ReplicaConfig, ReplicaInput, ReplicaOutput, ReplicaProgress, drive,
-    drive_outputs,
+    MAX_INCOMING_MESSAGE_BYTES, MAX_MESSAGE_BYTES, Replica, ReplicaConfig, ReplicaInput,
+    ReplicaOutput, ReplicaProgress, drive, drive_outputs,
 };
 pub use session::{MAX_IDLE_ROUNDS, SessionError, SyncSession};
 pub use wire::{PROTOCOL_VERSION, PeerMetadata, RemoteHeads, WireError, WireMessage};

@@ -46,6 +46,10 @@ pub struct ReplicaConfig {
 /// The server's default limit of one WebSocket message, bytes (1 MiB).
 pub const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
 
+/// Largest message a phone accepts from the server, bytes (8 MiB; the client transport's
+/// default). The server never sends more, whatever its own `limits.max_message_bytes`.
+pub const MAX_INCOMING_MESSAGE_BYTES: usize = 8 * 1024 * 1024;
+
 /// Something that happened, for the replica to act on.
 #[derive(Debug)]
 pub enum ReplicaInput {
