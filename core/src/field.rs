@@ -420,7 +420,11 @@ impl<S: DocStore> FieldStore<S> {
             hit.revocation_threshold_crossed = hit.year_count > REVOCATION_THRESHOLD;
         }
         hits.sort_by(|a, b| {
-            (b.day, b.weighed_at_ms, &b.record_id).cmp(&(a.day, a.weighed_at_ms, &a.record_id))
+            (b.day, b.entry.weighed_at_ms, &b.entry.record_id).cmp(&(
+                a.day,
+                a.entry.weighed_at_ms,
+                &a.entry.record_id,
+            ))
         });
         Ok(hits)
     }
@@ -503,22 +507,9 @@ pub struct WatchHit {
     pub plate: Plate,
     /// The source unit (货运源头单位) the truck left.
     pub unit: Uscc,
-    /// The unit's registered name, as the server knew it (empty when it had no profile).
-    pub unit_name: String,
-    /// The unit's weighing record id.
-    pub record_id: String,
-    /// Weighing time, UTC ms.
-    pub weighed_at_ms: i64,
-    /// Exit time, UTC ms, when the weighbridge reported it.
-    pub exit_at_ms: Option<i64>,
-    /// Gross mass, kg.
-    pub gross_kg: u32,
-    /// The limit applied, kg.
-    pub limit_kg: u32,
-    /// Over the limit after the tolerance, kg.
-    pub excess_kg: u32,
-    /// The weighbridge gave only the axle count: the highest limit of that count was applied.
-    pub configuration_assumed: bool,
+    /// The entry as the list holds it (unit name, record id, times, masses, whether the
+    /// configuration was assumed; its `year_count` is the one written with it).
+    pub entry: WatchEntry,
     /// The plate's over-limit findings in the calendar year of `day`: the highest count among
     /// the entries of that year on the lists read (this departure included).
     pub year_count: u32,
@@ -534,14 +525,7 @@ impl WatchHit {
             day,
             plate: plate.clone(),
             unit: entry.unit.parse().ok()?,
-            unit_name: entry.unit_name.clone(),
-            record_id: entry.record_id.clone(),
-            weighed_at_ms: entry.weighed_at_ms,
-            exit_at_ms: entry.exit_at_ms,
-            gross_kg: entry.gross_kg,
-            limit_kg: entry.limit_kg,
-            excess_kg: entry.excess_kg,
-            configuration_assumed: entry.configuration_assumed,
+            entry: entry.clone(),
             year_count: entry.year_count,
             revocation_threshold_crossed: entry.revocation_threshold_crossed(),
         })
@@ -889,19 +873,25 @@ mod tests {
 
         let plate: Plate = "晋e·12345".parse().unwrap();
         let hits = fs.watchlist_lookup(&county(), &plate, today).unwrap();
-        let seen: Vec<(&str, LocalDay)> =
-            hits.iter().map(|h| (h.record_id.as_str(), h.day)).collect();
+        let seen: Vec<(&str, LocalDay)> = hits
+            .iter()
+            .map(|h| (h.entry.record_id.as_str(), h.day))
+            .collect();
         assert_eq!(seen, [("r9", d0), ("r2", d2)]);
         let newest = &hits[0];
         assert_eq!(newest.plate, plate);
         assert_eq!(newest.unit.as_str(), MINE);
-        assert_eq!(newest.unit_name, "某煤矿");
+        assert_eq!(newest.entry.unit_name, "某煤矿");
         assert_eq!(
-            (newest.gross_kg, newest.limit_kg, newest.excess_kg),
+            (
+                newest.entry.gross_kg,
+                newest.entry.limit_kg,
+                newest.entry.excess_kg
+            ),
             (52_300, 49_000, 3_300)
         );
-        assert_eq!(newest.weighed_at_ms, at(d0, 6));
-        assert_eq!(newest.exit_at_ms, Some(at(d0, 6) + 60_000));
+        assert_eq!(newest.entry.weighed_at_ms, at(d0, 6));
+        assert_eq!(newest.entry.exit_at_ms, Some(at(d0, 6) + 60_000));
         // The older entry counted 3 (not crossed then); the plate has 5 this year now.
         assert!(
             hits.iter()

@@ -134,24 +134,39 @@ pub async fn publish_rules(
             (doc.automerge().save_after(&heads), Published::Appended(id))
         }
     };
+    write(state, id, changes, WHAT, WRITE_TIMEOUT).await?;
+    tracing::info!(rules = %rules.id, doc_id = %id, outcome = ?outcome, "rules in force");
+    Ok(outcome)
+}
+
+/// Hands the server's `changes` to document `id` to the sync hub (as
+/// [`AppState::server_principal`]) and waits at most `timeout` for it to store them.
+///
+/// # Errors
+/// [`ServerDocError::Write`] naming `what` when the hub refuses, has stopped or does not
+/// answer in time.
+pub async fn write(
+    state: &AppState,
+    id: DocumentId,
+    changes: Vec<u8>,
+    what: &'static str,
+    timeout: Duration,
+) -> Result<(), ServerDocError> {
     let answer = tokio::time::timeout(
-        WRITE_TIMEOUT,
+        timeout,
         state.sync.write(id, changes, state.server_principal()),
     )
     .await;
     match answer {
-        Ok(Ok(Ok(()))) => {
-            tracing::info!(rules = %rules.id, doc_id = %id, outcome = ?outcome, "rules in force");
-            Ok(outcome)
-        }
-        Ok(Ok(Err(reason))) => Err(ServerDocError::Write { what: WHAT, reason }),
+        Ok(Ok(Ok(()))) => Ok(()),
+        Ok(Ok(Err(reason))) => Err(ServerDocError::Write { what, reason }),
         Ok(Err(_)) => Err(ServerDocError::Write {
-            what: WHAT,
+            what,
             reason: "the sync thread stopped".to_owned(),
         }),
         Err(_) => Err(ServerDocError::Write {
-            what: WHAT,
-            reason: format!("no answer within {} s", WRITE_TIMEOUT.as_secs()),
+            what,
+            reason: format!("no answer within {} s", timeout.as_secs()),
         }),
     }
 }

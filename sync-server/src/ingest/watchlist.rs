@@ -171,22 +171,9 @@ async fn write_day(
         return Ok(0);
     }
     let changes = doc.automerge().save_after(&base_heads);
-    let answer = tokio::time::timeout(WRITE_TIMEOUT, state.sync.write(id, changes, server)).await;
-    match answer {
-        Ok(Ok(Ok(()))) => {
-            tracing::info!(doc_id = %id, day = %day, added, "watch list updated");
-            Ok(added)
-        }
-        Ok(Ok(Err(reason))) => Err(ServerDocError::Write { what: WHAT, reason }),
-        Ok(Err(_)) => Err(ServerDocError::Write {
-            what: WHAT,
-            reason: "the sync thread stopped".to_owned(),
-        }),
-        Err(_) => Err(ServerDocError::Write {
-            what: WHAT,
-            reason: format!("no answer within {} s", WRITE_TIMEOUT.as_secs()),
-        }),
-    }
+    crate::server_docs::write(state, id, changes, WHAT, WRITE_TIMEOUT).await?;
+    tracing::info!(doc_id = %id, day = %day, added, "watch list updated");
+    Ok(added)
 }
 
 /// Re-publishes the over-limit departures weighed in the last [`WATCHLIST_DAYS`] days (China

@@ -580,45 +580,38 @@ async fn relay(State(s): State<RelayState>, headers: HeaderMap, body: String) ->
         });
         return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
     }
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let upstream = s.upstream.clone();
-    let (status, text) = tokio::task::spawn_blocking(move || {
-        let mut r = agent()
-            .post(format!("{upstream}/v1/weighings"))
-            .header("Authorization", bearer)
-            .header("Content-Type", "application/json")
-            .send(body)
-            .expect("the real server answers");
-        (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
-    })
-    .await
-    .unwrap();
-    (
-        StatusCode::from_u16(status).unwrap(),
-        [(header::CONTENT_TYPE, "application/json")],
-        text,
-    )
-        .into_response()
+    forward(&s.upstream, "/v1/weighings", &headers, Some(body)).await
 }
 
 /// `GET /v1/auth/me` passed to the real server (the import checks its token first).
 async fn relay_me(State(s): State<RelayState>, headers: HeaderMap) -> Response {
+    forward(&s.upstream, "/v1/auth/me", &headers, None).await
+}
+
+/// Sends the request to the real server (`POST` with a JSON `body`, else `GET`) with the
+/// caller's bearer token, and answers with its status and body.
+async fn forward(
+    upstream: &str,
+    path: &str,
+    headers: &HeaderMap,
+    body: Option<String>,
+) -> Response {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let upstream = s.upstream.clone();
+    let url = format!("{upstream}{path}");
     let (status, text) = tokio::task::spawn_blocking(move || {
-        let mut r = agent()
-            .get(format!("{upstream}/v1/auth/me"))
-            .header("Authorization", bearer)
-            .call()
-            .expect("the real server answers");
+        let answer = match body {
+            Some(body) => agent()
+                .post(url)
+                .header("Authorization", bearer)
+                .header("Content-Type", "application/json")
+                .send(body),
+            None => agent().get(url).header("Authorization", bearer).call(),
+        };
+        let mut r = answer.expect("the real server answers");
         (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
     })
     .await
