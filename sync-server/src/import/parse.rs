@@ -86,6 +86,22 @@ pub enum FileError {
         /// The headers found.
         found: String,
     },
+    /// Two columns answer to one field's header name (two `车号` columns): which one holds
+    /// the value cannot be guessed.
+    #[error(
+        "columns {columns} of the header line {line} are all {header:?} ({field}): rename one, \
+         or name the right one in a mapping file"
+    )]
+    AmbiguousColumn {
+        /// The field.
+        field: Field,
+        /// The header name.
+        header: String,
+        /// The columns, from 1 (`3 and 7`).
+        columns: String,
+        /// The header line, from 1.
+        line: u64,
+    },
 }
 
 /// The unit the mass columns were read in.
@@ -308,6 +324,8 @@ type FoundColumns = Vec<(Field, String)>;
 /// Column positions of the fields found in the header.
 struct Columns {
     index: HashMap<Field, usize>,
+    /// A field whose header name more than one column has: (field, name, columns from 0).
+    ambiguous: Option<(Field, String, Vec<usize>)>,
     /// Unit named in a mass column's header.
     unit_hint: HashMap<Field, MassUnit>,
     width: usize,
@@ -325,11 +343,26 @@ impl Columns {
         let mut index = HashMap::new();
         let mut unit_hint = HashMap::new();
         let mut found = Vec::new();
+        let mut ambiguous = None;
         for field in Field::ALL {
-            let position = mapping.header_names(field).iter().find_map(|name| {
+            let matches = |name: &String| -> Vec<usize> {
                 keys.iter()
-                    .position(|(key, _)| key == name || header_base(key) == name)
+                    .enumerate()
+                    .filter(|(_, (key, _))| key == name || header_base(key) == name)
+                    .map(|(i, _)| i)
+                    .collect()
+            };
+            let hit = mapping.header_names(field).iter().find_map(|name| {
+                let columns = matches(name);
+                (!columns.is_empty()).then(|| (name.clone(), columns))
             });
+            if let Some((name, columns)) = &hit
+                && columns.len() > 1
+                && ambiguous.is_none()
+            {
+                ambiguous = Some((field, name.clone(), columns.clone()));
+            }
+            let position = hit.map(|(_, columns)| columns[0]);
             if let Some(i) = position {
                 index.insert(field, i);
                 found.push((field, headers.get(i).unwrap_or_default().trim().to_owned()));
@@ -341,6 +374,7 @@ impl Columns {
         index.contains_key(&Field::Plate).then_some((
             Columns {
                 index,
+                ambiguous,
                 unit_hint,
                 width: headers.len(),
             },
@@ -434,6 +468,15 @@ pub fn parse(bytes: &[u8], mapping: &Mapping, now_ms: i64) -> Result<Parsed, Fil
             None => FileError::Empty,
         });
     };
+    if let Some((field, header, at)) = &columns.ambiguous {
+        let at: Vec<String> = at.iter().map(|i| (i + 1).to_string()).collect();
+        return Err(FileError::AmbiguousColumn {
+            field: *field,
+            header: header.clone(),
+            columns: at.join(" and "),
+            line: header_line,
+        });
+    }
     for field in [Field::Gross, Field::WeighedAt] {
         if !columns.index.contains_key(&field) {
             return Err(missing_in(field, mapping, header_line, &found));

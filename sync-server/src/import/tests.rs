@@ -167,6 +167,27 @@ fn missing_required_columns_refuse_the_file() {
 }
 
 #[test]
+fn two_columns_with_one_fields_name_refuse_the_file() {
+    let text = csv(&[
+        "车号,轴数,毛重,过磅时间,车号",
+        "晋E12345,6,40.00,2026-11-29 08:00:00,晋E54321",
+    ]);
+    match parse(text.as_bytes(), &Mapping::default(), NOW) {
+        Err(
+            e @ FileError::AmbiguousColumn {
+                field: Field::Plate,
+                ..
+            },
+        ) => {
+            let message = e.to_string();
+            assert!(message.contains("columns 1 and 5"), "{message}");
+            assert!(message.contains("车号"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn masses_in_tonnes_are_exact_and_kilograms_are_whole() {
     use MassUnit::{Kilograms, Tonnes};
     assert_eq!(parse_mass_kg("52.30", Tonnes), Ok(52_300));
