@@ -380,10 +380,11 @@ impl Auth {
     /// # Errors
     /// [`AuthError::Storage`] when it cannot be opened (e.g. another process holds it).
     pub fn open(dir: &Path, ttl: TokenConfig, max_tickets: usize) -> Result<Self> {
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(8 * 1024 * 1024)
-            .open()?;
+        let db = zhichao_core::store::open_sled(
+            &sled::Config::new()
+                .path(dir)
+                .cache_capacity(8 * 1024 * 1024),
+        )?;
         Self::with_db(db, ttl, max_tickets)
     }
 

@@ -311,7 +311,7 @@ impl BlobStore {
     /// metadata database cannot be opened (another process holds it).
     pub fn open(dir: &Path) -> Result<Self> {
         fs::create_dir_all(dir.join("meta"))?;
-        let db = sled::Config::new().path(dir.join("meta")).open()?;
+        let db = zhichao_core::store::open_sled(&sled::Config::new().path(dir.join("meta")))?;
         Self::assemble(dir.to_owned(), db, false)
     }
 

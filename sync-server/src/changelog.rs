@@ -132,7 +132,9 @@ impl ChangeLog {
     /// # Errors
     /// [`ChangeLogError::Sled`] (another process holds it, a disk error).
     pub fn open(dir: &Path) -> Result<Self> {
-        Self::from_db(sled::Config::new().path(dir).open()?)
+        Self::from_db(zhichao_core::store::open_sled(
+            &sled::Config::new().path(dir),
+        )?)
     }
 
     /// A log in memory (tests, simulations).

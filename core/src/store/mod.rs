@@ -53,7 +53,7 @@ use crate::ids::{DocumentId, StorageId};
 pub use codec::CHUNK_HEADER_LEN;
 pub use error::{Result, StoreError};
 pub use memory::MemoryStore;
-pub use sled_store::{DEFAULT_CACHE_BYTES, SledStore};
+pub use sled_store::{DEFAULT_CACHE_BYTES, LOCK_WAIT, SledStore, open_sled};
 
 /// The index under which every document is found by its [`IndexEntry::kind`]:
 /// `find(KIND_INDEX, "case")` lists all cases.

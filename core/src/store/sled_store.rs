@@ -410,14 +410,25 @@ fn entry_index_keys(id: &DocumentId, entry: &IndexEntry) -> Option<Vec<Vec<u8>>>
         .collect()
 }
 
-/// How long [`SledStore::open`] waits for the database lock of a previous instance of the
-/// store in this process to be released.
-const LOCK_WAIT: Duration = Duration::from_secs(2);
+/// How long [`SledStore::open`] (and [`open_sled`]) waits for the database lock of a previous
+/// instance of the database in this process to be released.
+pub const LOCK_WAIT: Duration = Duration::from_secs(2);
 
 /// Opens sled, waiting for the file lock while it is held: sled's `Db` drop returns before its
 /// I/O threads release the lock (sled issues #1234, #1289), so reopening right after a close
 /// may briefly find it held. Any other error is returned at once.
 fn open_waiting_for_lock(config: &sled::Config) -> Result<sled::Db> {
+    Ok(open_sled(config)?)
+}
+
+/// Opens a sled database as [`SledStore::open`] does: waiting up to [`LOCK_WAIT`] for the file
+/// lock of a previous instance in this process, which sled's `Db` drop releases only after it
+/// returns (sled issues #1234, #1289). Every sled database of the server opens with it. A lock
+/// another process holds is still an error, after the wait.
+///
+/// # Errors
+/// sled's error.
+pub fn open_sled(config: &sled::Config) -> sled::Result<sled::Db> {
     let deadline = Instant::now() + LOCK_WAIT;
     let mut pause = Duration::from_millis(2);
     loop {
@@ -427,7 +438,7 @@ fn open_waiting_for_lock(config: &sled::Config) -> Result<sled::Db> {
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_millis(50));
             }
-            other => return Ok(other?),
+            other => return other,
         }
     }
 }

@@ -421,10 +421,20 @@ fn locked_database(dir: &Path) -> Result<Option<PathBuf>, DemoError> {
             } else if kind.is_file() && entry.file_name() == "db" && current.join("conf").is_file()
             {
                 let file = std::fs::File::open(&path).map_err(|e| DemoError::io(&path, e))?;
-                match file.try_lock() {
-                    Ok(()) => {}
-                    Err(std::fs::TryLockError::WouldBlock) => return Ok(Some(path)),
-                    Err(std::fs::TryLockError::Error(e)) => return Err(DemoError::io(&path, e)),
+                // A database this process closed a moment ago may still be locked by sled's
+                // I/O threads: wait as the stores do before calling it in use.
+                let deadline = Instant::now() + zhichao_core::store::LOCK_WAIT;
+                loop {
+                    match file.try_lock() {
+                        Ok(()) => break,
+                        Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                            std::thread::sleep(Duration::from_millis(20));
+                        }
+                        Err(std::fs::TryLockError::WouldBlock) => return Ok(Some(path)),
+                        Err(std::fs::TryLockError::Error(e)) => {
+                            return Err(DemoError::io(&path, e));
+                        }
+                    }
                 }
             }
         }

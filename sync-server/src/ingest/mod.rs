@@ -68,7 +68,9 @@ impl Ingest {
     /// # Errors
     /// [`IngestError::Sled`] when another process holds it or the disk fails.
     pub fn open(dir: &Path) -> Result<Self> {
-        Self::from_db(sled::Config::new().path(dir).open()?)
+        Self::from_db(zhichao_core::store::open_sled(
+            &sled::Config::new().path(dir),
+        )?)
     }
 
     /// A database that lives in memory (router tests, simulations).
