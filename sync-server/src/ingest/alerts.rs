@@ -31,7 +31,6 @@ use zhichao_core::weighing::EquipmentKind;
 
 use super::{IngestError, Result};
 
-const RECORD_VERSION: u8 = 1;
 const ALERTS_TREE: &str = "alerts";
 const BY_TIME_TREE: &str = "alerts_by_time";
 
@@ -254,12 +253,7 @@ impl Alert {
     /// # Errors
     /// [`IngestError::Corrupt`] when it cannot be serialised (never for alerts built here).
     pub fn encode(&self) -> Result<Vec<u8>> {
-        let mut bytes = vec![RECORD_VERSION];
-        serde_json::to_writer(&mut bytes, self).map_err(|e| IngestError::Corrupt {
-            key: self.id.clone(),
-            reason: e.to_string(),
-        })?;
-        Ok(bytes)
+        super::encode(self.id.as_bytes(), self)
     }
 
     /// Reads stored bytes.
@@ -267,17 +261,7 @@ impl Alert {
     /// # Errors
     /// [`IngestError::Corrupt`].
     pub fn decode(key: &[u8], bytes: &[u8]) -> Result<Self> {
-        let corrupt = |reason: String| IngestError::Corrupt {
-            key: String::from_utf8_lossy(key).into_owned(),
-            reason,
-        };
-        match bytes.split_first() {
-            Some((&RECORD_VERSION, json)) => {
-                serde_json::from_slice(json).map_err(|e| corrupt(e.to_string()))
-            }
-            Some((v, _)) => Err(corrupt(format!("unknown record version {v}"))),
-            None => Err(corrupt("empty".to_owned())),
-        }
+        super::decode(key, bytes)
     }
 
     /// The key of the alert in the time index.

@@ -51,7 +51,6 @@ use crate::{AppState, SERVER_PRINCIPAL_ID};
 /// The sled tree of equipment states.
 pub const HEARTBEATS_TREE: &str = "heartbeats";
 
-const RECORD_VERSION: u8 = 1;
 const DAY_MS: u64 = 86_400_000;
 const MINUTE_MS: u64 = 60_000;
 /// How far a recorded working time may lie ahead of a new report's before the server's clock
@@ -211,26 +210,11 @@ impl EquipmentState {
     }
 
     fn encode(&self) -> Result<Vec<u8>> {
-        let mut bytes = vec![RECORD_VERSION];
-        serde_json::to_writer(&mut bytes, self).map_err(|e| IngestError::Corrupt {
-            key: key(&self.unit, self.equipment),
-            reason: e.to_string(),
-        })?;
-        Ok(bytes)
+        super::encode(key(&self.unit, self.equipment).as_bytes(), self)
     }
 
     fn decode(key: &[u8], bytes: &[u8]) -> Result<Self> {
-        let corrupt = |reason: String| IngestError::Corrupt {
-            key: String::from_utf8_lossy(key).into_owned(),
-            reason,
-        };
-        match bytes.split_first() {
-            Some((&RECORD_VERSION, json)) => {
-                serde_json::from_slice(json).map_err(|e| corrupt(e.to_string()))
-            }
-            Some((v, _)) => Err(corrupt(format!("unknown record version {v}"))),
-            None => Err(corrupt("empty".to_owned())),
-        }
+        super::decode(key, bytes)
     }
 }
 

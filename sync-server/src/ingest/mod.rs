@@ -49,6 +49,40 @@ pub enum IngestError {
 /// Result alias of this module.
 pub type Result<T, E = IngestError> = std::result::Result<T, E>;
 
+/// Version byte in front of every stored record's JSON (weighings, alerts, heartbeats).
+const RECORD_VERSION: u8 = 1;
+
+/// A stored record: the version byte, then `value` as JSON.
+///
+/// # Errors
+/// [`IngestError::Corrupt`] naming `key` when `value` cannot be serialised.
+pub(crate) fn encode<T: serde::Serialize>(key: &[u8], value: &T) -> Result<Vec<u8>> {
+    let mut bytes = vec![RECORD_VERSION];
+    serde_json::to_writer(&mut bytes, value).map_err(|e| IngestError::Corrupt {
+        key: String::from_utf8_lossy(key).into_owned(),
+        reason: e.to_string(),
+    })?;
+    Ok(bytes)
+}
+
+/// Reads a record [`encode`] wrote under `key`.
+///
+/// # Errors
+/// [`IngestError::Corrupt`]: empty, another version, or JSON of another shape.
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T> {
+    let corrupt = |reason: String| IngestError::Corrupt {
+        key: String::from_utf8_lossy(key).into_owned(),
+        reason,
+    };
+    match bytes.split_first() {
+        Some((&RECORD_VERSION, json)) => {
+            serde_json::from_slice(json).map_err(|e| corrupt(e.to_string()))
+        }
+        Some((v, _)) => Err(corrupt(format!("unknown record version {v}"))),
+        None => Err(corrupt("empty".to_owned())),
+    }
+}
+
 /// The ingest database and its stores; cheap to clone (sled handles are shared).
 #[derive(Clone, Debug)]
 pub struct Ingest {

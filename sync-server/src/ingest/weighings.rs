@@ -23,7 +23,6 @@
 //!   big-endian): over-limit departures of a plate in a calendar year (公路安全保护条例
 //!   Art. 66 counts findings per year).
 
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sled::Transactional as _;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
@@ -40,9 +39,8 @@ use super::alerts::{
     self, Alert, AlertAction, AlertEvent, AlertKind, AlertStatus, AlertStore, Departure,
 };
 use super::units::UnitInfo;
-use super::{IngestError, Result};
+use super::{IngestError, Result, decode, encode};
 
-const RECORD_VERSION: u8 = 1;
 const RECORDS_TREE: &str = "weighings";
 const CONFLICTS_TREE: &str = "weighing_conflicts";
 const DEPARTURES_TREE: &str = "weighing_departures";
@@ -161,29 +159,6 @@ pub struct WeighingStore {
     conflicts: sled::Tree,
     departures: sled::Tree,
     year_counts: sled::Tree,
-}
-
-fn encode<T: Serialize>(key: &[u8], value: &T) -> Result<Vec<u8>> {
-    let mut bytes = vec![RECORD_VERSION];
-    serde_json::to_writer(&mut bytes, value).map_err(|e| IngestError::Corrupt {
-        key: String::from_utf8_lossy(key).into_owned(),
-        reason: e.to_string(),
-    })?;
-    Ok(bytes)
-}
-
-fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T> {
-    let corrupt = |reason: String| IngestError::Corrupt {
-        key: String::from_utf8_lossy(key).into_owned(),
-        reason,
-    };
-    match bytes.split_first() {
-        Some((&RECORD_VERSION, json)) => {
-            serde_json::from_slice(json).map_err(|e| corrupt(e.to_string()))
-        }
-        Some((v, _)) => Err(corrupt(format!("unknown record version {v}"))),
-        None => Err(corrupt("empty".to_owned())),
-    }
 }
 
 /// `USCC ++ record id`: the USCC has a fixed length of 18, so the key is unambiguous.
