@@ -370,6 +370,28 @@ impl ChangeLog {
         Ok(out)
     }
 
+    /// The latest entry of one document (`None`: never logged).
+    ///
+    /// # Errors
+    /// Storage errors, [`ChangeLogError::Corrupt`].
+    pub fn latest(&self, doc: &DocumentId) -> Result<Option<LogEntry>> {
+        let Some(seq) = self.latest_of.get(doc.as_bytes())? else {
+            return Ok(None);
+        };
+        let Some(v) = self.latest.get(&seq)? else {
+            return Ok(None);
+        };
+        let record: Record =
+            serde_json::from_slice(&v).map_err(|e| ChangeLogError::Corrupt(e.to_string()))?;
+        Ok(Some(LogEntry {
+            seq: seq_of(&seq)?,
+            doc: record.doc,
+            principal: record.principal,
+            received_ms: record.received_ms,
+            heads: record.heads,
+        }))
+    }
+
     /// The server's own storage id, announced in every handshake: drawn at random the first
     /// time and kept, so phones key their sync states to this server's data (a server
     /// restored elsewhere from scratch gets a new one, and phones start fresh states).

@@ -45,12 +45,14 @@ pub mod cli;
 pub mod client;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod demo;
 pub mod error;
 pub mod evidence_cli;
 pub mod import;
 pub mod ingest;
 pub mod metrics;
+pub mod openapi;
 pub mod routes;
 pub mod server_docs;
 pub mod sync_service;
@@ -113,6 +115,8 @@ pub struct AppState {
     pub blobs: blobs::BlobStore,
     /// Weighing records, heartbeats and alerts ([`ingest`]).
     pub ingest: ingest::Ingest,
+    /// The supervisors' web console: sessions, cached bodies ([`console`]).
+    pub console: Arc<console::ConsoleState>,
     shutdown: Arc<watch::Sender<bool>>,
 }
 
@@ -244,6 +248,7 @@ impl AppState {
             log,
             blobs,
             ingest,
+            console: Arc::default(),
             shutdown: Arc::new(shutdown),
         };
         let now_ms = i64::try_from(state.now_ms()).unwrap_or(i64::MAX);
@@ -311,6 +316,12 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::weighings::router())
         .merge(routes::heartbeats::router())
         .merge(routes::alerts::router())
+        .merge(routes::cases::router())
+        .merge(routes::notices::router())
+        .merge(routes::units::router())
+        .merge(routes::stats::router())
+        .merge(openapi::router())
+        .merge(console::router())
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))

@@ -23,10 +23,14 @@ pub mod admin;
 pub mod alerts;
 pub mod auth;
 pub mod blobs;
+pub mod cases;
 pub mod health;
 pub mod heartbeats;
 pub mod metrics;
+pub mod notices;
+pub mod stats;
 /// `GET /v1/sync`: the WebSocket sync route.
 pub mod sync;
 pub mod ticket;
+pub mod units;
 pub mod weighings;
