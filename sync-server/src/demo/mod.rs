@@ -33,6 +33,7 @@
 //! replaces the previous demo directory (only one the demo made: it holds the marker
 //! [`MARKER`]).
 
+mod inspection;
 mod phone;
 pub mod photos;
 mod world;
@@ -63,6 +64,7 @@ use zhichao_mobile::{
     RoadsideCheckInput, Stage, SyncResult, VehicleConfig,
 };
 
+pub use self::inspection::PendingReview;
 use self::phone::Phone;
 use self::photos::{DemoPhoto, PhotoSource};
 use self::world::{DemoUnit, Weighing};
@@ -318,6 +320,8 @@ pub struct DemoReport {
     pub syncs: Vec<SyncLine>,
     /// The alert closed with the case.
     pub closed_alert: String,
+    /// The site inspection whose response awaits the office's review.
+    pub pending_review: PendingReview,
     /// Wall time of the run, ms.
     pub duration_ms: u64,
 }
@@ -542,6 +546,7 @@ struct Cast {
     wang: Phone,
     li: Phone,
     enterprise: Phone,
+    ceramics: Phone,
     weighbridges: Vec<ApiClient>,
     supervisor_http: ApiClient,
 }
@@ -777,6 +782,7 @@ fn play(
         n,
     )?;
     close_case(&cast, &ids, &mut syncs)?;
+    let pending_review = inspection::inspection_flow(&cast, &units[2], &mut syncs, n)?;
     let closed: Alert = ApiClient::new(&url, &cast.wang.access_token()?)
         .map_err(|e| DemoError::step("Wang's HTTP client", e))?
         .post_json(
@@ -853,6 +859,7 @@ fn play(
         notice: (notice_id, notice_open),
         syncs,
         closed_alert: closed.id,
+        pending_review,
         duration_ms: 0,
     })
 }
@@ -906,17 +913,18 @@ fn enroll_cast(
         &device("dongye"),
         &phones.join("dongye"),
     )?;
-    // The second enterprise (the ceramics plant) has an account too, with no phone in the run.
-    let _ = admin
-        .issue_token(&IssueTokenRequest {
-            principal: PrincipalSpec {
-                unit: Some(units[2].uscc.to_string()),
-                ..spec(Role::Enterprise, "enterprise:fengcheng")
-            },
-            ttl: None,
-            device: None,
-        })
-        .map_err(|e| DemoError::step("the ceramics plant's account", e))?;
+    // The second enterprise (the ceramics plant) answers a notice from its own phone.
+    let ceramics = Phone::enroll(
+        admin,
+        url,
+        "the ceramics plant's office",
+        PrincipalSpec {
+            unit: Some(units[2].uscc.to_string()),
+            ..spec(Role::Enterprise, "enterprise:fengcheng")
+        },
+        &device("fengcheng"),
+        &phones.join("fengcheng"),
+    )?;
     let mut weighbridges = Vec::new();
     for u in units {
         let token = admin
@@ -949,6 +957,7 @@ fn enroll_cast(
         wang,
         li,
         enterprise,
+        ceramics,
         weighbridges,
         supervisor_http,
     })
@@ -1747,6 +1756,17 @@ impl fmt::Display for DemoReport {
             if self.notice.1 { "open" } else { "settled" }
         )?;
         writeln!(f, "  alert {} closed with the case", self.closed_alert)?;
+        let pending = &self.pending_review;
+        writeln!(
+            f,
+            "Site inspection {} at {} (document {}): notice {}, response {} awaits the office's \
+             review",
+            pending.case_number,
+            pending.unit_name,
+            pending.case_id,
+            pending.notice_id,
+            pending.response_id
+        )?;
         writeln!(f)?;
         writeln!(f, "Photos ({}):", {
             match &self.photo_source {
