@@ -110,6 +110,20 @@ fn the_demo_plays_the_county_day_and_says_what_happened() {
     }
     assert!(!report.notice.1, "the accepted response settles the notice");
 
+    // The site inspection's response reached the server and waits for the office's review.
+    let pending = &report.pending_review;
+    assert_ne!(pending.case_id, report.case_id);
+    assert!(
+        summary.contains(&format!("response {} awaits", pending.response_id)),
+        "{summary}"
+    );
+    let sent = report
+        .syncs
+        .iter()
+        .find(|s| s.when == "inspection response sent")
+        .expect("the plant's sync");
+    assert!(sent.pushed >= 1, "{sent:?}");
+
     // Photos: every one on the server, under its hash; the cut upload resumed.
     assert_eq!(report.case_photos.len(), 3, "{summary}");
     assert_eq!(report.response_photos.len(), 1, "{summary}");
