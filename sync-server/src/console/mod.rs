@@ -47,7 +47,8 @@ pub struct ConsoleState {
     pub bodies: model::BodyCache,
 }
 
-/// The console's pages (merged into [`crate::app`]).
+/// The console's pages (merged into [`crate::app`]), each answered with the console's
+/// security headers ([`security_headers`]).
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(layout::router())
@@ -57,6 +58,38 @@ pub fn router() -> Router<AppState> {
         .merge(cases::router())
         .merge(notices::router())
         .merge(units::router())
+        .layer(axum::middleware::map_response(security_headers))
+}
+
+/// The Content-Security-Policy of every console answer: everything from the server itself,
+/// no script at all, no framing (clickjacking), forms posted only to the console.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; img-src 'self'; \
+     style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Adds the console's security headers: [`CONTENT_SECURITY_POLICY`], `X-Frame-Options: DENY`,
+/// `X-Content-Type-Options: nosniff`, `Referrer-Policy: same-origin`, and `Cache-Control:
+/// no-store` on pages (a shared office PC must not keep case data in its cache; the
+/// stylesheet keeps its own caching).
+pub async fn security_headers(mut response: Response) -> Response {
+    use axum::http::{HeaderValue, header};
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
 }
 
 /// Why a console page could not be shown, answered as a small HTML page in Chinese with the
