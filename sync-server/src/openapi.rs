@@ -18,8 +18,24 @@ use crate::error::Json;
                        source units and the numbers of the day. Bearer tokens (`zat_…`) from \
                        `zhichao admin issue-token`."
     ),
-    paths(),
-    components(schemas())
+    paths(
+        crate::routes::notices::list,
+        crate::routes::notices::one,
+        crate::routes::notices::review,
+    ),
+    components(schemas(
+        crate::routes::notices::NoticeList,
+        crate::routes::notices::ReviewRequest,
+        crate::routes::notices::ReviewCreated,
+        crate::routes::notices::DecisionName,
+        crate::console::notices::NoticeSummary,
+        crate::console::notices::NoticeDetail,
+        crate::console::notices::ResponseState,
+        crate::console::notices::ResponseView,
+        crate::console::notices::ReviewView,
+        crate::console::notices::PhotoView,
+        crate::console::notices::IssuingOfficer,
+    ))
 )]
 pub struct ApiDoc;
 

@@ -35,6 +35,7 @@ pub mod home;
 pub mod layout;
 pub mod model;
 pub mod notices;
+pub mod review;
 pub mod session;
 pub mod units;
 
@@ -57,6 +58,7 @@ pub fn router() -> Router<AppState> {
         .merge(alerts::router())
         .merge(cases::router())
         .merge(notices::router())
+        .merge(review::router())
         .merge(units::router())
         .layer(axum::middleware::map_response(security_headers))
 }
