@@ -18,8 +18,33 @@ use crate::error::Json;
                        source units and the numbers of the day. Bearer tokens (`zat_…`) from \
                        `zhichao admin issue-token`."
     ),
-    paths(),
-    components(schemas())
+    paths(
+        crate::routes::alerts::list,
+        crate::routes::alerts::one,
+        crate::routes::alerts::acknowledge,
+        crate::routes::alerts::dispatch,
+        crate::routes::alerts::close,
+        crate::routes::units::list,
+        crate::routes::stats::stats,
+    ),
+    components(schemas(
+        crate::ingest::alerts::Alert,
+        crate::ingest::alerts::AlertEvent,
+        crate::ingest::alerts::AlertAction,
+        crate::ingest::alerts::AlertKind,
+        crate::ingest::alerts::AlertStatus,
+        crate::ingest::alerts::Departure,
+        crate::ingest::alerts::Interruption,
+        crate::routes::alerts::AlertList,
+        crate::routes::alerts::AcknowledgeRequest,
+        crate::routes::alerts::DispatchRequest,
+        crate::routes::alerts::CloseRequest,
+        crate::console::units::UnitRow,
+        crate::console::units::EquipmentStatus,
+        crate::routes::units::UnitList,
+        crate::console::home::Stats,
+        crate::console::home::UnitCount,
+    ))
 )]
 pub struct ApiDoc;
 
