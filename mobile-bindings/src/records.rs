@@ -18,25 +18,10 @@ use crate::error::{ApiError, Result};
 // ---------------------------------------------------------------------------------------------
 // Parsing at the boundary
 
-/// Longest free text accepted (findings, statements, facts, legal basis, comments, checklist
-/// notes), characters. About two pages of Chinese; bounded so that one document stays far
-/// below the server's message limit and setting a whole new text (diffed against the old one)
-/// stays quick.
-pub const MAX_TEXT_CHARS: usize = 4_000;
-
-/// Longest short text accepted (place, names, captions, review bodies, reasons, stage notes),
-/// characters.
-pub const MAX_SHORT_TEXT_CHARS: usize = 200;
-
-/// Most officers on one on-site record or notice.
-pub const MAX_OFFICERS: usize = 20;
-
-/// Most reasons of one returned review.
-pub const MAX_REASONS: usize = 20;
-
-/// Longest identifier accepted (document ids, plates, codes, hashes, dates), bytes of UTF-8:
-/// checked before any parsing.
-pub const MAX_ID_CHARS: usize = 128;
+// The input limits are core's, shared with the server's console (`zhichao_core::docs::limits`).
+pub use zhichao_core::docs::limits::{
+    MAX_ID_CHARS, MAX_OFFICERS, MAX_REASONS, MAX_SHORT_TEXT_CHARS, MAX_TEXT_CHARS,
+};
 
 /// `value` when it has at most `max` characters.
 ///

@@ -19,11 +19,34 @@ use crate::error::Json;
                        `zhichao admin issue-token`."
     ),
     paths(
+        crate::routes::alerts::list,
+        crate::routes::alerts::one,
+        crate::routes::alerts::acknowledge,
+        crate::routes::alerts::dispatch,
+        crate::routes::alerts::close,
+        crate::routes::units::list,
+        crate::routes::stats::stats,
         crate::routes::notices::list,
         crate::routes::notices::one,
         crate::routes::notices::review,
     ),
     components(schemas(
+        crate::ingest::alerts::Alert,
+        crate::ingest::alerts::AlertEvent,
+        crate::ingest::alerts::AlertAction,
+        crate::ingest::alerts::AlertKind,
+        crate::ingest::alerts::AlertStatus,
+        crate::ingest::alerts::Departure,
+        crate::ingest::alerts::Interruption,
+        crate::routes::alerts::AlertList,
+        crate::routes::alerts::AcknowledgeRequest,
+        crate::routes::alerts::DispatchRequest,
+        crate::routes::alerts::CloseRequest,
+        crate::console::units::UnitRow,
+        crate::console::units::EquipmentStatus,
+        crate::routes::units::UnitList,
+        crate::console::home::Stats,
+        crate::console::home::UnitCount,
         crate::routes::notices::NoticeList,
         crate::routes::notices::ReviewRequest,
         crate::routes::notices::ReviewCreated,
@@ -35,9 +58,29 @@ use crate::error::Json;
         crate::console::notices::ReviewView,
         crate::console::notices::PhotoView,
         crate::console::notices::IssuingOfficer,
-    ))
+    )),
+    modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
+
+/// Declares the `bearer` security scheme the routes name: `Authorization: Bearer zat_…`.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("an access token (`zat_…`) of a supervisor"))
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// `GET /v1/openapi.json`.
 pub fn router() -> Router<AppState> {

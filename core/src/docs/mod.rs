@@ -24,6 +24,7 @@
 
 mod case;
 mod common;
+pub mod limits;
 mod migrate;
 mod notice;
 mod photos;

@@ -39,12 +39,12 @@ use super::session::CsrfForm;
 use super::{ConsoleError, ConsoleResult, model};
 use crate::AppState;
 
-/// Most reasons of one returned review (as on the phones).
-pub const MAX_REASONS: usize = 20;
-/// Longest reason, characters (as on the phones).
-pub const MAX_REASON_CHARS: usize = 200;
-/// Longest comments, characters (as on the phones).
-pub const MAX_COMMENTS_CHARS: usize = 4_000;
+/// Most reasons of one returned review (the phones' limit).
+pub use zhichao_core::docs::limits::MAX_REASONS;
+/// Longest reason, characters (the phones' limit of a short text).
+pub use zhichao_core::docs::limits::MAX_SHORT_TEXT_CHARS as MAX_REASON_CHARS;
+/// Longest comments, characters (the phones' limit of a free text).
+pub use zhichao_core::docs::limits::MAX_TEXT_CHARS as MAX_COMMENTS_CHARS;
 /// How long the sync hub may take to store a review.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 

@@ -35,7 +35,7 @@ const ALERTS_TREE: &str = "alerts";
 const BY_TIME_TREE: &str = "alerts_by_time";
 
 /// What an alert is about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertKind {
     /// 超限出场: a truck left a source unit over the limit.
@@ -55,7 +55,7 @@ impl AlertKind {
 }
 
 /// Where an alert is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertStatus {
     /// Raised, nobody has looked at it (待处理).
@@ -91,7 +91,7 @@ impl AlertStatus {
 }
 
 /// The departure an [`AlertKind::OverLimitDeparture`] alert is about.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Departure {
     /// The unit's record id.
     pub record_id: String,
@@ -117,9 +117,10 @@ pub struct Departure {
 }
 
 /// The silence an [`AlertKind::UploadInterrupted`] alert is about.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Interruption {
-    /// The silent equipment.
+    /// The silent equipment: `weighing`, `video` or `display`.
+    #[schema(value_type = String)]
     pub equipment: EquipmentKind,
     /// Its last report, UTC ms (`None`: silent since monitoring began).
     pub last_seen_ms: Option<u64>,
@@ -130,21 +131,30 @@ pub struct Interruption {
 }
 
 /// One step in an alert's life.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum AlertAction {
     /// Raised by the platform.
     Raised,
     /// Acknowledged by a supervisor.
-    Acknowledged,
+    Acknowledged {
+        /// What the supervisor noted (at most 500 characters); absent in older records.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
     /// Dispatched to a patrol team.
     Dispatched {
         /// The team.
+        #[schema(value_type = String)]
         team: TeamId,
+        /// What the supervisor noted for the team (at most 500 characters).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
     },
     /// Closed, with the case that handled it when there was one.
     Closed {
         /// The case document.
+        #[schema(value_type = Option<String>)]
         case: Option<DocumentId>,
         /// A note (at most 500 characters).
         note: Option<String>,
@@ -154,11 +164,12 @@ pub enum AlertAction {
 }
 
 /// A step with who and when.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AlertEvent {
     /// Server time, UTC ms.
     pub at_ms: u64,
     /// Who (a person's account, or `server`).
+    #[schema(value_type = String)]
     pub by: PrincipalId,
     /// What.
     #[serde(flatten)]
@@ -166,7 +177,7 @@ pub struct AlertEvent {
 }
 
 /// An alert. JSON of `GET /v1/alerts`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Alert {
     /// Deterministic id: `dep-…` for a departure (of unit and record id), `int-…` for an
     /// interruption (of unit, equipment and the silence's start).
@@ -175,13 +186,17 @@ pub struct Alert {
     pub kind: AlertKind,
     /// Where it is in its life.
     pub status: AlertStatus,
-    /// The source unit.
+    /// The source unit (USCC).
+    #[schema(value_type = String)]
     pub unit: Uscc,
     /// The unit's name from its profile, when synced.
     pub unit_name: Option<String>,
     /// The supervising authority (监管主体); `None` when the unit has no profile yet.
+    /// `{"kind": "township", "code": "140522100"}`, `{"kind": "county_office"}`, …
+    #[schema(value_type = Option<Object>)]
     pub jurisdiction: Option<Jurisdiction>,
     /// Everyone it is routed to: the supervising authority and the county office.
+    #[schema(value_type = Vec<Object>)]
     pub recipients: Vec<Jurisdiction>,
     /// When raised, server time, UTC ms.
     pub raised_at_ms: u64,
@@ -193,9 +208,11 @@ pub struct Alert {
     pub interruption: Option<Interruption>,
     /// The patrol team it was dispatched to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub dispatched_to: Option<TeamId>,
-    /// The case that handled it.
+    /// The case that handled it (a `case` document id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub case: Option<DocumentId>,
     /// Every step, oldest first.
     pub history: Vec<AlertEvent>,
@@ -506,6 +523,32 @@ mod tests {
         let mut dispatched = a;
         dispatched.dispatched_to = Some(TeamId::new("team-1").unwrap());
         assert!(dispatched.visible_to(&officer, &county()));
+    }
+
+    #[test]
+    fn events_stored_before_notes_still_read() {
+        let old = br#"{"at_ms":5,"by":"sup","action":"acknowledged"}"#;
+        let e: AlertEvent = serde_json::from_slice(old).unwrap();
+        assert_eq!(e.action, AlertAction::Acknowledged { note: None });
+        let old = br#"{"at_ms":5,"by":"sup","action":"dispatched","team":"team-1"}"#;
+        let e: AlertEvent = serde_json::from_slice(old).unwrap();
+        assert_eq!(
+            e.action,
+            AlertAction::Dispatched {
+                team: TeamId::new("team-1").unwrap(),
+                note: None
+            }
+        );
+        let new = AlertEvent {
+            at_ms: 6,
+            by: PrincipalId::new("sup").unwrap(),
+            action: AlertAction::Acknowledged {
+                note: Some("已核实".to_owned()),
+            },
+        };
+        let json = serde_json::to_value(&new).unwrap();
+        assert_eq!(json["note"], "已核实");
+        assert_eq!(serde_json::from_value::<AlertEvent>(json).unwrap(), new);
     }
 
     #[test]

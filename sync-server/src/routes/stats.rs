@@ -1,10 +1,72 @@
-//! `GET /v1/stats`: the numbers of the console's home page, as JSON.
+//! `GET /v1/stats`: the numbers of the console's home page, as JSON, for supervisors (their
+//! scope); other roles get 403 `forbidden`. Computed by [`crate::console::home::stats`], the
+//! same function the page uses.
+//!
+//! ```text
+//! GET /v1/stats
+//! 200 {"day": "2026-11-29", "alerts_today": 3, "open_alerts": 5, "open_cases": 12,
+//!      "overdue_notices": 1, "departures_this_month": [{"unit": "9114…", "name": "…", "count": 4}]}
+//! ```
 
 use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+use zhichao_core::access::Principal;
 
 use crate::AppState;
+use crate::auth::Authenticated;
+use crate::console::ConsoleError;
+use crate::console::home::{self, Stats};
+use crate::error::{ApiError, ApiResult, Json};
 
 /// The routes of this module.
 pub fn router() -> Router<AppState> {
-    Router::new()
+    Router::new().route("/v1/stats", get(stats))
+}
+
+/// Supervisors only: the query routes are for the console's users and integrators acting
+/// for them.
+pub(crate) fn check_supervisor(p: &Principal) -> ApiResult<()> {
+    match p {
+        Principal::Supervisor { .. } => Ok(()),
+        _ => Err(ApiError::Forbidden {
+            code: "forbidden",
+            message: "requires the supervisor role".into(),
+        }),
+    }
+}
+
+/// A console read failure as a JSON route's error.
+pub(crate) fn api_error(e: ConsoleError) -> ApiError {
+    match e {
+        ConsoleError::NotFound => ApiError::NotFound,
+        ConsoleError::Internal(source) => ApiError::Internal(source),
+        ConsoleError::Forbidden(message) => ApiError::Forbidden {
+            code: "forbidden",
+            message: message.into(),
+        },
+        ConsoleError::Conflict(message) => ApiError::Conflict { message },
+        other => ApiError::invalid(other.to_string()),
+    }
+}
+
+/// `GET /v1/stats`.
+#[utoipa::path(
+    get,
+    path = "/v1/stats",
+    responses(
+        (status = 200, description = "the numbers of today and this month (China Standard Time) \
+                                      in the caller's scope", body = Stats),
+        (status = 403, description = "not a supervisor (`forbidden`)")
+    ),
+    security(("bearer" = []))
+)]
+pub async fn stats(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+) -> ApiResult<Json<Stats>> {
+    check_supervisor(&principal)?;
+    home::stats(&state, &principal, state.now_ms())
+        .map(Json)
+        .map_err(api_error)
 }

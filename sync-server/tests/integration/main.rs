@@ -2,6 +2,7 @@
 
 mod alerts;
 mod cli;
+mod console_alerts;
 mod console_notices;
 mod import;
 mod kill;
