@@ -18,7 +18,9 @@ use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 use zhichao_core::access::Principal;
 use zhichao_core::calendar::LocalDay;
-use zhichao_core::docs::{Case, CaseStatus, Deadline, DocKind, Notice, Review, case_status};
+use zhichao_core::docs::{Case, CaseStatus, DocKind, Review, case_status};
+
+use super::notices::{NoticeFilter, notice_list};
 use zhichao_core::ids::DocumentId;
 use zhichao_core::uscc::Uscc;
 
@@ -154,16 +156,6 @@ where
     Ok(out)
 }
 
-/// Whether a notice with `deadline`, issued at `issued_at_ms`, is past its deadline on
-/// `today`: a dated deadline once its day has ended; "immediately" once the day of issue has.
-pub fn deadline_passed(deadline: &Deadline, issued_at_ms: i64, today: LocalDay) -> bool {
-    let due = match deadline {
-        Deadline::By { date } => date.parse::<LocalDay>().ok(),
-        Deadline::Immediately => LocalDay::of_ms(issued_at_ms),
-    };
-    due.is_some_and(|due| due < today)
-}
-
 /// The home numbers for `principal` at `now_ms`.
 ///
 /// # Errors
@@ -192,11 +184,6 @@ pub fn stats(state: &AppState, principal: &Principal, now_ms: u64) -> ConsoleRes
     )?
     .len();
     let reviews = by_parent::<Review>(state, principal, DocKind::Review)?;
-    let accepted = |id: &DocumentId| {
-        reviews
-            .get(id)
-            .is_some_and(|rs| rs.iter().any(|(_, r)| r.accepts()))
-    };
     let mut open_cases = 0usize;
     for doc in model::list(state, principal, DocKind::Case)? {
         let case = match model::body::<Case>(state, &doc) {
@@ -214,23 +201,17 @@ pub fn stats(state: &AppState, principal: &Principal, now_ms: u64) -> ConsoleRes
             open_cases += 1;
         }
     }
-    let responses = by_parent::<zhichao_core::docs::Response>(state, principal, DocKind::Response)?;
-    let mut overdue_notices = 0usize;
-    for doc in model::list(state, principal, DocKind::Notice)? {
-        let notice = match model::body::<Notice>(state, &doc) {
-            Ok(n) => n,
-            Err(e) => {
-                tracing::warn!(doc_id = %doc.id, error = %e, "notice does not read");
-                continue;
-            }
-        };
-        let settled = responses
-            .get(&doc.id)
-            .is_some_and(|rs| rs.iter().any(|(id, _)| accepted(id)));
-        if !settled && deadline_passed(&notice.deadline, notice.issued_at_ms, today) {
-            overdue_notices += 1;
-        }
-    }
+    // The notices page's own rule (deadline passed, no accepted response), so the number
+    // here is the length of its "overdue only" list.
+    let overdue_notices = notice_list(
+        state,
+        principal,
+        &NoticeFilter {
+            overdue_only: true,
+            ..NoticeFilter::default()
+        },
+    )?
+    .len();
     let mut departures: Vec<UnitCount> =
         departures_by_unit(state, principal, month_start_ms(now_ms), u64::MAX)?
             .into_values()
@@ -397,23 +378,6 @@ mod tests {
         let svg = bar_chart_svg(&[]);
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
         assert!(!svg.contains("<rect"));
-    }
-
-    #[test]
-    fn deadlines_pass_when_their_day_has_ended() {
-        let today: LocalDay = "2026-11-29".parse().unwrap();
-        let by = |d: &str| Deadline::By { date: d.to_owned() };
-        assert!(deadline_passed(&by("2026-11-28"), 0, today));
-        assert!(!deadline_passed(&by("2026-11-29"), 0, today));
-        assert!(!deadline_passed(&by("2026-12-01"), 0, today));
-        // Issued 2026-11-28 14:00 China time: "immediately" is overdue the next day.
-        let yesterday_ms = 1_795_845_600_000;
-        assert!(deadline_passed(&Deadline::Immediately, yesterday_ms, today));
-        assert!(!deadline_passed(
-            &Deadline::Immediately,
-            yesterday_ms + 86_400_000,
-            today
-        ));
     }
 
     #[test]
