@@ -18,8 +18,20 @@ use crate::error::Json;
                        source units and the numbers of the day. Bearer tokens (`zat_…`) from \
                        `zhichao admin issue-token`."
     ),
-    paths(),
-    components(schemas())
+    paths(crate::routes::cases::list, crate::routes::cases::one,),
+    components(schemas(
+        crate::console::case_view::CaseList,
+        crate::console::case_view::CaseSummary,
+        crate::console::case_view::CaseDetail,
+        crate::console::case_view::UnitRef,
+        crate::console::case_view::ReviewView,
+        crate::console::case_view::NoticeLink,
+        crate::console::case_view::PhotoView,
+        crate::console::case_view::Gps,
+        crate::console::history::HistoryEntry,
+        crate::console::history::ChangeInfo,
+        crate::console::history::FieldChange,
+    ))
 )]
 pub struct ApiDoc;
 
