@@ -2,6 +2,7 @@
 
 mod alerts;
 mod cli;
+mod console_cases;
 mod import;
 mod kill;
 mod routes;
