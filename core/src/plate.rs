@@ -460,6 +460,13 @@ impl fmt::Display for Plate {
     }
 }
 
+/// Part of a plate as people type it, normalised as [`Plate::parse`] normalises a whole one
+/// (whitespace and separators dropped, full-width to ASCII, upper case) but not validated:
+/// for searching plates by a fragment (`e·123` finds `晋E12345`).
+pub fn normalise_fragment(input: &str) -> String {
+    normalise(input).into_iter().map(|(c, _)| c).collect()
+}
+
 /// Drops whitespace and separators, maps full-width letters and digits to ASCII, upper-cases;
 /// keeps each character's 1-based position in the input.
 fn normalise(input: &str) -> Vec<(char, usize)> {
@@ -705,6 +712,17 @@ mod tests {
             Ok(p) => panic!("{s:?} should not parse, got {p}"),
             Err(e) => e,
         }
+    }
+
+    #[test]
+    fn fragments_normalise_like_plates() {
+        assert_eq!(normalise_fragment(" e·１２3 "), "E123");
+        assert!(
+            plate("晋E12345")
+                .to_string()
+                .contains(&normalise_fragment("e-123"))
+        );
+        assert_eq!(normalise_fragment("・ "), "");
     }
 
     #[test]

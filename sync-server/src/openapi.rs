@@ -19,6 +19,8 @@ use crate::error::Json;
                        `zhichao admin issue-token`."
     ),
     paths(
+        crate::routes::cases::list,
+        crate::routes::cases::one,
         crate::routes::alerts::list,
         crate::routes::alerts::one,
         crate::routes::alerts::acknowledge,
@@ -31,6 +33,16 @@ use crate::error::Json;
         crate::routes::notices::review,
     ),
     components(schemas(
+        crate::console::case_view::CaseList,
+        crate::console::case_view::CaseSummary,
+        crate::console::case_view::CaseDetail,
+        crate::console::case_view::UnitRef,
+        crate::console::case_view::NoticeLink,
+        crate::console::case_view::PhotoView,
+        crate::console::case_view::Gps,
+        crate::console::history::HistoryEntry,
+        crate::console::history::ChangeInfo,
+        crate::console::history::FieldChange,
         crate::ingest::alerts::Alert,
         crate::ingest::alerts::AlertEvent,
         crate::ingest::alerts::AlertAction,
@@ -55,8 +67,8 @@ use crate::error::Json;
         crate::console::notices::NoticeDetail,
         crate::console::notices::ResponseState,
         crate::console::notices::ResponseView,
-        crate::console::notices::ReviewView,
-        crate::console::notices::PhotoView,
+        crate::console::review::ReviewView,
+        crate::console::notices::NoticePhotoView,
         crate::console::notices::IssuingOfficer,
     )),
     modifiers(&BearerAuth)

@@ -30,7 +30,9 @@ use maud::html;
 use crate::AppState;
 
 pub mod alerts;
+pub mod case_view;
 pub mod cases;
+pub mod history;
 pub mod home;
 pub mod layout;
 pub mod model;

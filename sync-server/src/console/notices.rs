@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 use zhichao_core::access::Principal;
 use zhichao_core::docs::{
     Agency, Deadline, DocBody, DocKind, EvidenceRef, Notice, NoticePhoto, Response, Review,
-    ReviewDecision, UnitProfile,
+    UnitProfile,
 };
 use zhichao_core::ids::DocumentId;
 use zhichao_core::uscc::Uscc;
@@ -45,6 +45,7 @@ use super::model::{self, DocRef};
 use super::session::ConsoleUser;
 use super::{ConsoleError, ConsoleResult};
 use crate::AppState;
+use crate::console::review::ReviewView;
 
 /// The routes of this part of the console.
 pub fn router() -> Router<AppState> {
@@ -156,7 +157,7 @@ impl NoticeSummary {
 /// A photo: a thumbnail linking to the evidence copy (or the original when it has no
 /// derivatives), all served at `/console/blobs/{sha256}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct PhotoView {
+pub struct NoticePhotoView {
     /// SHA-256 of the picture to show in full (the evidence copy when there is one).
     pub sha256: String,
     /// SHA-256 of the thumbnail, when there is one.
@@ -169,9 +170,9 @@ pub struct PhotoView {
     pub captured_at_ms: Option<i64>,
 }
 
-impl PhotoView {
+impl NoticePhotoView {
     fn of_notice(p: &NoticePhoto) -> Self {
-        PhotoView {
+        NoticePhotoView {
             sha256: p.sha256.to_string(),
             thumbnail: Some(p.thumbnail.sha256.to_string()),
             original: None,
@@ -181,7 +182,7 @@ impl PhotoView {
     }
 
     fn of_evidence(e: &EvidenceRef) -> Self {
-        PhotoView {
+        NoticePhotoView {
             sha256: e
                 .derivatives
                 .map_or(e.sha256, |d| d.evidence_copy.sha256)
@@ -191,48 +192,6 @@ impl PhotoView {
             caption: e.caption.clone(),
             captured_at_ms: e.captured_at_ms,
         }
-    }
-}
-
-/// A supervisor's review of a response.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct ReviewView {
-    /// The review's document id.
-    pub id: String,
-    /// `accept` (通过) or `return` (退回).
-    pub decision: String,
-    /// The reasons of a return.
-    pub reasons: Vec<String>,
-    /// Comments.
-    pub comments: String,
-    /// The reviewer's account id.
-    pub reviewer: String,
-    /// Device time of the review, UTC milliseconds.
-    pub reviewed_at_ms: i64,
-    /// Server time the review was last received, UTC milliseconds.
-    pub received_ms: u64,
-}
-
-impl ReviewView {
-    fn of(doc: &DocRef, review: &Review) -> Self {
-        let (decision, reasons) = match &review.decision {
-            ReviewDecision::Accept => ("accept", Vec::new()),
-            ReviewDecision::Return { reasons } => ("return", reasons.clone()),
-        };
-        ReviewView {
-            id: doc.id.to_string(),
-            decision: decision.to_owned(),
-            reasons,
-            comments: review.comments.as_str().to_owned(),
-            reviewer: doc.header.created_by.to_string(),
-            reviewed_at_ms: review.reviewed_at_ms,
-            received_ms: doc.latest.received_ms,
-        }
-    }
-
-    /// True for an acceptance.
-    pub fn accepts(&self) -> bool {
-        self.decision == "accept"
     }
 }
 
@@ -250,7 +209,7 @@ pub struct ResponseView {
     /// Server time it was last received, UTC milliseconds.
     pub received_ms: u64,
     /// The photos proving it.
-    pub photos: Vec<PhotoView>,
+    pub photos: Vec<NoticePhotoView>,
     /// Its reviews, oldest first.
     pub reviews: Vec<ReviewView>,
     /// Not yet reviewed: the console offers the review form.
@@ -287,7 +246,7 @@ pub struct NoticeDetail {
     /// Where the unit may bring an administrative suit (行政诉讼法院).
     pub appeal_body: String,
     /// Photos shown to the unit (derivatives of the case's photos).
-    pub photos: Vec<PhotoView>,
+    pub photos: Vec<NoticePhotoView>,
     /// The submitted responses, oldest first.
     pub responses: Vec<ResponseView>,
 }
@@ -423,7 +382,7 @@ impl Related {
                 photos: response
                     .evidence
                     .iter()
-                    .map(PhotoView::of_evidence)
+                    .map(NoticePhotoView::of_evidence)
                     .collect(),
                 awaiting_review: reviews.is_empty(),
                 reviews,
@@ -590,7 +549,11 @@ pub fn notice_detail(
             .collect(),
         review_body: notice.review_body.clone(),
         appeal_body: notice.appeal_body.clone(),
-        photos: notice.photos.iter().map(PhotoView::of_notice).collect(),
+        photos: notice
+            .photos
+            .iter()
+            .map(NoticePhotoView::of_notice)
+            .collect(),
         responses,
     })
 }
@@ -741,7 +704,7 @@ fn agency_label(agency: &str) -> &'static str {
     }
 }
 
-fn gallery(photos: &[PhotoView]) -> Markup {
+fn gallery(photos: &[NoticePhotoView]) -> Markup {
     html! {
         div.gallery {
             @for p in photos {

@@ -27,7 +27,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::Redirect;
 use axum::routing::post;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use zhichao_core::access::{Principal, can_read};
 use zhichao_core::docs::{
     DocError, DocKind, Header, Response, Review, ReviewDecision, SCHEMA_VERSION, TextField,
@@ -35,6 +35,7 @@ use zhichao_core::docs::{
 };
 use zhichao_core::ids::DocumentId;
 
+use super::model::DocRef;
 use super::session::CsrfForm;
 use super::{ConsoleError, ConsoleResult, model};
 use crate::AppState;
@@ -294,4 +295,48 @@ async fn post_review(
     let (reviewed, _) = reviewed(&state, &user.principal, &parent)?;
     write_review(&state, &user.principal, &parent, decision, &form.comments).await?;
     Ok(Redirect::to(&format!("{}?reviewed=1", reviewed.page())))
+}
+
+/// A supervisor's review (复核) of a case or a response, as the console and the JSON routes show
+/// it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReviewView {
+    /// The review's document id.
+    pub id: String,
+    /// `accept` (通过) or `return` (退回).
+    pub decision: String,
+    /// The reasons of a return.
+    pub reasons: Vec<String>,
+    /// Comments.
+    pub comments: String,
+    /// The reviewer's account id.
+    pub reviewer: String,
+    /// Device time of the review, UTC milliseconds.
+    pub reviewed_at_ms: i64,
+    /// Server time the review was last received, UTC milliseconds.
+    pub received_ms: u64,
+}
+
+impl ReviewView {
+    /// The view of review document `doc` with body `review`.
+    pub fn of(doc: &DocRef, review: &Review) -> Self {
+        let (decision, reasons) = match &review.decision {
+            ReviewDecision::Accept => ("accept", Vec::new()),
+            ReviewDecision::Return { reasons } => ("return", reasons.clone()),
+        };
+        ReviewView {
+            id: doc.id.to_string(),
+            decision: decision.to_owned(),
+            reasons,
+            comments: review.comments.as_str().to_owned(),
+            reviewer: doc.header.created_by.to_string(),
+            reviewed_at_ms: review.reviewed_at_ms,
+            received_ms: doc.latest.received_ms,
+        }
+    }
+
+    /// True for an acceptance.
+    pub fn accepts(&self) -> bool {
+        self.decision == "accept"
+    }
 }

@@ -448,8 +448,25 @@ async fn download(
     BlobId(sha): BlobId,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
+    serve_blob(&state, principal, sha, &headers).await
+}
+
+/// Serves the blob `sha` to `principal` as `GET /v1/blobs/{sha256}` does (the module's
+/// description: the read check of [`BlobStore::may_read`], ranges, `If-None-Match`, `ETag`,
+/// caching and sniffed type); also used by the console's `GET /console/blobs/{sha256}`, so
+/// both apply the one check.
+///
+/// # Errors
+/// [`ApiError::Missing`] `blob_not_found` when the principal may not read it or it is not
+/// complete; 416 `range_not_satisfiable`; [`ApiError::Internal`].
+pub(crate) async fn serve_blob(
+    state: &AppState,
+    principal: Principal,
+    sha: EvidenceId,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
     let log = state.log.clone();
-    let found = blocking(&state, move |store| {
+    let found = blocking(state, move |store| {
         if !store.may_read(&log, &principal, &sha)? {
             return Ok(None);
         }
@@ -465,7 +482,7 @@ async fn download(
         return Err(not_found());
     };
     let etag = format!("\"{sha}\"");
-    let mut response = if none_match(&headers, &etag) {
+    let mut response = if none_match(headers, &etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         let mut forward = Request::builder().method(Method::GET).uri("/");
