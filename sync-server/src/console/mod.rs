@@ -35,6 +35,7 @@ pub mod home;
 pub mod layout;
 pub mod model;
 pub mod notices;
+pub mod passwords;
 pub mod session;
 pub mod units;
 
