@@ -2,6 +2,7 @@
 
 mod alerts;
 mod cli;
+mod console_login;
 mod import;
 mod kill;
 mod routes;
