@@ -10,6 +10,17 @@
 //!   origin.
 //! - A session ends at logout, after [`IDLE_TIMEOUT`] without a request, or after
 //!   [`ABSOLUTE_TIMEOUT`].
+//! - **Login** (`GET`/`POST /console/login`): account and password, checked by
+//!   [`super::passwords`] (argon2id, lockout after repeated failures). The form is protected
+//!   against login CSRF by a pre-session token: the cookie [`LOGIN_COOKIE`] (`SameSite=Strict`)
+//!   repeated in the form's hidden [`CSRF_FIELD`] (double submit). Success opens a new session
+//!   and goes to `next` when it is a console page ([`safe_next`]: no open redirect), 303; a
+//!   wrong or unknown account answers the form again with 「账号或密码错误」 (401); a locked
+//!   account says when to retry (429 with `Retry-After`). The login page is `no-store`.
+//! - **Logout** (`POST /console/logout`, a [`CsrfForm`]) ends the session and clears the
+//!   cookie. Setting a new password (`POST /v1/admin/supervisors`) ends the account's sessions
+//!   ([`Sessions::close_all_of`]).
+//! - No limit per client address (only per account): a reverse proxy in front can add one.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
