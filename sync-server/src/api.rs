@@ -287,6 +287,59 @@ pub struct EnrollmentResponse {
     pub device: StorageId,
 }
 
+/// `POST /v1/admin/supervisors`: a supervisor's account for the web console (password login).
+/// Adding an existing account again replaces its password and scope, lifts a lockout and
+/// ends its console sessions.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddSupervisorRequest {
+    /// The account id ([`PrincipalId`]), e.g. `supervisor:zhao`.
+    pub name: String,
+    /// What the supervisor oversees: `140522` (the county), `140522/township/140522100`,
+    /// `140522/dept/emergency_management` (default: the server's county).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// The password (at least 10 characters); without one the server generates one and
+    /// answers it once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+impl fmt::Debug for AddSupervisorRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AddSupervisorRequest")
+            .field("name", &self.name)
+            .field("scope", &self.scope)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+/// Answer to [`AddSupervisorRequest`] (201).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddSupervisorResponse {
+    /// The account id (what the supervisor types as 账号).
+    pub id: PrincipalId,
+    /// Its scope.
+    pub scope: Scope,
+    /// The generated password, shown once; absent when the request gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// True when the account existed and its password was replaced.
+    pub replaced: bool,
+}
+
+impl fmt::Debug for AddSupervisorResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AddSupervisorResponse")
+            .field("id", &self.id)
+            .field("scope", &self.scope)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("replaced", &self.replaced)
+            .finish()
+    }
+}
+
 /// `POST /v1/admin/revoke`: exactly one of the fields.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -25,7 +25,8 @@
 //!
 //! Tokens live in a sled database of their own (`<data_dir>/auth`), separate from the document
 //! store: one tree, keys `t` + hash → record (version byte, JSON) and `d` + device + `0` +
-//! hash → nothing (the tokens of a device). Writes that issue or spend a credential are
+//! hash → nothing (the tokens of a device); the supervisors' console passwords are in the tree
+//! `passwords` ([`crate::console::passwords`]). Writes that issue or spend a credential are
 //! flushed before the answer leaves, so a token a client holds survives a crash.
 
 use std::collections::HashMap;
@@ -49,6 +50,7 @@ use crate::AppState;
 use crate::api::{TokenInfo, TokenKind};
 use crate::clock::millis;
 use crate::config::{Secret, ServerConfig, TokenConfig};
+use crate::console::passwords::Passwords;
 use crate::error::ApiError;
 
 /// Prefix of access tokens.
@@ -368,6 +370,7 @@ pub struct Auth {
     tickets: Mutex<HashMap<Hash, TicketEntry>>,
     /// Serialises read-modify-write sequences (rotation, one-time use).
     writer: Mutex<()>,
+    passwords: Passwords,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -399,14 +402,21 @@ impl Auth {
 
     fn with_db(db: sled::Db, ttl: TokenConfig, max_tickets: usize) -> Result<Self> {
         let tree = db.open_tree("tokens")?;
+        let passwords = Passwords::open(&db)?;
         Ok(Auth {
             db,
             tree,
+            passwords,
             ttl,
             max_tickets,
             tickets: Mutex::new(HashMap::new()),
             writer: Mutex::new(()),
         })
+    }
+
+    /// The supervisors' console passwords (tree `passwords` of this database).
+    pub fn passwords(&self) -> &Passwords {
+        &self.passwords
     }
 
     /// The configured lifetimes.

@@ -346,6 +346,29 @@ pub enum AdminCommand {
     Revoke(RevokeArgs),
     /// List stored tokens (never their secrets), one per line.
     List(ListArgs),
+    /// Create a supervisor's account for the web console (/console/), or replace its password
+    /// and scope (ending its sessions); prints the account and, when generated, the password
+    /// (once: the server keeps only its hash).
+    AddSupervisor(AddSupervisorArgs),
+}
+
+/// Arguments of `zhichao admin add-supervisor`.
+#[derive(Debug, Args)]
+pub struct AddSupervisorArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub server: ServerArg,
+    /// The account id, e.g. supervisor:zhao.
+    #[arg(long)]
+    pub name: String,
+    /// What the supervisor oversees: 140522 (the county), 140522/township/140522100 or
+    /// 140522/dept/emergency_management (default: the server's county).
+    #[arg(long, value_name = "SCOPE")]
+    pub scope: Option<String>,
+    /// Read the password (at least 10 characters) from standard input instead of having the
+    /// server generate one; one trailing newline is dropped.
+    #[arg(long)]
+    pub password_stdin: bool,
 }
 
 /// The server to talk to.
@@ -977,7 +1000,9 @@ fn import_weighings(args: &ImportWeighingsArgs, out: &mut dyn Write) -> CmdResul
 }
 
 fn admin(args: &AdminArgs, out: &mut dyn Write) -> CmdResult {
-    use crate::api::{CreateEnrollmentRequest, IssueTokenRequest, RevokeRequest};
+    use crate::api::{
+        AddSupervisorRequest, CreateEnrollmentRequest, IssueTokenRequest, RevokeRequest,
+    };
     use crate::client::AdminClient;
 
     let token = std::env::var("ZHICHAO_ADMIN_TOKEN")
@@ -1046,6 +1071,60 @@ fn admin(args: &AdminArgs, out: &mut dyn Write) -> CmdResult {
                 }
             }
         }
+        AdminCommand::AddSupervisor(a) => {
+            let password = if a.password_stdin {
+                Some(password_from_stdin()?)
+            } else {
+                None
+            };
+            let client = client(&a.server)?;
+            let answer = client.add_supervisor(&AddSupervisorRequest {
+                name: a.name.clone(),
+                scope: a.scope.clone(),
+                password,
+            })?;
+            writeln!(
+                out,
+                "console account {} (scope {}){}",
+                answer.id,
+                answer.scope,
+                if answer.replaced {
+                    ": password replaced, its console sessions ended"
+                } else {
+                    ""
+                }
+            )?;
+            match &answer.password {
+                Some(p) => writeln!(
+                    out,
+                    "password: {p}\n  (shown this once: the server keeps only its hash)"
+                )?,
+                None => writeln!(out, "password: as given")?,
+            }
+            writeln!(
+                out,
+                "log in at {}/console/",
+                a.server.server.trim().trim_end_matches('/')
+            )?;
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The password of `add-supervisor --password-stdin`: standard input, without one trailing
+/// newline.
+fn password_from_stdin() -> Result<String, CliError> {
+    use std::io::Read as _;
+    let mut text = String::new();
+    std::io::stdin()
+        .take(4096)
+        .read_to_string(&mut text)
+        .map_err(|e| invalid(format_args!("--password-stdin: {e}")))?;
+    let text = text
+        .strip_suffix('\n')
+        .map(|t| t.strip_suffix('\r').unwrap_or(t))
+        .unwrap_or(&text);
+    crate::console::passwords::check_new_password(text)
+        .map_err(|e| invalid(format_args!("--password-stdin: {e}")))?;
+    Ok(text.to_owned())
 }

@@ -14,8 +14,8 @@ use serde::de::DeserializeOwned;
 use zhichao_core::weighing::{BatchOutcome, WeighingRecord};
 
 use crate::api::{
-    CreateEnrollmentRequest, EnrollmentResponse, ErrorBody, IssueTokenRequest, IssuedTokenResponse,
-    RevokeRequest, RevokeResponse, TokenList,
+    AddSupervisorRequest, AddSupervisorResponse, CreateEnrollmentRequest, EnrollmentResponse,
+    ErrorBody, IssueTokenRequest, IssuedTokenResponse, RevokeRequest, RevokeResponse, TokenList,
 };
 
 /// How long one request may take, connect to answer.
@@ -188,6 +188,15 @@ impl AdminClient {
     /// [`ClientError`].
     pub fn issue_token(&self, request: &IssueTokenRequest) -> Result<IssuedTokenResponse> {
         self.http.post("/v1/admin/tokens", request)
+    }
+
+    /// `POST /v1/admin/supervisors`: a supervisor's console password (generated when the
+    /// request has none; the answer then carries it, once).
+    ///
+    /// # Errors
+    /// [`ClientError`] (400 for a short password or a bad name or scope).
+    pub fn add_supervisor(&self, request: &AddSupervisorRequest) -> Result<AddSupervisorResponse> {
+        self.http.post("/v1/admin/supervisors", request)
     }
 
     /// `POST /v1/admin/enrollments`.

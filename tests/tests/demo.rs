@@ -147,6 +147,37 @@ fn the_demo_plays_the_county_day_and_says_what_happened() {
     assert!(report.syncs.iter().all(|s| s.rejected == 0), "{summary}");
     assert!(summary.contains("zhichao serve --data-dir"), "{summary}");
     assert!(report.server_data_dir.join("docs").is_dir());
+    // The console account and its password are in the summary, and the server's data keeps
+    // them: the password logs the supervisor in.
+    let (account, password) = &report.console;
+    assert_eq!(account, "supervisor:zhao");
+    assert!(
+        summary.contains(&format!("账号 {account}, 密码 {password}"))
+            && summary.contains("/console/"),
+        "{summary}"
+    );
+    {
+        let auth = zhichao_server::auth::Auth::open(
+            &report.server_data_dir.join("auth"),
+            zhichao_server::config::TokenConfig::default(),
+            3,
+        )
+        .expect("the demo's token database");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let outcome = runtime
+            .block_on(auth.passwords().verify(account, password, 0))
+            .expect("verify");
+        assert!(
+            matches!(
+                outcome,
+                zhichao_server::console::passwords::LoginOutcome::Accepted(_)
+            ),
+            "{outcome:?}"
+        );
+    }
 
     // The same seed again (rerun in the same directory): the same county, records and
     // outcomes.

@@ -37,6 +37,7 @@ pub mod home;
 pub mod layout;
 pub mod model;
 pub mod notices;
+pub mod passwords;
 pub mod review;
 pub mod session;
 pub mod units;

@@ -10,6 +10,17 @@
 //!   origin.
 //! - A session ends at logout, after [`IDLE_TIMEOUT`] without a request, or after
 //!   [`ABSOLUTE_TIMEOUT`].
+//! - **Login** (`GET`/`POST /console/login`): account and password, checked by
+//!   [`super::passwords`] (argon2id, lockout after repeated failures). The form is protected
+//!   against login CSRF by a pre-session token: the cookie [`LOGIN_COOKIE`] (`SameSite=Strict`)
+//!   repeated in the form's hidden [`CSRF_FIELD`] (double submit). Success opens a new session
+//!   and goes to `next` when it is a console page ([`safe_next`]: no open redirect), 303; a
+//!   wrong or unknown account answers the form again with 「账号或密码错误」 (401); a locked
+//!   account says when to retry (429 with `Retry-After`). The login page is `no-store`.
+//! - **Logout** (`POST /console/logout`, a [`CsrfForm`]) ends the session and clears the
+//!   cookie. Setting a new password (`POST /v1/admin/supervisors`) ends the account's sessions
+//!   ([`Sessions::close_all_of`]).
+//! - No limit per client address (only per account): a reverse proxy in front can add one.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -17,10 +28,12 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use maud::html;
 use rand::TryRng;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
@@ -29,7 +42,8 @@ use zhichao_core::scope::Scope;
 
 use crate::AppState;
 
-use super::ConsoleError;
+use super::passwords::LoginOutcome;
+use super::{ConsoleError, ConsoleResult};
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "zhichao_console";
@@ -322,9 +336,219 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// The session routes (login and logout).
+/// Name of the pre-session cookie of the login form: a random token that the form repeats in
+/// its hidden [`CSRF_FIELD`] (double submit, against login CSRF: another site cannot log the
+/// browser in to an account of its choosing).
+pub const LOGIN_COOKIE: &str = "zhichao_login";
+
+/// Where a login goes when `next` is missing or not a console page.
+pub const HOME: &str = "/console/";
+
+/// The login page.
+pub const LOGIN_PATH: &str = "/console/login";
+
+/// The session routes: `GET /console/login` (the form), `POST /console/login`,
+/// `POST /console/logout`.
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route(LOGIN_PATH, get(login_page).post(login))
+        .route("/console/logout", post(logout))
+}
+
+/// `next` when it is a page of this console (a local path under `/console`, printable ASCII,
+/// no backslash, not the login page), else [`HOME`]: a login never redirects to another site
+/// (OWASP Unvalidated Redirects and Forwards Cheat Sheet).
+pub fn safe_next(next: Option<&str>) -> String {
+    let local = |p: &str| {
+        (p == "/console" || p.starts_with("/console/") || p.starts_with("/console?"))
+            && !p.starts_with(LOGIN_PATH)
+            && p.len() <= 2048
+            && p.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
+    };
+    match next {
+        Some(p) if local(p) => p.to_owned(),
+        _ => HOME.to_owned(),
+    }
+}
+
+/// The `Set-Cookie` value of the login form's pre-session token.
+fn login_cookie(value: &str) -> String {
+    format!("{LOGIN_COOKIE}={value}; Path={LOGIN_PATH}; HttpOnly; SameSite=Strict")
+}
+
+fn cleared_login_cookie() -> String {
+    format!("{LOGIN_COOKIE}=; Path={LOGIN_PATH}; HttpOnly; SameSite=Strict; Max-Age=0")
+}
+
+/// Query of `GET /console/login`.
+#[derive(Debug, Default, serde::Deserialize)]
+struct LoginQuery {
+    next: Option<String>,
+}
+
+/// Fields of `POST /console/login`.
+#[derive(serde::Deserialize)]
+struct LoginFields {
+    #[serde(default)]
+    account: String,
+    #[serde(default)]
+    password: String,
+    next: Option<String>,
+    csrf: Option<String>,
+}
+
+/// The login form (with a fresh pre-session token), `status`, an optional message, the
+/// account typed before; never cached.
+fn login_form(
+    status: StatusCode,
+    next: &str,
+    account: &str,
+    message: Option<&str>,
+) -> ConsoleResult<Response> {
+    let token = random_hex()?;
+    let body = html! {
+        h1 { "源头治超 · 监管端登录" }
+        @if let Some(m) = message {
+            p.error role="alert" { (m) }
+        }
+        form.stack method="post" action=(LOGIN_PATH) {
+            input type="hidden" name=(CSRF_FIELD) value=(token);
+            input type="hidden" name="next" value=(next);
+            label for="account" { "账号" }
+            input #account type="text" name="account" value=(account) autocomplete="username"
+                required autofocus;
+            label for="password" { "密码" }
+            input #password type="password" name="password" autocomplete="current-password"
+                required;
+            p { button type="submit" { "登录" } }
+        }
+        p.muted { "账号由管理员开设（zhichao admin add-supervisor）。连续 5 次密码错误将锁定账号 15 分钟。" }
+    };
+    Ok((
+        status,
+        [
+            (header::SET_COOKIE, login_cookie(&token)),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        super::layout::bare_page("登录", &body),
+    )
+        .into_response())
+}
+
+/// `GET /console/login[?next=PATH]`: the form; a supervisor already logged in goes on to
+/// `next`.
+async fn login_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<LoginQuery>, axum::extract::rejection::QueryRejection>,
+) -> ConsoleResult<Response> {
+    // A malformed query is not worth an error page: the form, going home afterwards.
+    let query = query.map(|Query(q)| q).unwrap_or_default();
+    let next = safe_next(query.next.as_deref());
+    let logged_in = cookie(&headers, SESSION_COOKIE)
+        .and_then(|c| state.console.sessions.get(c, state.now_ms()))
+        .is_some_and(|(p, _)| matches!(p, Principal::Supervisor { .. }));
+    if logged_in {
+        return Ok(Redirect::to(&next).into_response());
+    }
+    login_form(StatusCode::OK, &next, "", None)
+}
+
+/// `POST /console/login`: checks the pre-session token and the password; success opens a
+/// session and goes to `next` (303); a wrong account or password answers the form again
+/// with 「账号或密码错误」 (401); a locked account says until when (429, `Retry-After`).
+async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<axum::Form<LoginFields>, axum::extract::rejection::FormRejection>,
+) -> ConsoleResult<Response> {
+    let axum::Form(fields) =
+        form.map_err(|e| ConsoleError::Invalid(format!("表单有误：{}", e.body_text())))?;
+    let next = safe_next(fields.next.as_deref());
+    let token_ok = match (cookie(&headers, LOGIN_COOKIE), fields.csrf.as_deref()) {
+        (Some(c), Some(f)) => !c.is_empty() && constant_time_eq(c.as_bytes(), f.as_bytes()),
+        _ => false,
+    };
+    if !token_ok || !same_origin(&headers) {
+        tracing::warn!("console login refused: missing or wrong login form token, or origin");
+        return login_form(
+            StatusCode::FORBIDDEN,
+            &next,
+            "",
+            Some("登录页面已失效或不是从本系统提交的，请重新输入账号和密码。"),
+        );
+    }
+    let now_ms = state.now_ms();
+    let outcome = state
+        .auth
+        .passwords()
+        .verify(&fields.account, &fields.password, now_ms)
+        .await
+        .map_err(ConsoleError::internal)?;
+    match outcome {
+        LoginOutcome::Accepted(principal) => {
+            if let Some(old) = cookie(&headers, SESSION_COOKIE) {
+                state.console.sessions.close(old);
+            }
+            let session = state.console.sessions.open(principal, now_ms)?;
+            let mut response = Redirect::to(&next).into_response();
+            let h = response.headers_mut();
+            for value in [session_cookie(&session.cookie), cleared_login_cookie()] {
+                let value = header::HeaderValue::try_from(value).map_err(ConsoleError::internal)?;
+                h.append(header::SET_COOKIE, value);
+            }
+            h.insert(
+                header::CACHE_CONTROL,
+                header::HeaderValue::from_static("no-store"),
+            );
+            Ok(response)
+        }
+        LoginOutcome::Refused => login_form(
+            StatusCode::UNAUTHORIZED,
+            &next,
+            fields.account.trim(),
+            Some("账号或密码错误。"),
+        ),
+        LoginOutcome::Locked { until_ms } => {
+            let message = format!(
+                "密码错误次数过多，账号已暂时锁定，请于 {} 后重试，或请管理员重设密码。",
+                super::layout::server_time(until_ms.saturating_add(59_999))
+            );
+            let mut response = login_form(
+                StatusCode::TOO_MANY_REQUESTS,
+                &next,
+                fields.account.trim(),
+                Some(&message),
+            )?;
+            let seconds = until_ms.saturating_sub(now_ms).div_ceil(1000);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+            Ok(response)
+        }
+    }
+}
+
+/// A form with no fields but the CSRF token.
+#[derive(Debug, serde::Deserialize)]
+pub struct NoFields {}
+
+/// `POST /console/logout` (with the CSRF token): ends the session, clears the cookie, back to
+/// the login page.
+async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    CsrfForm(user, NoFields {}): CsrfForm<NoFields>,
+) -> Response {
+    if let Some(c) = cookie(&headers, SESSION_COOKIE) {
+        state.console.sessions.close(c);
+    }
+    tracing::info!(account = %user.principal.id(), "console logout");
+    (
+        [(header::SET_COOKIE, cleared_cookie())],
+        Redirect::to(LOGIN_PATH),
+    )
+        .into_response()
 }
 
 /// Test support: opens a session for `principal` directly (no password) and gives the

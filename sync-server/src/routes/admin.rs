@@ -6,10 +6,14 @@
 //!   integrators and tests (`zhichao admin issue-token`).
 //! - `GET /v1/admin/tokens[?principal=ID]`: stored tokens, never their secrets.
 //! - `POST /v1/admin/revoke` ([`RevokeRequest`]): by token id, token, device or principal.
+//! - `POST /v1/admin/supervisors` ([`AddSupervisorRequest`]): a supervisor's password for the
+//!   web console, generated when not given (`zhichao admin add-supervisor`); adding the
+//!   account again replaces the password and scope and ends its console sessions.
 //! - `GET /v1/admin/docs/{id}/history`: every accepted save of a document, with the principal
 //!   who made it (a person, not a device key) and the server receipt time (audit).
 //!
-//! Each action is logged with the admin's id and the principal concerned, never a token.
+//! Each action is logged with the admin's id and the principal concerned, never a token or a
+//! password.
 
 use std::time::Duration;
 
@@ -19,16 +23,19 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde::Deserialize;
+use zhichao_core::access::Principal;
 use zhichao_core::ids::{DocumentId, PrincipalId, StorageId};
 
 use crate::AppState;
 use crate::api::{
-    CreateEnrollmentRequest, EnrollmentResponse, IssueTokenRequest, IssuedTokenResponse,
-    RevokeRequest, RevokeResponse, TokenList,
+    AddSupervisorRequest, AddSupervisorResponse, CreateEnrollmentRequest, EnrollmentResponse,
+    IssueTokenRequest, IssuedTokenResponse, PrincipalSpec, RevokeRequest, RevokeResponse, Role,
+    TokenList,
 };
 use crate::auth::{Admin, RevokeTarget, TokenId};
 use crate::changelog::LogEntry;
-use crate::config::{format_duration, parse_duration};
+use crate::config::{Secret, format_duration, parse_duration};
+use crate::console::passwords::{self, PasswordError};
 use crate::error::{ApiError, ApiResult, Json};
 
 /// The admin routes.
@@ -37,6 +44,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/admin/enrollments", post(create_enrollment))
         .route("/v1/admin/tokens", post(issue_token).get(list_tokens))
         .route("/v1/admin/revoke", post(revoke))
+        .route("/v1/admin/supervisors", post(add_supervisor))
         .route("/v1/admin/docs/{id}/history", get(history))
 }
 
@@ -227,4 +235,66 @@ async fn revoke(
     };
     tracing::info!(%admin, target = %what, revoked, "tokens revoked");
     Ok(Json(RevokeResponse { revoked }))
+}
+
+impl From<PasswordError> for ApiError {
+    fn from(e: PasswordError) -> Self {
+        match e {
+            e @ (PasswordError::TooShort
+            | PasswordError::TooLong
+            | PasswordError::NotSupervisor) => ApiError::invalid(format!("password: {e}")),
+            e => ApiError::internal(e),
+        }
+    }
+}
+
+/// `POST /v1/admin/supervisors`.
+async fn add_supervisor(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Json(request): Json<AddSupervisorRequest>,
+) -> ApiResult<(StatusCode, Json<AddSupervisorResponse>)> {
+    let principal = PrincipalSpec {
+        role: Role::Supervisor,
+        name: request.name,
+        team: None,
+        scope: request.scope,
+        unit: None,
+    }
+    .into_principal(&state.config.county)
+    .map_err(|e| ApiError::invalid(e.to_string()))?;
+    let Principal::Supervisor { id, scope } = principal.clone() else {
+        return Err(ApiError::internal(PasswordError::NotSupervisor));
+    };
+    let (password, generated) = match request.password {
+        Some(p) => {
+            passwords::check_new_password(&p)?;
+            (Secret::new(p), false)
+        }
+        None => (passwords::generate_password()?, true),
+    };
+    let replaced = state
+        .auth
+        .passwords()
+        .set(principal, &password, state.now_ms())
+        .await?;
+    // A new password ends the sessions opened with the old one (and the old scope).
+    state.console.sessions.close_all_of(&id);
+    tracing::info!(
+        %admin,
+        principal = %id,
+        %scope,
+        replaced,
+        generated,
+        "console password set"
+    );
+    Ok((
+        StatusCode::CREATED,
+        Json(AddSupervisorResponse {
+            id,
+            scope,
+            password: generated.then(|| password.expose().to_owned()),
+            replaced,
+        }),
+    ))
 }
