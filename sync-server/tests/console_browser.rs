@@ -123,8 +123,9 @@ fn demo_facts(summary: &str) -> DemoFacts {
     };
     let ceramics_uscc = summary
         .lines()
-        .find(|l| l.contains("凤城陶瓷"))
-        .and_then(|l| l.split_whitespace().next())
+        .filter(|l| l.contains("凤城陶瓷"))
+        .filter_map(|l| l.split_whitespace().next())
+        .find(|code| code.len() == 18)
         .unwrap_or_else(|| panic!("no ceramics plant in the demo's summary:\n{summary}"))
         .to_owned();
     DemoFacts {

@@ -388,6 +388,9 @@ pub struct Hub {
     children_waiting: HashMap<DocumentId, Vec<DocumentId>>,
     /// New documents (scratch copies) waiting for their parent to load (by parent).
     scratch_waiting: HashMap<DocumentId, Vec<(ConnId, DocumentId)>>,
+    /// Writes creating a document whose parent is not loaded yet (a supervisor's review of a
+    /// response the hub does not hold), by parent: they go on when the parent is known.
+    writes_waiting: HashMap<DocumentId, Vec<(DocumentId, PendingWrite)>>,
     /// Server writes waiting for their document to load.
     pending_writes: HashMap<DocumentId, Vec<PendingWrite>>,
     /// Server writes waiting for their save, per document; and whether the save must be
@@ -481,6 +484,7 @@ impl Hub {
             pending_writes: HashMap::new(),
             children_waiting: HashMap::new(),
             scratch_waiting: HashMap::new(),
+            writes_waiting: HashMap::new(),
             write_waiters: HashMap::new(),
         }
     }
@@ -599,7 +603,7 @@ impl Hub {
             Some(Slot::Loading { .. } | Slot::Resolving { .. }) => {
                 self.pending_writes.entry(doc_id).or_default().push(write);
             }
-            Some(Slot::Absent) => self.create_by_write(doc_id, &write, out),
+            Some(Slot::Absent) => self.create_by_write(doc_id, write, out),
             Some(Slot::Ready(_)) => self.apply_write(doc_id, &write, out),
         }
     }
@@ -615,7 +619,7 @@ impl Hub {
     fn create_by_write(
         &mut self,
         doc_id: DocumentId,
-        write: &PendingWrite,
+        write: PendingWrite,
         out: &mut Vec<HubOutput>,
     ) {
         let mut doc = Automerge::new();
@@ -638,6 +642,21 @@ impl Hub {
                 );
             }
         };
+        // The rights to create a child (a review of a response) depend on the parent's header:
+        // load the parent first, as for a phone's new document.
+        if let Some(parent) = header.parent
+            && parent != doc_id
+            && matches!(self.docs.get(&parent), None | Some(Slot::Loading { .. }))
+        {
+            if !self.docs.contains_key(&parent) {
+                self.request_load(parent, out);
+            }
+            self.writes_waiting
+                .entry(parent)
+                .or_default()
+                .push((doc_id, write));
+            return;
+        }
         let ancestors = self.ancestors_of(&header);
         if !access::can_create(&write.principal, &header, &ancestors) {
             return Self::written(
@@ -1402,6 +1421,9 @@ impl Hub {
             {
                 self.make_ready(child, doc, header, waiting, out);
             }
+        }
+        for (doc_id, write) in self.writes_waiting.remove(&parent).unwrap_or_default() {
+            self.on_write(doc_id, write, out);
         }
         for (conn, doc_id) in self.scratch_waiting.remove(&parent).unwrap_or_default() {
             let header = self

@@ -1150,3 +1150,41 @@ fn a_peer_that_lacks_many_changes_gets_them_in_messages_within_the_limit() {
     assert_eq!(li.docs[&id].0.get_heads(), edited.get_heads());
     assert!(server.closed.is_empty());
 }
+
+#[test]
+fn a_supervisors_review_written_through_the_hub_waits_for_its_parent_to_load() {
+    // The case is in the store but not in the hub's memory (a restarted server): the write of
+    // a review of it must load the case first to know it may be reviewed.
+    let mut server = Server::new();
+    let case = crate::fixtures::case(1, "officer:wang", "team-1");
+    server
+        .store
+        .save(&case.id(), case.automerge(), &IndexEntry::new("case"))
+        .unwrap();
+    let review = review_of(DocumentId::from_bytes([0x51; 16]), case.id());
+    server.input(HubInput::Write {
+        id: 1,
+        doc: review.id(),
+        changes: review.automerge().save(),
+        principal: supervisor(),
+    });
+    assert_eq!(server.written, [(1, Ok(()))]);
+    assert!(server.store.contains(&review.id()).unwrap());
+    // A review of a document that does not exist is refused, not left waiting.
+    let orphan = review_of(
+        DocumentId::from_bytes([0x52; 16]),
+        DocumentId::from_bytes([0x53; 16]),
+    );
+    server.input(HubInput::Write {
+        id: 2,
+        doc: orphan.id(),
+        changes: orphan.automerge().save(),
+        principal: supervisor(),
+    });
+    assert!(
+        matches!(&server.written[1], (2, Err(reason)) if reason.contains("not allowed")),
+        "{:?}",
+        server.written
+    );
+    assert!(!server.store.contains(&orphan.id()).unwrap());
+}

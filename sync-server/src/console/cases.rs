@@ -28,7 +28,7 @@ use crate::AppState;
 use super::case_view::{
     self, CaseDetail, CaseList, CaseQuery, CaseSummary, Gps, PhotoView, STATUSES,
 };
-use super::layout::{self, Nav, csrf_field, date, datetime, datetime_seconds, page, server_time};
+use super::layout::{self, Nav, date, datetime, datetime_seconds, page, server_time};
 use super::session::ConsoleUser;
 use super::{ConsoleError, ConsoleResult, history, model};
 
@@ -352,7 +352,7 @@ fn detail_body(user: &ConsoleUser, d: &CaseDetail) -> Markup {
         }
         h2 { "复核" }
         (reviews(d))
-        (review_form(user, &s.id))
+        (super::review::review_form(user, &s.id))
         h2 { "整改通知书" }
         @if d.notices.is_empty() {
             p.muted { "本案未下发整改通知书。" }
@@ -466,25 +466,6 @@ fn reviews(d: &CaseDetail) -> Markup {
                     }
                 }
             }
-        }
-    }
-}
-
-fn review_form(user: &ConsoleUser, case_id: &str) -> Markup {
-    html! {
-        form.stack.review method="post" action="/console/reviews" {
-            (csrf_field(user))
-            input type="hidden" name="parent" value=(case_id);
-            fieldset {
-                legend { "复核结论" }
-                label { input type="radio" name="decision" value="accept" required; " 通过" }
-                label { input type="radio" name="decision" value="return"; " 退回" }
-            }
-            label for="reasons" { "退回理由（每行一条）" }
-            textarea id="reasons" name="reasons" {}
-            label for="comments" { "复核意见" }
-            textarea id="comments" name="comments" {}
-            p { button type="submit" { "提交复核" } }
         }
     }
 }

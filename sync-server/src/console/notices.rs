@@ -759,19 +759,7 @@ fn response_card(user: &ConsoleUser, r: &ResponseView) -> Markup {
             }
             @if r.awaiting_review {
                 h3 { "复核" }
-                form.stack.review method="post" action="/console/reviews" {
-                    (layout::csrf_field(user))
-                    input type="hidden" name="parent" value=(r.id);
-                    label for={ "reasons-" (r.id) } { "退回理由（退回时必填，每行一条）" }
-                    textarea id={ "reasons-" (r.id) } name="reasons" maxlength="4000" {}
-                    label for={ "comments-" (r.id) } { "备注" }
-                    textarea id={ "comments-" (r.id) } name="comments" maxlength="4000" {}
-                    p.actions {
-                        button type="submit" name="decision" value="accept" { "通过" }
-                        " "
-                        button.danger type="submit" name="decision" value="return" { "退回" }
-                    }
-                }
+                (super::review::review_form(user, &r.id))
             }
         }
     }

@@ -297,6 +297,27 @@ async fn post_review(
     Ok(Redirect::to(&format!("{}?reviewed=1", reviewed.page())))
 }
 
+/// The review form (复核) of a case or a response `parent_id`: reasons (one per line, needed
+/// for a return), comments, and the two decisions as buttons, posted to `POST
+/// /console/reviews`.
+pub fn review_form(user: &super::session::ConsoleUser, parent_id: &str) -> maud::Markup {
+    maud::html! {
+        form.stack.review method="post" action="/console/reviews" {
+            (super::layout::csrf_field(user))
+            input type="hidden" name="parent" value=(parent_id);
+            label for={ "reasons-" (parent_id) } { "退回理由（退回时必填，每行一条）" }
+            textarea id={ "reasons-" (parent_id) } name="reasons" maxlength="4000" {}
+            label for={ "comments-" (parent_id) } { "复核意见" }
+            textarea id={ "comments-" (parent_id) } name="comments" maxlength="4000" {}
+            p.actions {
+                button type="submit" name="decision" value="accept" { "通过" }
+                " "
+                button.danger type="submit" name="decision" value="return" { "退回" }
+            }
+        }
+    }
+}
+
 /// A supervisor's review (复核) of a case or a response, as the console and the JSON routes show
 /// it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

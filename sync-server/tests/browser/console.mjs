@@ -92,6 +92,10 @@ try {
   // The case: photos that load, and the change history by person.
   const images = page.locator('.gallery img');
   check((await images.count()) >= 2, 'the case shows its photo gallery');
+  // Thumbnails load lazily: bring each into view, then wait for all.
+  for (let i = 0; i < (await images.count()); i += 1) {
+    await images.nth(i).scrollIntoViewIfNeeded();
+  }
   await page.waitForFunction(
     () => [...document.querySelectorAll('.gallery img')].every((i) => i.complete),
   );
@@ -123,19 +127,19 @@ try {
   await snap('notice');
   const form = page.locator(`form:has(input[name=parent][value="${RESPONSE_ID}"])`);
   check((await form.count()) === 1, 'the response awaiting review has a review form');
-  await form.locator('input[name=decision][value=return], select[name=decision]').first().evaluate(
-    (el) => {
-      if (el.tagName === 'SELECT') el.value = 'return';
-      else el.checked = true;
-    },
-  );
   await form.locator('textarea[name=reasons]').fill(REASON);
-  await form.locator('button[type=submit]').first().click();
-  await page.waitForLoadState();
+  await Promise.all([
+    page.waitForNavigation(),
+    form.locator('button[name=decision][value=return]').click(),
+  ]);
+  await snap('returned');
   const after = await page.content();
+  check(
+    page.url().includes(`/console/notices/${NOTICE_ID}`),
+    `the review leads back to the notice (${page.url()})`,
+  );
   check(after.includes(REASON), 'the notice page shows the reason of the return');
   check(after.includes('退回'), 'the notice page shows the response returned');
-  await snap('returned');
 
   // Logout ends the session.
   await page.locator('form[action="/console/logout"] button').click();
