@@ -352,7 +352,13 @@ fn detail_body(user: &ConsoleUser, d: &CaseDetail) -> Markup {
         }
         h2 { "复核" }
         (reviews(d))
-        (super::review::review_form(user, &s.id))
+        // An accepting review is final (结案 takes effect with it); before that the office may
+        // accept or return, again after a return.
+        @if d.reviews.iter().any(|r| r.accepts()) {
+            p.muted { "已复核通过，无需再次复核。" }
+        } @else {
+            (super::review::review_form(user, &s.id))
+        }
         h2 { "整改通知书" }
         @if d.notices.is_empty() {
             p.muted { "本案未下发整改通知书。" }
