@@ -63,6 +63,15 @@ pub fn router() -> Router<AppState> {
         .merge(notices::router())
         .merge(review::router())
         .merge(units::router())
+        .route(
+            "/console",
+            axum::routing::get(|| async { axum::response::Redirect::permanent("/console/") }),
+        )
+        // Any other path under /console is the console's own 404 page, not the API's JSON.
+        .route(
+            "/console/{*rest}",
+            axum::routing::any(|| async { ConsoleError::NotFound }),
+        )
         .layer(axum::middleware::map_response(security_headers))
 }
 

@@ -4,6 +4,7 @@ mod alerts;
 mod cli;
 mod console_alerts;
 mod console_cases;
+mod console_headers;
 mod console_login;
 mod console_notices;
 mod import;
