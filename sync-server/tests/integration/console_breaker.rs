@@ -1,5 +1,5 @@
 //! Attacks on the console and its JSON query routes that once got through: damaged documents
-//! taking whole pages down.
+//! taking whole pages down, reviews written through sync for what the reviewer may not read.
 //!
 //! Fixture: two cases in township A (140522100) written through the sync hub by an officer of
 //! team-a; supervisors of the county, of township A and of township B (140522101).
@@ -13,7 +13,9 @@ use axum::http::{Method, Request, StatusCode, header};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use zhichao_core::access::Principal;
-use zhichao_core::docs::{Case, DocKind, Header, ReviewDecision, SCHEMA_VERSION, TypedDoc};
+use zhichao_core::docs::{
+    Case, DocKind, Header, Review, ReviewDecision, SCHEMA_VERSION, TextField, TypedDoc,
+};
 use zhichao_core::fixtures::case_body;
 use zhichao_core::ids::{DocumentId, PrincipalId, TeamId};
 use zhichao_core::scope::Scope;
@@ -263,4 +265,61 @@ async fn one_damaged_case_or_review_does_not_take_the_case_list_down() {
     )
     .await;
     assert_eq!(broken.status, StatusCode::INTERNAL_SERVER_ERROR);
+}
+/// A review of `parent` by `by`, with header scope `scope`, as a supervisor's own sync client
+/// would build it.
+fn review_doc(id: DocumentId, parent: DocumentId, by: &str, scope: Scope) -> TypedDoc<Review> {
+    let header = Header {
+        kind: DocKind::Review,
+        schema: SCHEMA_VERSION,
+        scope,
+        team: None,
+        unit: None,
+        parent: Some(parent),
+        created_by: pid(by),
+        created_at_ms: i64::try_from(NOW).unwrap(),
+    };
+    let body = Review {
+        decision: ReviewDecision::Accept,
+        comments: TextField("已核查".to_owned()),
+        reviewed_at_ms: i64::try_from(NOW).unwrap(),
+    };
+    TypedDoc::create(id, ActorId::random(), &header, &body).unwrap()
+}
+
+#[tokio::test]
+async fn a_supervisor_cannot_review_through_sync_a_case_outside_its_scope() {
+    let f = fixture().await;
+    let s = &f.state;
+    // Township B's supervisor accepts township A's case, labelling the review with its own
+    // township (which it may write) — the console refuses this (404), sync must too.
+    let id = doc_id(77);
+    let doc = review_doc(id, f.good, "sup:town-b", township(TOWNSHIP_B));
+    let refused = write(s, id, doc.automerge().save(), town_b_supervisor()).await;
+    assert!(
+        refused.is_err(),
+        "a review of a case the reviewer cannot read is refused"
+    );
+    assert!(s.log.header(&id).unwrap().is_none(), "nothing is logged");
+    // The case is not closed for the county office by it.
+    let detail = console(
+        s,
+        &format!("/console/cases/{}", f.good),
+        county_supervisor(),
+    )
+    .await;
+    assert_eq!(detail.status, StatusCode::OK);
+    assert!(detail.body.contains("尚无复核"), "{}", detail.body);
+
+    // Township A's own supervisor still may, and the county office may review it too.
+    let id = doc_id(78);
+    let doc = review_doc(id, f.good, "sup:town-a", township(TOWNSHIP_A));
+    write(
+        s,
+        id,
+        doc.automerge().save(),
+        supervisor("sup:town-a", township(TOWNSHIP_A)),
+    )
+    .await
+    .expect("township A reviews its own case");
 }
