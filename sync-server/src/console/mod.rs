@@ -63,6 +63,12 @@ pub fn router() -> Router<AppState> {
         .merge(notices::router())
         .merge(review::router())
         .merge(units::router())
+        // Any other path under /console: the console's own 404 page (with its headers), not
+        // the JSON API's.
+        .route(
+            "/console/{*rest}",
+            axum::routing::any(|| async { ConsoleError::NotFound }),
+        )
         .layer(axum::middleware::map_response(security_headers))
 }
 

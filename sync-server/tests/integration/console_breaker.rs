@@ -1,5 +1,6 @@
 //! Attacks on the console and its JSON query routes that once got through: damaged documents
-//! taking whole pages down, reviews written through sync for what the reviewer may not read.
+//! taking whole pages down, reviews written through sync for what the reviewer may not read,
+//! unknown console paths answered by the JSON API without the console's headers.
 //!
 //! Fixture: two cases in township A (140522100) written through the sync hub by an officer of
 //! team-a; supervisors of the county, of township A and of township B (140522101).
@@ -9,7 +10,7 @@ use std::time::Duration;
 
 use automerge::{ActorId, ROOT, ReadDoc as _, transaction::Transactable as _};
 use axum::body::Body;
-use axum::http::{Method, Request, StatusCode, header};
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use zhichao_core::access::Principal;
@@ -75,17 +76,20 @@ fn doc_id(seed: u64) -> DocumentId {
 
 struct Page {
     status: StatusCode,
+    headers: HeaderMap,
     body: String,
 }
 
 async fn call(state: &AppState, request: Request<Body>) -> Page {
     let response = app(state.clone()).oneshot(request).await.unwrap();
     let status = response.status();
+    let headers = response.headers().clone();
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
         .await
         .unwrap();
     Page {
         status,
+        headers,
         body: String::from_utf8_lossy(&bytes).into_owned(),
     }
 }
@@ -322,4 +326,24 @@ async fn a_supervisor_cannot_review_through_sync_a_case_outside_its_scope() {
     )
     .await
     .expect("township A reviews its own case");
+}
+
+#[tokio::test]
+async fn an_unknown_console_path_is_the_consoles_own_404_page_with_its_headers() {
+    let f = fixture().await;
+    for path in [
+        "/console/nope",
+        "/console/cases/x/y/z",
+        "/console/assets/other.js",
+    ] {
+        let page = console(&f.state, path, county_supervisor()).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(page.body.contains("未找到"), "{path}: {}", page.body);
+        assert_eq!(
+            page.headers[header::CONTENT_SECURITY_POLICY],
+            zhichao_server::console::CONTENT_SECURITY_POLICY,
+            "{path}"
+        );
+        assert_eq!(page.headers[header::CACHE_CONTROL], "no-store", "{path}");
+    }
 }
