@@ -102,11 +102,14 @@ pub fn can_write(p: &Principal, header: &Header, ancestors: &[Header]) -> bool {
                     .is_some_and(|n| n.kind == DocKind::Notice && n.unit.as_ref() == Some(unit))
         }
         (Principal::Supervisor { scope, .. }, DocKind::Unit) => scope.contains(&header.scope),
-        // A review reviews something: a case or a response that is there.
+        // A review reviews something: a case or a response that is there, in the
+        // supervisor's own scope (a township cannot accept another township's case by
+        // labelling its review with its own scope).
         (Principal::Supervisor { scope, .. }, DocKind::Review) => {
             scope.contains(&header.scope)
-                && parent(ancestors, header)
-                    .is_some_and(|p| matches!(p.kind, DocKind::Case | DocKind::Response))
+                && parent(ancestors, header).is_some_and(|p| {
+                    matches!(p.kind, DocKind::Case | DocKind::Response) && scope.contains(&p.scope)
+                })
         }
         (Principal::Server { scope, .. }, DocKind::Rules | DocKind::WatchList) => {
             scope.contains(&header.scope)
@@ -390,5 +393,57 @@ mod tests {
         assert!(can_create(&town, &unit, &[]));
         let admin = Principal::Admin { id: pid("admin") };
         assert!(!can_read(&admin, &case, &[]));
+    }
+
+    #[test]
+    fn a_supervisor_reviews_only_what_lies_in_its_scope() {
+        let town_a = township("140522100");
+        let town_b = township("140522101");
+        let case_a = header(
+            DocKind::Case,
+            town_a,
+            Some("team-1"),
+            Some(uscc()),
+            "officer:wang",
+        );
+        let b = Principal::Supervisor {
+            id: pid("supervisor:b"),
+            scope: town_b,
+        };
+        // Township B labels its review of township A's case with its own scope.
+        let review_b = header(DocKind::Review, town_b, None, None, "supervisor:b");
+        assert!(!can_create(&b, &review_b, std::slice::from_ref(&case_a)));
+        // Township A and the county office may review it.
+        let a = Principal::Supervisor {
+            id: pid("supervisor:a"),
+            scope: town_a,
+        };
+        let review_a = header(DocKind::Review, town_a, None, None, "supervisor:a");
+        assert!(can_create(&a, &review_a, std::slice::from_ref(&case_a)));
+        let county_office = Principal::Supervisor {
+            id: pid("supervisor:a"),
+            scope: county(),
+        };
+        assert!(can_create(
+            &county_office,
+            &review_a,
+            std::slice::from_ref(&case_a)
+        ));
+        // The same for a response addressed to township A.
+        let response_a = header(
+            DocKind::Response,
+            town_a,
+            None,
+            Some(uscc()),
+            "enterprise:x",
+        );
+        let review_b = header(
+            DocKind::Review,
+            township("140522101"),
+            None,
+            None,
+            "supervisor:b",
+        );
+        assert!(!can_create(&b, &review_b, &[response_a]));
     }
 }

@@ -395,9 +395,11 @@ impl UnitNames {
     }
 }
 
-fn review_bodies(state: &AppState, docs: &[DocRef]) -> ConsoleResult<Vec<Arc<Review>>> {
+/// The reviews among `docs` that read, with their bodies (a damaged one is skipped with a
+/// warning rather than failing the page).
+fn review_bodies<'a>(state: &AppState, docs: &'a [DocRef]) -> Vec<(&'a DocRef, Arc<Review>)> {
     docs.iter()
-        .map(|d| model::body::<Review>(state, d))
+        .filter_map(|d| model::body_or_skip::<Review>(state, d).map(|r| (d, r)))
         .collect()
 }
 
@@ -484,7 +486,8 @@ impl CaseFilter {
     }
 }
 
-/// The cases `principal` may read that pass `filter`, latest change first, one page.
+/// The cases `principal` may read that pass `filter`, latest change first, one page. A case
+/// or review that does not read (a damaged store) is left out with a warning.
 ///
 /// # Errors
 /// [`ConsoleError::Internal`] on a storage failure.
@@ -505,8 +508,15 @@ pub fn list_cases(
     let mut units = UnitNames::default();
     let mut matching = Vec::new();
     for doc in &cases {
-        let case = model::body::<Case>(state, doc)?;
-        let of_case = review_bodies(state, reviews.get(&doc.id).map_or(&[][..], Vec::as_slice))?;
+        // A case that does not read is left out (logged), not the whole list.
+        let Some(case) = model::body_or_skip::<Case>(state, doc) else {
+            continue;
+        };
+        let of_case: Vec<Arc<Review>> =
+            review_bodies(state, reviews.get(&doc.id).map_or(&[][..], Vec::as_slice))
+                .into_iter()
+                .map(|(_, r)| r)
+                .collect();
         let summary = summarize(state, doc, &case, &of_case, now_ms, &mut units)?;
         if filter.matches(&summary) {
             matching.push(summary);
@@ -587,7 +597,8 @@ pub fn case_detail(
     let doc = model::get(state, principal, id, DocKind::Case)?;
     let case = model::body::<Case>(state, &doc)?;
     let review_docs = model::children(state, principal, id, DocKind::Review)?;
-    let bodies = review_bodies(state, &review_docs)?;
+    let readable = review_bodies(state, &review_docs);
+    let bodies: Vec<Arc<Review>> = readable.iter().map(|(_, r)| Arc::clone(r)).collect();
     let summary = summarize(
         state,
         &doc,
@@ -596,14 +607,12 @@ pub fn case_detail(
         now_ms,
         &mut UnitNames::default(),
     )?;
-    let reviews = review_docs
-        .iter()
-        .zip(&bodies)
-        .map(|(d, r)| ReviewView::of(d, r))
-        .collect();
+    let reviews = readable.iter().map(|(d, r)| ReviewView::of(d, r)).collect();
     let mut notices = Vec::new();
     for n in model::list(state, principal, DocKind::Notice)? {
-        let notice = model::body::<Notice>(state, &n)?;
+        let Some(notice) = model::body_or_skip::<Notice>(state, &n) else {
+            continue;
+        };
         if notice.case == *id {
             notices.push(NoticeLink {
                 id: n.id.to_string(),

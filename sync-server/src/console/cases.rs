@@ -5,7 +5,7 @@
 //! | `GET /console/cases?status=&plate=&unit=&from=&to=&overdue=1&page=` | the cases the supervisor may read, latest change first, 100 a page, with the 90-day decision clock |
 //! | `GET /console/cases/{id}` | one case: header facts, on-site record, vehicle and measurement, classification, findings, stages, reviews (and the review form), notices, photos, change history |
 //! | `GET /console/cases/{id}/photos/{sha256}` | one photo: the evidence copy, caption, time, GPS, and the original's download with its SHA-256 |
-//! | `GET /console/blobs/{sha256}[?download=1]` | a photo blob, with the read check of `GET /v1/blobs/{sha256}` ([`crate::routes::blobs::serve_blob`]); `download=1` sends it as an attachment named by its hash |
+//! | `GET /console/blobs/{sha256}[?download=1]` | a photo blob, with the read check of `GET /v1/blobs/{sha256}` ([`crate::routes::blobs::serve_blob`]), `no-store` as every console answer; `download=1` sends it as an attachment named by its hash |
 //!
 //! What is shown is computed in [`super::case_view`] (shared with the JSON routes); a case
 //! the supervisor may not read is 404 like a missing one. The review form posts to
@@ -585,6 +585,12 @@ async fn blob(
         .is_some_and(|d| matches!(d.as_str(), "1" | "true"));
     let mut response =
         crate::routes::blobs::serve_blob(&state, user.principal, sha, &headers).await?;
+    // Photos are case data: not kept in a shared office PC's cache after logout, as the
+    // pages (the JSON route's year-long private caching is for the phones).
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
     if download && response.status().is_success() {
         let name = format!(
             "attachment; filename=\"{sha}.{}\"",

@@ -174,3 +174,24 @@ where
     );
     Ok(body)
 }
+
+/// The typed body of a readable document for a list, or `None` (with a warning naming the
+/// document) when it does not read: one damaged document must not take a whole list page
+/// down.
+pub fn body_or_skip<T>(state: &AppState, doc: &DocRef) -> Option<Arc<T>>
+where
+    T: DocBody + Send + Sync + 'static,
+{
+    match body::<T>(state, doc) {
+        Ok(body) => Some(body),
+        Err(e) => {
+            tracing::warn!(
+                doc_id = %doc.id,
+                kind = %doc.header.kind,
+                error = %e,
+                "console: skipping a document that does not read"
+            );
+            None
+        }
+    }
+}

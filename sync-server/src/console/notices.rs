@@ -24,7 +24,6 @@
 //! and its page answers 404.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
@@ -34,8 +33,7 @@ use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 use zhichao_core::access::Principal;
 use zhichao_core::docs::{
-    Agency, Deadline, DocBody, DocKind, EvidenceRef, Notice, NoticePhoto, Response, Review,
-    UnitProfile,
+    Agency, Deadline, DocKind, EvidenceRef, Notice, NoticePhoto, Response, Review, UnitProfile,
 };
 use zhichao_core::ids::DocumentId;
 use zhichao_core::uscc::Uscc;
@@ -320,21 +318,6 @@ impl NoticeQuery {
     }
 }
 
-/// A body, or `None` (with a warning) for a stored document that does not read: one damaged
-/// document must not take the whole list down.
-fn body_or_skip<T>(state: &AppState, doc: &DocRef) -> Option<Arc<T>>
-where
-    T: DocBody + Send + Sync + 'static,
-{
-    match model::body::<T>(state, doc) {
-        Ok(body) => Some(body),
-        Err(e) => {
-            tracing::warn!(doc_id = %doc.id, kind = %doc.header.kind, error = %e, "console: skipping a document that does not read");
-            None
-        }
-    }
-}
-
 /// The submitted responses and reviews readable by a principal, grouped by parent, and the
 /// names of the units whose profiles it may read.
 struct Related {
@@ -351,7 +334,7 @@ impl Related {
             let Some(parent) = doc.header.parent else {
                 continue;
             };
-            if let Some(review) = body_or_skip::<Review>(state, &doc) {
+            if let Some(review) = model::body_or_skip::<Review>(state, &doc) {
                 reviews
                     .entry(parent)
                     .or_default()
@@ -366,7 +349,7 @@ impl Related {
             let Some(notice) = doc.header.parent else {
                 continue;
             };
-            let Some(response) = body_or_skip::<Response>(state, &doc) else {
+            let Some(response) = model::body_or_skip::<Response>(state, &doc) else {
                 continue;
             };
             let Some(submitted_at_ms) = response.submitted_at_ms else {
@@ -402,7 +385,7 @@ impl Related {
             {
                 continue;
             }
-            if let Some(profile) = body_or_skip::<UnitProfile>(state, &doc) {
+            if let Some(profile) = model::body_or_skip::<UnitProfile>(state, &doc) {
                 newest.insert(uscc, (doc.header.created_at_ms, profile.name.clone()));
             }
         }
@@ -491,7 +474,7 @@ pub fn notice_list(
         {
             continue;
         }
-        let Some(notice) = body_or_skip::<Notice>(state, &doc) else {
+        let Some(notice) = model::body_or_skip::<Notice>(state, &doc) else {
             continue;
         };
         let summary = related.summary(&doc, &notice, &today);

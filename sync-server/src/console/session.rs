@@ -356,14 +356,23 @@ pub fn router() -> Router<AppState> {
 }
 
 /// `next` when it is a page of this console (a local path under `/console`, printable ASCII,
-/// no backslash, not the login page), else [`HOME`]: a login never redirects to another site
-/// (OWASP Unvalidated Redirects and Forwards Cheat Sheet).
+/// no backslash, no `.` or `..` segment — plain or percent-encoded, which a browser resolves
+/// out of `/console` — not the login page), else [`HOME`]: a login never redirects to another
+/// site or out of the console (OWASP Unvalidated Redirects and Forwards Cheat Sheet).
 pub fn safe_next(next: Option<&str>) -> String {
+    let dot_segment = |p: &str| {
+        let path = p.split(['?', '#']).next().unwrap_or("");
+        path.split('/').any(|segment| {
+            let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
+            decoded == "." || decoded == ".."
+        })
+    };
     let local = |p: &str| {
         (p == "/console" || p.starts_with("/console/") || p.starts_with("/console?"))
             && !p.starts_with(LOGIN_PATH)
             && p.len() <= 2048
             && p.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
+            && !dot_segment(p)
     };
     match next {
         Some(p) if local(p) => p.to_owned(),

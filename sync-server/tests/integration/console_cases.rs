@@ -774,3 +774,25 @@ async fn photos_are_served_to_supervisors_who_may_read_the_case() {
         StatusCode::NOT_FOUND
     );
 }
+
+/// Case photos are case data: the console serves them `no-store`, as its pages, so a shared
+/// office PC keeps no copy after logout (the JSON blob route keeps its long private caching
+/// for the phones).
+#[tokio::test]
+async fn console_photos_are_not_kept_in_the_browser_cache() {
+    let f = fixture().await;
+    let s = &f.state;
+    let thumb = f.with_preview.derivatives.unwrap().thumbnail.sha256;
+    for path in [
+        format!("/console/blobs/{thumb}"),
+        format!("/console/blobs/{}?download=1", f.with_preview.original),
+    ] {
+        let page = console(s, &path, county()).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        let cache = page.headers[header::CACHE_CONTROL].to_str().unwrap();
+        assert!(
+            cache.contains("no-store") && !cache.contains("max-age"),
+            "{path}: {cache}"
+        );
+    }
+}

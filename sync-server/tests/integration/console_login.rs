@@ -332,6 +332,13 @@ async fn next_never_leaves_the_console() {
         ("/consolefoo", "/console/"),
         ("/v1/admin/tokens", "/console/"),
         ("/console/login", "/console/"),
+        // Dot segments, plain or percent-encoded, that a browser resolves out of /console.
+        ("/console/../v1/admin/tokens", "/console/"),
+        ("/console/..", "/console/"),
+        ("/console/%2e%2e/v1/stats", "/console/"),
+        ("/console/.%2E/v1/stats", "/console/"),
+        ("/console/./../v1", "/console/"),
+        ("/console/alerts/..?x=1", "/console/"),
         ("/console/案件", "/console/"),
         ("", "/console/"),
         (

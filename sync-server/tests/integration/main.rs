@@ -3,6 +3,7 @@
 mod alerts;
 mod cli;
 mod console_alerts;
+mod console_breaker;
 mod console_cases;
 mod console_headers;
 mod console_login;
