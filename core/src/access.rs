@@ -96,10 +96,15 @@ pub fn can_write(p: &Principal, header: &Header, ancestors: &[Header]) -> bool {
         (Principal::Officer { team, scope, .. }, DocKind::Case | DocKind::Notice) => {
             header.team.as_ref() == Some(team) && scope.contains(&header.scope)
         }
+        // A response answers a notice to the unit, in the notice's scope: the supervisors
+        // who read the notice read the answer (and no one outside them).
         (Principal::Enterprise { unit, .. }, DocKind::Response) => {
             header.unit.as_ref() == Some(unit)
-                && parent(ancestors, header)
-                    .is_some_and(|n| n.kind == DocKind::Notice && n.unit.as_ref() == Some(unit))
+                && parent(ancestors, header).is_some_and(|n| {
+                    n.kind == DocKind::Notice
+                        && n.unit.as_ref() == Some(unit)
+                        && n.scope == header.scope
+                })
         }
         (Principal::Supervisor { scope, .. }, DocKind::Unit) => scope.contains(&header.scope),
         // A review reviews something: a case or a response that is there, in the
@@ -334,6 +339,17 @@ mod tests {
         assert!(can_create(
             &enterprise,
             &response,
+            std::slice::from_ref(&notice)
+        ));
+        // Only in the notice's scope: an answer labelled with another scope (another county's,
+        // where other supervisors would read it) is refused.
+        let elsewhere = Header {
+            scope: crate::fixtures::other_county(),
+            ..response.clone()
+        };
+        assert!(!can_create(
+            &enterprise,
+            &elsewhere,
             std::slice::from_ref(&notice)
         ));
         assert!(can_read(&enterprise, &notice, &[]));
