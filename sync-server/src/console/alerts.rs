@@ -292,7 +292,14 @@ fn action_label(a: &AlertAction) -> &'static str {
     }
 }
 
-fn action_detail(a: &AlertAction) -> Markup {
+/// The case number (案号) of a case the supervisor may read, else its document id.
+fn case_label(state: &AppState, user: &ConsoleUser, case: &DocumentId) -> String {
+    model::get(state, &user.principal, case, DocKind::Case)
+        .and_then(|doc| model::body::<Case>(state, &doc))
+        .map_or_else(|_| case.to_string(), |c| c.case_number.to_string())
+}
+
+fn action_detail(a: &AlertAction, case_label: &dyn Fn(&DocumentId) -> String) -> Markup {
     html! {
         @match a {
             AlertAction::Acknowledged { note } => { @if let Some(n) = note { (n) } }
@@ -302,7 +309,7 @@ fn action_detail(a: &AlertAction) -> Markup {
             }
             AlertAction::Closed { case, note } => {
                 @if let Some(c) = case {
-                    "查处案件 " a href=(format!("/console/cases/{c}")) { (c.to_string()) }
+                    "查处案件 " a href=(format!("/console/cases/{c}")) { (case_label(c)) }
                     @if note.is_some() { "；" }
                 }
                 @if let Some(n) = note { (n) }
@@ -348,6 +355,7 @@ async fn detail_page(
         related_cases(&state, &user, &alert)?
     };
     let base = format!("/console/alerts/{}", alert.id);
+    let label = |c: &DocumentId| case_label(&state, &user, c);
     let body = html! {
         p { a href="/console/alerts" { "← 告警列表" } }
         h1 { (alert.kind.chinese_name()) " · " (unit_label(&alert)) " " (status_badge(alert.status)) }
@@ -378,7 +386,7 @@ async fn detail_page(
             }
             @if let Some(team) = &alert.dispatched_to { dt { "派发巡查组" } dd { (team.as_str()) } }
             @if let Some(c) = &alert.case {
-                dt { "查处案件" } dd { a href=(format!("/console/cases/{c}")) { (c.to_string()) } }
+                dt { "查处案件" } dd { a href=(format!("/console/cases/{c}")) { (label(c)) } }
             }
         }
         h2 { "处置记录" }
@@ -389,8 +397,8 @@ async fn detail_page(
                     tr {
                         td { (layout::server_time(e.at_ms)) }
                         td { (action_label(&e.action)) }
-                        td { (e.by.as_str()) }
-                        td { (action_detail(&e.action)) }
+                        td { (layout::person(e.by.as_str())) }
+                        td { (action_detail(&e.action, &label)) }
                     }
                 }
             }
@@ -423,7 +431,7 @@ async fn detail_page(
                             option value=(case_id.to_string()) { (label) }
                         }
                     }
-                    label for="case-id" { "或输入案件编号（文档 ID）" }
+                    label for="case-id" { "或输入案件的文档 ID" }
                     input id="case-id" name="case_id";
                     label for="close-note" {
                         @if alert.kind == AlertKind::UploadInterrupted { "说明（无案件时必填）" } @else { "说明（可选）" }

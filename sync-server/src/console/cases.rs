@@ -435,7 +435,11 @@ fn classification(c: &Classification) -> Markup {
             }
             dt { "罚款估算" } dd {
                 @if c.penalty.mass_warning_only { "警告；" }
-                "¥" (c.penalty.min_yuan()) " – ¥" (c.penalty.max_yuan())
+                @if c.penalty.min_yuan() == c.penalty.max_yuan() {
+                    "¥" (c.penalty.max_yuan())
+                } @else {
+                    "¥" (c.penalty.min_yuan()) " – ¥" (c.penalty.max_yuan())
+                }
             }
             @if !c.subjects.is_empty() {
                 dt { "一超四罚" } dd {

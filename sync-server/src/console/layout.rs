@@ -18,9 +18,28 @@ pub const CSS: &str = include_str!("assets/console.css");
 /// Where the stylesheet is served.
 pub const CSS_PATH: &str = "/console/assets/console.css";
 
-/// The stylesheet route.
+/// The console's icon (a weighbridge), so browsers do not ask for a `/favicon.ico` that is not
+/// there.
+pub const ICON: &str = include_str!("assets/favicon.svg");
+
+/// Where the icon is served.
+pub const ICON_PATH: &str = "/console/assets/favicon.svg";
+
+/// The stylesheet and icon routes.
 pub fn router() -> Router<AppState> {
-    Router::new().route(CSS_PATH, get(css))
+    Router::new()
+        .route(CSS_PATH, get(css))
+        .route(ICON_PATH, get(icon))
+}
+
+async fn icon() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "max-age=86400"),
+        ],
+        ICON,
+    )
 }
 
 async fn css() -> impl IntoResponse {
@@ -69,6 +88,7 @@ pub fn page(title: &str, user: &ConsoleUser, nav: Nav, body: &Markup) -> Markup 
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · 治超监管" }
                 link rel="stylesheet" href=(CSS_PATH);
+                link rel="icon" href=(ICON_PATH) type="image/svg+xml";
             }
             body {
                 header.top {
@@ -108,6 +128,7 @@ pub fn bare_page(title: &str, body: &Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · 治超监管" }
                 link rel="stylesheet" href=(CSS_PATH);
+                link rel="icon" href=(ICON_PATH) type="image/svg+xml";
             }
             body.bare { main { (body) } }
         }
@@ -162,6 +183,16 @@ fn fmt_china(ms: i64, format: &str) -> String {
 /// A mass in kilograms as tonnes with two decimals, `52.30 t`.
 pub fn tonnes(kg: u32) -> String {
     format!("{}.{:02} t", kg / 1000, (kg % 1000) / 10)
+}
+
+/// Who did something, as shown: an account id, or 「平台」 for the server itself (alerts it
+/// raised, documents it writes).
+pub fn person(id: &str) -> &str {
+    if id == crate::SERVER_PRINCIPAL_ID {
+        "平台"
+    } else {
+        id
+    }
 }
 
 /// A raw HTML fragment known to be safe (an SVG built by our own code from numbers and

@@ -692,9 +692,14 @@ fn gallery(photos: &[NoticePhotoView]) -> Markup {
         div.gallery {
             @for p in photos {
                 figure {
-                    a href={ "/console/blobs/" (p.sha256) } {
-                        img src={ "/console/blobs/" (p.thumbnail.as_deref().unwrap_or(&p.sha256)) }
-                            alt=(p.caption) loading="lazy";
+                    @if let Some(thumbnail) = &p.thumbnail {
+                        a href={ "/console/blobs/" (p.sha256) } {
+                            img src={ "/console/blobs/" (thumbnail) } alt=(p.caption) loading="lazy";
+                        }
+                    } @else {
+                        // A HEIC original is kept as evidence without a preview: the browser
+                        // cannot show it, so say so instead of a broken image.
+                        p.muted { "无预览（原图格式浏览器无法显示，请下载原图查看）" }
                     }
                     figcaption {
                         (p.caption)

@@ -431,7 +431,7 @@ fn login_form(
                 required;
             p { button type="submit" { "登录" } }
         }
-        p.muted { "账号由管理员开设（zhichao admin add-supervisor）。连续 5 次密码错误将锁定账号 15 分钟。" }
+        p.muted { "账号由系统管理员开设。连续 5 次密码错误将锁定账号 15 分钟。" }
     };
     Ok((
         status,

@@ -254,6 +254,15 @@ async fn add_supervisor(
     Admin(admin): Admin,
     Json(request): Json<AddSupervisorRequest>,
 ) -> ApiResult<(StatusCode, Json<AddSupervisorResponse>)> {
+    // Console accounts are supervisors' and named as such: a password account named
+    // `officer:wang` would sign county-wide reviews with a field officer's name.
+    if !request.name.starts_with("supervisor:") {
+        return Err(ApiError::invalid(format!(
+            "name {:?}: a console account is a supervisor's, named supervisor:<name> (e.g. \
+             supervisor:zhao)",
+            request.name
+        )));
+    }
     let principal = PrincipalSpec {
         role: Role::Supervisor,
         name: request.name,

@@ -322,6 +322,7 @@ pub fn list_visible(
 
 /// `GET /v1/alerts`: the alerts the caller may see, filtered.
 #[utoipa::path(
+    tag = "alerts",
     get,
     path = "/v1/alerts",
     params(ListQuery),
@@ -391,6 +392,7 @@ pub fn visible(state: &AppState, principal: &Principal, id: &str) -> ApiResult<A
 
 /// `GET /v1/alerts/{id}`: one alert with its history.
 #[utoipa::path(
+    tag = "alerts",
     get,
     path = "/v1/alerts/{id}",
     params(("id" = String, Path, description = "the alert's id (`dep-…` or `int-…`)")),
@@ -512,6 +514,7 @@ pub async fn acknowledge_as(
 
 /// `POST /v1/alerts/{id}/acknowledge` (body optional: `{"note": "…"}`).
 #[utoipa::path(
+    tag = "alerts",
     post,
     path = "/v1/alerts/{id}/acknowledge",
     params(("id" = String, Path, description = "the alert's id")),
@@ -573,6 +576,7 @@ pub async fn dispatch_as(
 
 /// `POST /v1/alerts/{id}/dispatch`.
 #[utoipa::path(
+    tag = "alerts",
     post,
     path = "/v1/alerts/{id}/dispatch",
     params(("id" = String, Path, description = "the alert's id")),
@@ -711,6 +715,7 @@ pub async fn close_as(
 
 /// `POST /v1/alerts/{id}/close`.
 #[utoipa::path(
+    tag = "alerts",
     post,
     path = "/v1/alerts/{id}/close",
     params(("id" = String, Path, description = "the alert's id")),

@@ -52,6 +52,7 @@ pub(crate) fn api_error(e: ConsoleError) -> ApiError {
 
 /// `GET /v1/stats`.
 #[utoipa::path(
+    tag = "stats",
     get,
     path = "/v1/stats",
     responses(

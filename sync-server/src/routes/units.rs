@@ -35,6 +35,7 @@ pub struct UnitList {
 
 /// `GET /v1/units`.
 #[utoipa::path(
+    tag = "units",
     get,
     path = "/v1/units",
     responses(

@@ -475,6 +475,8 @@ async fn the_admin_route_sets_passwords_for_admins_only() {
     for bad in [
         json!({ "name": "supervisor:zhao", "password": "123456789" }),
         json!({ "name": "bad name!", "password": "long enough password" }),
+        json!({ "name": "officer:wang", "password": "long enough password" }),
+        json!({ "name": "zhou", "password": "long enough password" }),
         json!({ "name": "supervisor:zhao", "scope": "110101" }),
         json!({ "name": "supervisor:zhao", "scope": "140522/nowhere" }),
     ] {
