@@ -596,6 +596,9 @@ fn demo(args: &DemoArgs, out: &mut dyn Write) -> CmdResult {
         dir: args.dir.clone(),
         photos: args.photos.clone(),
         records_per_unit: usize::from(args.records_per_unit),
+        // The summary's commands name this very binary, so they work without an alias.
+        program: std::env::current_exe()
+            .map_or_else(|_| "zhichao".to_owned(), |p| p.display().to_string()),
     };
     match crate::demo::run(&options, out) {
         Ok(report) => {

@@ -14,6 +14,7 @@ fn run(seed: u64, dir: &std::path::Path) -> DemoReport {
         // The team's samples when present (real photos, some refused), else generated ones.
         photos: None,
         records_per_unit: 40,
+        ..DemoOptions::default()
     };
     let mut narration = Vec::new();
     let report = demo::run(&options, &mut narration).unwrap_or_else(|e| {

@@ -105,6 +105,9 @@ pub struct DemoOptions {
     pub photos: Option<PathBuf>,
     /// Weighing records per source unit (five units).
     pub records_per_unit: usize,
+    /// How the summary names this program in the commands it suggests (default `zhichao`;
+    /// the command line gives its own path, which works without an alias).
+    pub program: String,
 }
 
 impl Default for DemoOptions {
@@ -114,6 +117,7 @@ impl Default for DemoOptions {
             dir: PathBuf::from(DEFAULT_DIR),
             photos: None,
             records_per_unit: 60,
+            program: "zhichao".to_owned(),
         }
     }
 }
@@ -323,6 +327,8 @@ pub struct DemoReport {
     pub closed_alert: String,
     /// The site inspection whose response awaits the office's review.
     pub pending_review: PendingReview,
+    /// How to call this program in the suggested commands ([`DemoOptions::program`]).
+    pub program: String,
     /// The supervisor's web console account (账号) and its generated password (密码), kept in
     /// the server's data: `zhichao serve --data-dir …` then `/console/`.
     pub console: (String, String),
@@ -866,6 +872,7 @@ fn play(
         syncs,
         closed_alert: closed.id,
         pending_review,
+        program: options.program.clone(),
         console: cast.console.clone(),
         duration_ms: 0,
     })
@@ -966,7 +973,7 @@ fn enroll_cast(
         )
     })?;
     n.say(format_args!(
-        "console account {} ({}) with a generated password: {url}/console/",
+        "console account {} ({}) with a generated password (the summary shows it)",
         console.id, console.scope
     ));
     n.say(format_args!(
@@ -1859,7 +1866,8 @@ impl fmt::Display for DemoReport {
         )?;
         writeln!(
             f,
-            "  zhichao serve --data-dir {} &",
+            "  {} serve --data-dir {} &",
+            self.program,
             self.server_data_dir.display()
         )?;
         writeln!(
@@ -1870,8 +1878,9 @@ impl fmt::Display for DemoReport {
         )?;
         writeln!(
             f,
-            "  T=$(zhichao admin issue-token --server http://127.0.0.1:8080 --role supervisor \
-             --name supervisor:me)"
+            "  T=$({} admin issue-token --server http://127.0.0.1:8080 --role supervisor \
+             --name supervisor:me)",
+            self.program
         )?;
         writeln!(
             f,
