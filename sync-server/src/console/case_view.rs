@@ -325,6 +325,9 @@ pub struct PhotoView {
     pub evidence_copy: Option<String>,
     /// SHA-256 of the thumbnail (≤ 320 px).
     pub thumbnail: Option<String>,
+    /// Distance between the photo's GPS and the on-site record's, metres, when both are known
+    /// (a photo far from the scene, more than [`PHOTO_DISTANCE_WARNING_M`], is flagged).
+    pub distance_from_scene_m: Option<u32>,
 }
 
 /// One case in full.
@@ -534,8 +537,32 @@ pub fn list_cases(
     })
 }
 
-fn photo_view(e: &EvidenceRef) -> PhotoView {
+/// A photo taken farther than this from the scene's GPS fix is flagged: evidence of the
+/// scene should come from the scene.
+pub const PHOTO_DISTANCE_WARNING_M: u32 = 1_000;
+
+/// Great-circle distance between two fixes, metres (haversine, mean Earth radius).
+pub fn distance_m(a: &GeoPoint, b: &GeoPoint) -> u32 {
+    const EARTH_RADIUS_M: f64 = 6_371_000.0;
+    let rad = |e7: i64| (e7 as f64 / 1e7).to_radians();
+    let (lat1, lat2) = (rad(a.lat_e7), rad(b.lat_e7));
+    let dlat = lat2 - lat1;
+    let dlon = rad(b.lon_e7) - rad(a.lon_e7);
+    let h = (dlat / 2.0).sin().powi(2) + lat1.cos() * lat2.cos() * (dlon / 2.0).sin().powi(2);
+    let metres = 2.0 * EARTH_RADIUS_M * h.sqrt().min(1.0).asin();
+    // Saturating: at most half the Earth's circumference, which fits.
+    metres.round() as u32
+}
+
+/// The view of photo `e` of a case whose scene was fixed at `scene`.
+pub fn photo_view(e: &EvidenceRef, scene: Option<&GeoPoint>) -> PhotoView {
     PhotoView {
+        distance_from_scene_m: match (e.gps.as_ref(), scene) {
+            (Some(photo), Some(scene)) if photo.is_valid() && scene.is_valid() => {
+                Some(distance_m(photo, scene))
+            }
+            _ => None,
+        },
         sha256: e.sha256.to_string(),
         caption: e.caption.clone(),
         captured_at_ms: e.captured_at_ms,
@@ -647,7 +674,11 @@ pub fn case_detail(
         events,
         reviews,
         notices,
-        photos: case.evidence.iter().map(photo_view).collect(),
+        photos: case
+            .evidence
+            .iter()
+            .map(|e| photo_view(e, case.onsite.gps.as_ref()))
+            .collect(),
         history: history::history(state, &doc)?,
     })
 }
@@ -758,5 +789,32 @@ mod tests {
             let e = query(&[(k, v)]).parse().unwrap_err();
             assert!(e.starts_with(k), "{k}={v}: {e}");
         }
+    }
+}
+
+#[cfg(test)]
+mod distance_tests {
+    use super::*;
+
+    fn at(lat: f64, lon: f64) -> GeoPoint {
+        GeoPoint {
+            lat_e7: (lat * 1e7) as i64,
+            lon_e7: (lon * 1e7) as i64,
+            accuracy_m: None,
+        }
+    }
+
+    #[test]
+    fn distances_are_great_circle_metres() {
+        let checkpoint = at(35.486, 112.421);
+        assert_eq!(distance_m(&checkpoint, &checkpoint), 0);
+        // 0.01° of latitude is about 1.11 km.
+        let north = at(35.496, 112.421);
+        let d = distance_m(&checkpoint, &north);
+        assert!((1_100..1_125).contains(&d), "{d}");
+        // Rome from Yangcheng: about 8 300 km.
+        let rome = at(41.853, 12.489);
+        let d = distance_m(&checkpoint, &rome);
+        assert!((8_000_000..8_600_000).contains(&d), "{d}");
     }
 }

@@ -26,7 +26,8 @@ use zhichao_core::rules::Classification;
 use crate::AppState;
 
 use super::case_view::{
-    self, CaseDetail, CaseList, CaseQuery, CaseSummary, Gps, PhotoView, STATUSES,
+    self, CaseDetail, CaseList, CaseQuery, CaseSummary, Gps, PHOTO_DISTANCE_WARNING_M, PhotoView,
+    STATUSES,
 };
 use super::layout::{self, Nav, date, datetime, datetime_seconds, page, server_time};
 use super::session::ConsoleUser;
@@ -484,6 +485,18 @@ fn blob_url(sha: &str) -> String {
     format!("/console/blobs/{sha}")
 }
 
+/// A warning when the photo's GPS lies far from the scene's (it may not show the scene).
+fn far_from_scene(p: &PhotoView) -> Markup {
+    html! {
+        @if let Some(m) = p.distance_from_scene_m.filter(|m| *m > PHOTO_DISTANCE_WARNING_M) {
+            br;
+            span.badge.warn title="照片的定位与现场笔录的定位不一致，请核实照片是否摄于现场" {
+                "距现场 " (format!("{:.1}", f64::from(m) / 1000.0)) " km"
+            }
+        }
+    }
+}
+
 fn gallery(case_id: &str, photos: &[PhotoView]) -> Markup {
     html! {
         @if photos.is_empty() {
@@ -501,6 +514,7 @@ fn gallery(case_id: &str, photos: &[PhotoView]) -> Markup {
                         figcaption {
                             (p.caption)
                             @if let Some(t) = p.captured_at_ms { br; (datetime(t)) }
+                            (far_from_scene(p))
                         }
                     }
                 }
@@ -543,6 +557,7 @@ async fn photo_page(
                 }
                 dt { "拍摄位置" } dd {
                     @match &photo.gps { Some(g) => (Gps::of(g).text()), None => span.muted { "无定位" } }
+                    (far_from_scene(&case_view::photo_view(&photo, case.onsite.gps.as_ref())))
                 }
                 dt { "拍摄人" } dd { (photo.taken_by.as_str()) }
                 dt { "原图" } dd {
