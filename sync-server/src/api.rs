@@ -299,8 +299,8 @@ pub struct AddSupervisorRequest {
     /// `140522/dept/emergency_management` (default: the server's county).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
-    /// The password (at least 10 characters); without one the server generates one and
-    /// answers it once.
+    /// The password (10 to 256 characters, no control characters, not only spaces); without
+    /// one the server generates one and answers it once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
 }

@@ -365,8 +365,8 @@ pub struct AddSupervisorArgs {
     /// 140522/dept/emergency_management (default: the server's county).
     #[arg(long, value_name = "SCOPE")]
     pub scope: Option<String>,
-    /// Read the password (at least 10 characters) from standard input instead of having the
-    /// server generate one; one trailing newline is dropped.
+    /// Read the password (10 to 256 characters, no control characters) from standard input
+    /// instead of having the server generate one; one trailing newline is dropped.
     #[arg(long)]
     pub password_stdin: bool,
 }

@@ -642,11 +642,17 @@ impl Hub {
                 );
             }
         };
-        // The rights to create a child (a review of a response) depend on the parent's header:
-        // load the parent first, as for a phone's new document.
+        // The rights to create a child (a review of a response) depend on the parent's header,
+        // and who may read it on the grandparent's (the officers of a response's notice): wait
+        // for the parent to be ready, as for a phone's new document. A parent waiting for its
+        // own parent (resolving) is made ready once that one is known, never later than it;
+        // the new document, absent from the store, cannot be part of that wait.
         if let Some(parent) = header.parent
             && parent != doc_id
-            && matches!(self.docs.get(&parent), None | Some(Slot::Loading { .. }))
+            && matches!(
+                self.docs.get(&parent),
+                None | Some(Slot::Loading { .. } | Slot::Resolving { .. })
+            )
         {
             if !self.docs.contains_key(&parent) {
                 self.request_load(parent, out);
@@ -1147,7 +1153,9 @@ impl Hub {
         t
     }
 
-    /// The ancestors' headers of a header, as far as they are loaded.
+    /// The ancestors' headers of a header, as far as they are loaded. A ready parent brings
+    /// its own ancestors, known when it was made ready: the grandparent may have left memory
+    /// since (an officer reads a review of a response only knowing the response's notice).
     fn ancestors_of(&self, header: &Header) -> Vec<Header> {
         let mut out = Vec::new();
         let mut next = header.parent;
@@ -1155,7 +1163,9 @@ impl Hub {
             match self.docs.get(&id) {
                 Some(Slot::Ready(d)) => {
                     out.push(d.header.clone());
-                    next = d.header.parent;
+                    out.extend(d.ancestors.iter().cloned());
+                    out.truncate(2);
+                    break;
                 }
                 Some(Slot::Resolving { header, .. }) => {
                     out.push(header.clone());

@@ -157,6 +157,9 @@ struct Server {
     completed: Vec<ConnId>,
     /// Answers to server writes.
     written: Vec<(u64, Result<(), String>)>,
+    /// Documents whose loads are held back (a slow store), and the held answers.
+    hold_loads: std::collections::HashSet<DocumentId>,
+    held_loads: Vec<HubInput>,
 }
 
 impl Server {
@@ -185,6 +188,16 @@ impl Server {
             sync_states: HashMap::new(),
             completed: Vec::new(),
             written: Vec::new(),
+            hold_loads: std::collections::HashSet::new(),
+            held_loads: Vec::new(),
+        }
+    }
+
+    /// Answers the held loads.
+    fn release_loads(&mut self) {
+        self.hold_loads.clear();
+        for input in std::mem::take(&mut self.held_loads) {
+            self.input(input);
         }
     }
 
@@ -213,7 +226,12 @@ impl Server {
                     }
                     HubOutput::Load { doc } => {
                         let stored = self.store.load(&doc).unwrap().map(|l| Box::new(l.doc));
-                        queue.push_back(HubInput::Loaded { doc, stored });
+                        let loaded = HubInput::Loaded { doc, stored };
+                        if self.hold_loads.contains(&doc) {
+                            self.held_loads.push(loaded);
+                        } else {
+                            queue.push_back(loaded);
+                        }
                     }
                     HubOutput::Save { doc, ticket, .. } => {
                         let am = self.hub.document(&doc).unwrap();
@@ -1187,4 +1205,159 @@ fn a_supervisors_review_written_through_the_hub_waits_for_its_parent_to_load() {
         server.written
     );
     assert!(!server.store.contains(&orphan.id()).unwrap());
+}
+
+/// A notice of team-1 to a unit, its enterprise, and the unit's submitted response to it, all
+/// in the county.
+fn notice_and_response() -> (
+    TypedDoc<crate::docs::Notice>,
+    Principal,
+    TypedDoc<crate::docs::Response>,
+) {
+    use crate::docs::{DocKind, Header, Notice, Response, SCHEMA_VERSION};
+    let unit: crate::uscc::Uscc = "914403001922038216".parse().unwrap();
+    let notice = TypedDoc::create(
+        DocumentId::from_bytes([0x61; 16]),
+        automerge::ActorId::random(),
+        &Header {
+            kind: DocKind::Notice,
+            unit: Some(unit.clone()),
+            ..crate::fixtures::case_header("officer:wang", "team-1")
+        },
+        &Notice {
+            case: DocumentId::from_bytes([0x60; 16]),
+            unit_name: "阳城县某煤矿".to_owned(),
+            legal_representative: None,
+            facts: "放行超限车辆出场".into(),
+            legal_basis: "《公路安全保护条例》第六十五条".into(),
+            deadline: crate::docs::Deadline::Immediately,
+            issued_by: crate::fixtures::joint_patrol(),
+            issued_at_ms: 1,
+            review_body: "阳城县人民政府".to_owned(),
+            appeal_body: "阳城县人民法院".to_owned(),
+            photos: Vec::new(),
+        },
+    )
+    .unwrap();
+    let firm = Principal::Enterprise {
+        id: pid("enterprise:1"),
+        unit: unit.clone(),
+    };
+    let response = TypedDoc::create(
+        DocumentId::from_bytes([0x62; 16]),
+        automerge::ActorId::random(),
+        &Header {
+            kind: DocKind::Response,
+            schema: SCHEMA_VERSION,
+            scope: crate::fixtures::county(),
+            team: None,
+            unit: Some(unit),
+            parent: Some(notice.id()),
+            created_by: pid("enterprise:1"),
+            created_at_ms: 2,
+        },
+        &Response {
+            statement: "已整改".into(),
+            evidence: Vec::new(),
+            submitted_at_ms: Some(2),
+        },
+    )
+    .unwrap();
+    (notice, firm, response)
+}
+
+/// Asks for `id` as `phone` and tells whether the document came (not "unavailable").
+fn fetches(server: &mut Server, phone: &mut Phone, id: DocumentId) -> bool {
+    let frame = phone.request(id);
+    server.send(phone, Some(frame));
+    !phone.unavailable.contains(&id)
+        && phone
+            .docs
+            .get(&id)
+            .is_some_and(|(d, _)| !d.get_heads().is_empty())
+}
+
+#[test]
+fn a_review_written_after_its_notice_left_memory_still_reaches_the_notices_officers() {
+    // The enterprise's phone reads its response: the hub loads it and its notice. The
+    // supervisor's review is written next; loading it pushes the notice out of memory (the
+    // bound is two documents) while the response stays. Wang, whose team issued the notice,
+    // reads reviews of responses to it (discovery announces it from the log): the hub must not
+    // answer "unavailable" because the notice is no longer in memory.
+    let mut server = Server::new();
+    let (notice, firm, response) = notice_and_response();
+    for (id, doc, kind) in [
+        (notice.id(), notice.automerge(), "notice"),
+        (response.id(), response.automerge(), "response"),
+    ] {
+        server.store.save(&id, doc, &IndexEntry::new(kind)).unwrap();
+    }
+    let mut phone = server.connect(1, firm);
+    assert!(fetches(&mut server, &mut phone, response.id()));
+    let review = review_of(DocumentId::from_bytes([0x63; 16]), response.id());
+    server.input(HubInput::Write {
+        id: 1,
+        doc: review.id(),
+        changes: review.automerge().save(),
+        principal: supervisor(),
+    });
+    assert_eq!(server.written, [(1, Ok(()))]);
+    let mut wang = server.connect(2, officer("officer:wang", "team-1"));
+    assert!(
+        fetches(&mut server, &mut wang, review.id()),
+        "{:?}",
+        wang.unavailable
+    );
+    assert!(fetches(&mut server, &mut phone, review.id()));
+}
+
+#[test]
+fn reviews_written_while_their_response_waits_for_its_notice_wait_too() {
+    // A slow store: the notice's load is held, so the response the enterprise asked for waits
+    // for it (its header is known, its parent's is not). Supervisors' reviews of the response
+    // written meanwhile — two at once from two offices, and many more — must wait for the
+    // whole chain: stored with the notice as grandparent, every one answered once.
+    let mut server = Server::new();
+    let (notice, firm, response) = notice_and_response();
+    for (id, doc, kind) in [
+        (notice.id(), notice.automerge(), "notice"),
+        (response.id(), response.automerge(), "response"),
+    ] {
+        server.store.save(&id, doc, &IndexEntry::new(kind)).unwrap();
+    }
+    server.hold_loads.insert(notice.id());
+    let mut phone = server.connect(1, firm);
+    let frame = phone.request(response.id());
+    server.send(&mut phone, Some(frame));
+    let reviews: Vec<_> = (0..20u8)
+        .map(|i| review_of(DocumentId::from_bytes([0x70 + i; 16]), response.id()))
+        .collect();
+    for (i, review) in (1u64..).zip(&reviews) {
+        server.input(HubInput::Write {
+            id: i,
+            doc: review.id(),
+            changes: review.automerge().save(),
+            principal: supervisor(),
+        });
+    }
+    assert!(server.written.is_empty(), "{:?}", server.written);
+    server.release_loads();
+    server.deliver(&mut [&mut phone]);
+    let mut answered: Vec<u64> = server.written.iter().map(|(id, _)| *id).collect();
+    answered.sort_unstable();
+    assert_eq!(answered, (1..=20).collect::<Vec<_>>());
+    assert!(
+        server.written.iter().all(|(_, r)| r.is_ok()),
+        "{:?}",
+        server.written
+    );
+    let mut wang = server.connect(2, officer("officer:wang", "team-1"));
+    for review in &reviews {
+        assert!(server.store.contains(&review.id()).unwrap());
+        assert!(
+            fetches(&mut server, &mut wang, review.id()),
+            "{}",
+            review.id()
+        );
+    }
 }

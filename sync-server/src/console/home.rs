@@ -286,15 +286,42 @@ pub fn bar_chart_svg(bars: &[(String, u32)]) -> String {
     .into_string()
 }
 
+/// Units drawn in the home page's chart, at most: the most departures first; the others
+/// are counted under it (a county has hundreds of source units: one row each would make the
+/// "small bar chart" thousands of pixels tall).
+pub const CHART_UNITS: usize = 15;
+
+/// The home page's chart of `units` (most departures first): the first [`CHART_UNITS`] as
+/// bars, then one line counting the other units and their departures, with a link to the
+/// alerts. Nothing to draw: a short note.
+pub fn departures_chart(units: &[UnitCount]) -> Markup {
+    let bars: Vec<(String, u32)> = units
+        .iter()
+        .take(CHART_UNITS)
+        .map(|u| (u.label(), u.count))
+        .collect();
+    let rest = units.get(CHART_UNITS..).unwrap_or_default();
+    let rest_count: u64 = rest.iter().map(|u| u64::from(u.count)).sum();
+    html! {
+        @if bars.is_empty() {
+            p.muted { "本月暂无超限出场。" }
+        } @else {
+            (layout::trusted(bar_chart_svg(&bars)))
+            @if !rest.is_empty() {
+                p.muted {
+                    "另有 " (rest.len()) " 家单位共 " (rest_count) " 次超限出场，见"
+                    a href="/console/alerts?kind=over_limit_departure&status=all" { "告警列表" }
+                    "。"
+                }
+            }
+        }
+    }
+}
+
 /// `GET /console/`: the numbers at a glance.
 async fn page(State(state): State<AppState>, user: ConsoleUser) -> ConsoleResult<Markup> {
     let now_ms = state.now_ms();
     let s = stats(&state, &user.principal, now_ms)?;
-    let bars: Vec<(String, u32)> = s
-        .departures_this_month
-        .iter()
-        .map(|u| (u.label(), u.count))
-        .collect();
     let today = &s.day;
     let body = html! {
         h1 { "今日概况 · " (today) }
@@ -318,11 +345,7 @@ async fn page(State(state): State<AppState>, user: ConsoleUser) -> ConsoleResult
         }
         section.card.chart {
             h2 { "本月超限出场（按源头单位）" }
-            @if bars.is_empty() {
-                p.muted { "本月暂无超限出场。" }
-            } @else {
-                (layout::trusted(bar_chart_svg(&bars)))
-            }
+            (departures_chart(&s.departures_this_month))
         }
         p {
             a href="/console/alerts" { "告警" } " · "
@@ -371,6 +394,42 @@ mod tests {
         let svg = bar_chart_svg(&[(long.clone(), 1)]);
         assert!(svg.contains(&format!("<title>{long}：1</title>")), "{svg}");
         assert!(svg.contains("阳城县某某某某某某某某某某…<"), "{svg}");
+    }
+
+    #[test]
+    fn a_month_of_five_hundred_units_draws_a_small_chart() {
+        let units: Vec<UnitCount> = (0..500u32)
+            .map(|i| {
+                let first17 = format!("91140522MA{i:07}");
+                let code = format!(
+                    "{first17}{}",
+                    zhichao_core::uscc::check_char(&first17).unwrap()
+                );
+                UnitCount {
+                    unit: code.parse().unwrap(),
+                    name: Some(format!("单位{i}")),
+                    count: 1000 - i,
+                }
+            })
+            .collect();
+        let html = departures_chart(&units).into_string();
+        assert_eq!(html.matches("<rect ").count(), CHART_UNITS);
+        let height: usize = {
+            let h = html.split("height=\"").nth(1).unwrap();
+            h[..h.find('"').unwrap()].parse().unwrap()
+        };
+        assert!(height <= CHART_UNITS * ROW_HEIGHT, "{height} px");
+        assert!(html.contains("单位0"), "the most departures first");
+        assert!(!html.contains("单位15<"), "{html}");
+        let rest: u32 = (15..500u32).map(|i| 1000 - i).sum();
+        assert!(
+            html.contains(&format!("另有 485 家单位共 {rest} 次")),
+            "{html}"
+        );
+        // Fewer units than the bound: all drawn, no note.
+        let few = departures_chart(&units[..3]).into_string();
+        assert_eq!(few.matches("<rect ").count(), 3);
+        assert!(!few.contains("另有"));
     }
 
     #[test]

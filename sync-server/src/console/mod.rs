@@ -49,6 +49,9 @@ pub struct ConsoleState {
     pub sessions: session::Sessions,
     /// Bodies parsed once per save ([`model::body`]).
     pub bodies: model::BodyCache,
+    /// Held while a review is checked against the earlier ones and written
+    /// ([`review::write_review`]): a form posted twice at once stores one review.
+    pub reviews: tokio::sync::Mutex<()>,
 }
 
 /// The console's pages (merged into [`crate::app`]), each answered with the console's

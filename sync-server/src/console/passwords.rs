@@ -67,6 +67,14 @@ pub enum PasswordError {
     /// The password is longer than [`MAX_PASSWORD_CHARS`].
     #[error("the password must have at most {MAX_PASSWORD_CHARS} characters")]
     TooLong,
+    /// The password holds a control character (a line break, a tab, NUL …): the login form's
+    /// password field cannot hold one (browsers strip line breaks from it, and Tab moves to
+    /// the next field), so the account could never log in.
+    #[error("the password must not contain control characters (line breaks, tabs, NUL)")]
+    ControlCharacter,
+    /// The password is only spaces.
+    #[error("the password must not be only spaces")]
+    Blank,
     /// Only supervisors log in to the console.
     #[error("console passwords are for supervisors only")]
     NotSupervisor,
@@ -220,16 +228,22 @@ pub fn generate_password() -> Result<Secret, PasswordError> {
 }
 
 /// Checks a password an administrator sets: [`MIN_PASSWORD_CHARS`] to
-/// [`MAX_PASSWORD_CHARS`] characters.
+/// [`MAX_PASSWORD_CHARS`] characters that a supervisor can type in the login form: no control
+/// characters, not only spaces.
 ///
 /// # Errors
-/// [`PasswordError::TooShort`], [`PasswordError::TooLong`].
+/// [`PasswordError::TooShort`], [`PasswordError::TooLong`],
+/// [`PasswordError::ControlCharacter`], [`PasswordError::Blank`].
 pub fn check_new_password(password: &str) -> Result<(), PasswordError> {
     let chars = password.chars().count();
     if chars < MIN_PASSWORD_CHARS {
         Err(PasswordError::TooShort)
     } else if chars > MAX_PASSWORD_CHARS {
         Err(PasswordError::TooLong)
+    } else if password.chars().any(char::is_control) {
+        Err(PasswordError::ControlCharacter)
+    } else if password.trim().is_empty() {
+        Err(PasswordError::Blank)
     } else {
         Ok(())
     }
@@ -284,8 +298,8 @@ impl Passwords {
     /// sessions.)
     ///
     /// # Errors
-    /// [`PasswordError::NotSupervisor`], [`PasswordError::TooShort`],
-    /// [`PasswordError::TooLong`], or a hashing or storage failure.
+    /// [`PasswordError::NotSupervisor`], the refusals of [`check_new_password`], or a hashing
+    /// or storage failure.
     pub async fn set(
         &self,
         principal: Principal,
@@ -515,6 +529,74 @@ mod tests {
             p.set(supervisor("supervisor:a"), &Secret::new("x".repeat(257)), 0)
                 .await,
             Err(PasswordError::TooLong)
+        ));
+    }
+
+    #[tokio::test]
+    async fn passwords_a_browser_cannot_type_are_refused() {
+        // The login form's password field drops line breaks and cannot hold NUL or a tab: an
+        // account set with one could never log in (and would lock itself after five tries).
+        let p = store();
+        for bad in [
+            "first line\nsecond",
+            "with\0nul inside",
+            "tab\tseparated",
+            "\u{7f}delete key",
+        ] {
+            assert!(
+                matches!(
+                    p.set(supervisor("supervisor:a"), &Secret::new(bad), 0)
+                        .await,
+                    Err(PasswordError::ControlCharacter)
+                ),
+                "{bad:?}"
+            );
+        }
+        assert!(matches!(
+            check_new_password(&" ".repeat(12)),
+            Err(PasswordError::Blank)
+        ));
+        assert!(p.account(&id("supervisor:a")).unwrap().is_none());
+        // Spaces inside and around are typed like any other character.
+        let spaced = "  治超 password  ";
+        p.set(supervisor("supervisor:a"), &Secret::new(spaced), 0)
+            .await
+            .unwrap();
+        assert_eq!(
+            p.verify("supervisor:a", spaced, 1).await.unwrap(),
+            LoginOutcome::Accepted(supervisor("supervisor:a"))
+        );
+    }
+
+    #[tokio::test]
+    async fn concurrent_wrong_passwords_lock_after_five_and_let_no_more_through() {
+        let p = std::sync::Arc::new(store());
+        let pw = Secret::new("the right password");
+        p.set(supervisor("supervisor:a"), &pw, 0).await.unwrap();
+        let attempts: Vec<_> = (0..12)
+            .map(|_| {
+                let p = std::sync::Arc::clone(&p);
+                tokio::spawn(async move {
+                    p.verify("supervisor:a", "wrong password", MIN)
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut refused = 0;
+        for attempt in attempts {
+            match attempt.await.unwrap() {
+                LoginOutcome::Refused => refused += 1,
+                LoginOutcome::Locked { .. } => {}
+                LoginOutcome::Accepted(_) => panic!("a wrong password was accepted"),
+            }
+        }
+        assert_eq!(refused, MAX_FAILURES - 1, "the fifth failure locks");
+        assert!(matches!(
+            p.verify("supervisor:a", pw.expose(), 2 * MIN)
+                .await
+                .unwrap(),
+            LoginOutcome::Locked { .. }
         ));
     }
 

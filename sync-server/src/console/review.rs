@@ -15,6 +15,22 @@
 //! 303 → /console/notices/{notice id}?reviewed=1     (a response)
 //! ```
 //!
+//! **One decision, once.** A review is checked against the earlier reviews of the same
+//! document, under one lock ([`super::ConsoleState::reviews`]) so that two posts at once are
+//! checked one after the other:
+//! - the same review again (same supervisor, decision, reasons and comments) within
+//!   [`REPEAT_WINDOW`] — a double-click, a browser's "resend" or a client's retry — is the
+//!   review already stored: its id is answered and nothing new is written;
+//! - after an acceptance (通过) nothing more is reviewed (409): it closes the case or settles
+//!   the notice, and a later return would send the officers or the enterprise back to work
+//!   the office has accepted;
+//! - a response (整改回复) is reviewed once (409 for a second review): a submitted response
+//!   does not change, the enterprise answers a return with a new response;
+//! - a case may be reviewed again after a return (the officers complete the file).
+//!
+//! Reviews that supervisors' phones sync are not checked here (phones work offline); the
+//! pages read an acceptance among a document's reviews as final whatever else is there.
+//!
 //! Bounds are those of the phones (mobile-bindings `records.rs`): at most
 //! [`MAX_REASONS`] reasons of [`MAX_REASON_CHARS`] characters, comments of at most
 //! [`MAX_COMMENTS_CHARS`] characters; no control characters (comments may have line breaks
@@ -48,6 +64,9 @@ pub use zhichao_core::docs::limits::MAX_SHORT_TEXT_CHARS as MAX_REASON_CHARS;
 pub use zhichao_core::docs::limits::MAX_TEXT_CHARS as MAX_COMMENTS_CHARS;
 /// How long the sync hub may take to store a review.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the same review posted again by the same supervisor counts as a repeat of the
+/// first (server receipt time).
+pub const REPEAT_WINDOW: Duration = Duration::from_secs(10 * 60);
 
 /// The review routes.
 pub fn router() -> Router<AppState> {
@@ -179,7 +198,9 @@ fn clean_decision(decision: ReviewDecision) -> ConsoleResult<ReviewDecision> {
 /// readable by `reviewer`; [`ConsoleError::Invalid`] (400, Chinese message) for a parent that
 /// is neither a case nor a response, a return without a reason, a reason or comments too long
 /// or with control characters; [`ConsoleError::Conflict`] for a response not yet submitted
-/// (a draft); [`ConsoleError::Internal`] when the hub does not answer. Nothing is stored on
+/// (a draft), a response already reviewed, or a document already accepted (the same review
+/// posted again within [`REPEAT_WINDOW`] is not an error: the stored review's id is
+/// answered); [`ConsoleError::Internal`] when the hub does not answer. Nothing is stored on
 /// error.
 pub async fn write_review(
     state: &AppState,
@@ -201,6 +222,13 @@ pub async fn write_review(
                 "该整改回复尚未提交，不能复核。".to_owned(),
             ));
         }
+    }
+    // One review at a time from here to the hub's answer: the check sees every review
+    // written before it.
+    let _one_at_a_time = state.console.reviews.lock().await;
+    if let Some(id) = earlier_review(state, reviewer, &reviewed, &decision, &comments)? {
+        tracing::info!(review = %id, parent = %parent, by = %reviewer.id(), "review repeated");
+        return Ok(id);
     }
     let now_ms = i64::try_from(state.now_ms()).unwrap_or(i64::MAX);
     let header = Header {
@@ -245,6 +273,55 @@ pub async fn write_review(
             WRITE_TIMEOUT.as_secs()
         ))),
     }
+}
+
+/// Checks a new review of `reviewed` against the earlier ones (see the module docs):
+/// `Some(id)` of the same review by `reviewer` stored within [`REPEAT_WINDOW`], `None` when
+/// the new one may be written.
+///
+/// # Errors
+/// [`ConsoleError::Conflict`] after an acceptance, or for a response already reviewed;
+/// [`ConsoleError::Internal`] when the change log cannot be read.
+fn earlier_review(
+    state: &AppState,
+    reviewer: &Principal,
+    reviewed: &Reviewed,
+    decision: &ReviewDecision,
+    comments: &str,
+) -> ConsoleResult<Option<DocumentId>> {
+    let parent = match reviewed {
+        Reviewed::Case(id) => id,
+        Reviewed::Response { response, .. } => response,
+    };
+    let now_ms = state.now_ms();
+    let window_ms = u64::try_from(REPEAT_WINDOW.as_millis()).unwrap_or(u64::MAX);
+    let mut accepted = false;
+    let mut any = false;
+    for doc in model::children(state, reviewer, parent, DocKind::Review)? {
+        let Some(review) = model::body_or_skip::<Review>(state, &doc) else {
+            continue;
+        };
+        if doc.header.created_by == *reviewer.id()
+            && review.decision == *decision
+            && review.comments.as_str() == comments
+            && now_ms.saturating_sub(doc.latest.received_ms) <= window_ms
+        {
+            return Ok(Some(doc.id));
+        }
+        accepted |= review.accepts();
+        any = true;
+    }
+    if accepted {
+        return Err(ConsoleError::Conflict(
+            "已复核通过，不能再次复核。".to_owned(),
+        ));
+    }
+    if any && matches!(reviewed, Reviewed::Response { .. }) {
+        return Err(ConsoleError::Conflict(
+            "该整改回复已复核，不能再次复核；企业重新提交整改回复后再复核。".to_owned(),
+        ));
+    }
+    Ok(None)
 }
 
 /// The review form's fields (the `csrf` field is checked by [`CsrfForm`]).

@@ -242,6 +242,8 @@ impl From<PasswordError> for ApiError {
         match e {
             e @ (PasswordError::TooShort
             | PasswordError::TooLong
+            | PasswordError::ControlCharacter
+            | PasswordError::Blank
             | PasswordError::NotSupervisor) => ApiError::invalid(format!("password: {e}")),
             e => ApiError::internal(e),
         }

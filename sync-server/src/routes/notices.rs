@@ -21,7 +21,10 @@
 //! supervisor may not read is 404, as a missing one. The views and rules (states, overdue,
 //! order, filters) are those of the console's pages ([`crate::console::notices`]); a review is
 //! written by [`crate::console::review::write_review`], through the sync hub with the
-//! supervisor as principal. Unknown query parameters or body fields are 400.
+//! supervisor as principal, with its rules: the same review posted again by the same
+//! supervisor within [`crate::console::review::REPEAT_WINDOW`] answers the stored review's id
+//! (a retry stores nothing new); after an acceptance, or for a response already reviewed, a
+//! review is 409. Unknown query parameters or body fields are 400.
 
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
@@ -188,12 +191,12 @@ pub async fn one(
     tag = "notices",
     request_body = ReviewRequest,
     responses(
-        (status = 201, description = "The review was stored and will sync to the phones", body = ReviewCreated),
+        (status = 201, description = "The review was stored and will sync to the phones (or, for the same review posted again by the same supervisor within ten minutes, the one stored)", body = ReviewCreated),
         (status = 400, description = "A return without a reason, a text too long, a parent that is neither a case nor a response"),
         (status = 401, description = "No valid bearer token"),
         (status = 403, description = "Not a supervisor"),
         (status = 404, description = "No such case or response, or not in the supervisor's scope"),
-        (status = 409, description = "The response is a draft, not yet submitted"),
+        (status = 409, description = "The response is a draft, or already reviewed; or the case or response was already accepted"),
     )
 )]
 pub async fn review(

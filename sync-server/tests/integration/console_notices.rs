@@ -804,3 +804,130 @@ async fn the_openapi_document_lists_the_notice_routes() {
     }
     assert!(doc["components"]["schemas"]["NoticeDetail"].is_object());
 }
+
+/// The reviews stored of `parent`.
+fn reviews_of(h: &Harness, parent: &DocumentId) -> Vec<(DocumentId, Review)> {
+    h.reviews()
+        .into_iter()
+        .filter(|(_, header, _, _)| header.parent == Some(*parent))
+        .map(|(id, _, _, body)| (id, body))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_double_posted_review_form_stores_one_review() {
+    let h = harness().await;
+    let seeded = h.seed(1, Deadline::Immediately, 0, Some(true)).await;
+    let response = seeded.response.unwrap();
+    let (cookie, csrf) = login(&h.state, sup_county());
+    let body = form_body(&csrf, &response, "return", "照片不清晰");
+    // A double-click: the browser posts the form twice, the second before the first answers;
+    // then "back" and "resend".
+    let (first, second) = tokio::join!(
+        h.form("/console/reviews", &cookie, &body),
+        h.form("/console/reviews", &cookie, &body)
+    );
+    let third = h.form("/console/reviews", &cookie, &body).await;
+    for post in [&first, &second, &third] {
+        assert_eq!(post.status, StatusCode::SEE_OTHER, "{}", post.body);
+        assert_eq!(
+            post.location.as_deref(),
+            Some(format!("/console/notices/{}?reviewed=1", seeded.notice).as_str())
+        );
+    }
+    // The enterprise gets one return, not three.
+    assert_eq!(reviews_of(&h, &response).len(), 1);
+
+    // The same through JSON: a client retrying its request gets the same review.
+    let other = h.seed(2, Deadline::Immediately, 0, Some(true)).await;
+    let token = h
+        .token(json!({ "role": "supervisor", "name": "sup:json", "scope": "140522" }))
+        .await;
+    let request = json!({ "parent": other.response.unwrap().to_string(), "decision": "accept" });
+    let (a, b) = tokio::join!(
+        h.json(Method::POST, "/v1/reviews", &token, Some(request.clone())),
+        h.json(Method::POST, "/v1/reviews", &token, Some(request.clone()))
+    );
+    assert_eq!(a.0, StatusCode::CREATED, "{}", a.1);
+    assert_eq!(b.0, StatusCode::CREATED, "{}", b.1);
+    assert_eq!(a.1["id"], b.1["id"]);
+    assert_eq!(reviews_of(&h, &other.response.unwrap()).len(), 1);
+}
+
+#[tokio::test]
+async fn a_response_reviewed_by_one_supervisor_is_not_reviewed_again_by_another() {
+    // The county office and township A's supervisor both have the notice open; the county
+    // accepts; township A, on its stale page, returns it. The enterprise must not receive a
+    // return of a response the office accepted (the notice stays "accepted" on the console).
+    let h = harness().await;
+    let seeded = h.seed(1, Deadline::Immediately, 0, Some(true)).await;
+    let response = seeded.response.unwrap();
+    let county = h
+        .token(json!({ "role": "supervisor", "name": "sup:county", "scope": "140522" }))
+        .await;
+    let (status, body) = h
+        .json(
+            Method::POST,
+            "/v1/reviews",
+            &county,
+            Some(json!({ "parent": response.to_string(), "decision": "accept" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (cookie, csrf) = login(&h.state, supervisor("sup:township-a", township(TOWNSHIP_A)));
+    let late = h
+        .form(
+            "/console/reviews",
+            &cookie,
+            &form_body(&csrf, &response, "return", "照片不清晰"),
+        )
+        .await;
+    assert_eq!(late.status, StatusCode::CONFLICT, "{}", late.body);
+    assert!(late.body.contains("已复核"), "{}", late.body);
+    let (status, _) = h
+        .json(
+            Method::POST,
+            "/v1/reviews",
+            &county,
+            Some(json!({ "parent": response.to_string(), "decision": "return", "reasons": ["再看看"] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let stored = reviews_of(&h, &response);
+    assert_eq!(stored.len(), 1);
+    assert!(stored[0].1.accepts());
+}
+
+#[tokio::test]
+async fn an_accepted_case_is_final_and_a_repeated_return_is_stored_once() {
+    let h = harness().await;
+    let seeded = h.seed(1, Deadline::Immediately, 0, None).await;
+    let case = seeded.case;
+    let (cookie, csrf) = login(&h.state, sup_county());
+    let page = format!("/console/cases/{case}?reviewed=1");
+    let returned = form_body(&csrf, &case, "return", "缺少询问笔录");
+    for _ in 0..2 {
+        let post = h.form("/console/reviews", &cookie, &returned).await;
+        assert_eq!(post.status, StatusCode::SEE_OTHER, "{}", post.body);
+        assert_eq!(post.location.as_deref(), Some(page.as_str()));
+    }
+    assert_eq!(reviews_of(&h, &case).len(), 1);
+    // After a return the office decides again: an acceptance is a new review.
+    let accepted = form_body(&csrf, &case, "accept", "");
+    let post = h.form("/console/reviews", &cookie, &accepted).await;
+    assert_eq!(post.status, StatusCode::SEE_OTHER, "{}", post.body);
+    assert_eq!(reviews_of(&h, &case).len(), 2);
+    // Posted again, it is the same acceptance; another supervisor's return after it is refused.
+    let post = h.form("/console/reviews", &cookie, &accepted).await;
+    assert_eq!(post.status, StatusCode::SEE_OTHER, "{}", post.body);
+    let (cookie_a, csrf_a) = login(&h.state, supervisor("sup:township-a", township(TOWNSHIP_A)));
+    let late = h
+        .form(
+            "/console/reviews",
+            &cookie_a,
+            &form_body(&csrf_a, &case, "return", "证据不足"),
+        )
+        .await;
+    assert_eq!(late.status, StatusCode::CONFLICT, "{}", late.body);
+    assert_eq!(reviews_of(&h, &case).len(), 2);
+}
