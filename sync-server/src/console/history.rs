@@ -116,14 +116,21 @@ pub fn history(state: &AppState, doc: &DocRef) -> ConsoleResult<Vec<HistoryEntry
         .history(&doc.id)
         .map_err(super::ConsoleError::internal)?;
     let automerge = model::automerge(state, doc)?;
-    Ok(entries_of(
+    let mut all = entries_of(
         &automerge,
         doc.header.kind,
         entries
             .into_iter()
             .map(|e| (e.seq, e.principal.to_string(), e.received_ms, e.heads)),
-    ))
+        MAX_HISTORY_ROWS,
+    );
+    let older = all.len().saturating_sub(MAX_HISTORY_ROWS);
+    Ok(all.split_off(older))
 }
+
+/// Most saves a history shows, newest kept: a document edited all day long (hundreds of
+/// saves) stays a page that loads; the full trail is `GET /v1/admin/docs/{id}/history`.
+pub const MAX_HISTORY_ROWS: usize = 200;
 
 /// The history entries of `doc` for saves `(seq, principal, received_ms, heads as hex)`,
 /// oldest first. Heads that do not parse or are not in the document (a damaged log) give an
@@ -131,8 +138,12 @@ pub fn history(state: &AppState, doc: &DocRef) -> ConsoleResult<Vec<HistoryEntry
 fn entries_of(
     doc: &Automerge,
     kind: DocKind,
-    saves: impl IntoIterator<Item = (u64, String, u64, Vec<String>)>,
+    saves: impl ExactSizeIterator<Item = (u64, String, u64, Vec<String>)>,
+    newest: usize,
 ) -> Vec<HistoryEntry> {
+    // Only the newest `newest` saves get their fields (a diff each); the older ones still
+    // count their changes, so each change appears once, with the save that brought it.
+    let diff_from = saves.len().saturating_sub(newest);
     let mut seen: HashSet<ChangeHash> = HashSet::new();
     let mut before: Vec<ChangeHash> = Vec::new();
     let mut out = Vec::new();
@@ -144,7 +155,7 @@ fn entries_of(
             .collect();
         let created = out.is_empty();
         let changes = new_changes(doc, &heads, &mut seen);
-        let fields = if created || heads.is_empty() {
+        let fields = if created || heads.is_empty() || out.len() < diff_from {
             Vec::new()
         } else {
             touched_fields(doc, kind, &before, &heads)
@@ -253,11 +264,15 @@ pub fn render(entries: &[HistoryEntry]) -> Markup {
                             td.num { (e.seq) }
                             td.person { (e.principal) }
                             td {
-                                @let times: BTreeSet<i64> =
-                                    e.changes.iter().map(|c| c.device_time_ms).collect();
+                                // Several changes of one second are one line.
+                                @let times: BTreeSet<String> = e
+                                    .changes
+                                    .iter()
+                                    .map(|c| datetime_seconds(c.device_time_ms))
+                                    .collect();
                                 @for (i, t) in times.iter().enumerate() {
                                     @if i > 0 { br; }
-                                    (datetime_seconds(*t))
+                                    (t)
                                 }
                                 @for c in &e.changes {
                                     @if c.message.as_deref().is_some_and(|m| m != e.principal) {
@@ -284,5 +299,43 @@ pub fn render(entries: &[HistoryEntry]) -> Markup {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use automerge::transaction::Transactable;
+    use automerge::{AutoCommit, ROOT};
+
+    use super::*;
+
+    #[test]
+    fn only_the_newest_saves_are_diffed_and_every_change_is_counted_once() {
+        let mut doc = AutoCommit::new();
+        let body = doc
+            .put_object(ROOT, "body", automerge::ObjType::Map)
+            .unwrap();
+        let mut saves = Vec::new();
+        for i in 0..250_u64 {
+            doc.put(&body, "findings", i).unwrap();
+            doc.commit();
+            let heads = doc.get_heads().iter().map(ToString::to_string).collect();
+            saves.push((i + 1, "officer:wang".to_owned(), i, heads));
+        }
+        let doc = doc.document().clone();
+        let entries = entries_of(&doc, DocKind::Case, saves.into_iter(), 200);
+        assert_eq!(entries.len(), 250);
+        assert!(
+            entries.iter().all(|e| e.changes.len() == 1),
+            "one change per save"
+        );
+        assert!(
+            entries[..50].iter().all(|e| e.fields.is_empty()),
+            "older: not diffed"
+        );
+        assert!(
+            entries[50..].iter().all(|e| !e.fields.is_empty()),
+            "newest 200: their fields"
+        );
     }
 }
