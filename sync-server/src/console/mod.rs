@@ -49,6 +49,8 @@ pub struct ConsoleState {
     pub sessions: session::Sessions,
     /// Bodies parsed once per save ([`model::body`]).
     pub bodies: model::BodyCache,
+    /// Headers and latest saves of the logged documents ([`model::list`]).
+    pub index: model::DocIndex,
 }
 
 /// The console's pages (merged into [`crate::app`]), each answered with the console's
