@@ -428,6 +428,41 @@ impl ChangeLog {
         Ok(out)
     }
 
+    /// The sequence number up to which every save is in the latest-entry index (and the
+    /// per-document one): a [`changed_since`](Self::changed_since) started after this returns
+    /// is complete up to it, whatever is being appended meanwhile. At most
+    /// [`last_seq`](Self::last_seq); behind it while a save is being indexed, or after an index
+    /// write failed (until the next open catches up).
+    ///
+    /// # Errors
+    /// Storage errors, [`ChangeLogError::Corrupt`].
+    pub fn indexed_upto(&self) -> Result<u64> {
+        self.by_doc_upto()
+    }
+
+    /// Every save after `since`, oldest first, read from the log itself (each append is one
+    /// atomic batch, so what this returns is always a whole prefix of the log: no save is
+    /// skipped that a later call would find before one it returns).
+    ///
+    /// # Errors
+    /// Storage errors, [`ChangeLogError::Corrupt`].
+    pub fn saves_since(&self, since: u64) -> Result<Vec<LogEntry>> {
+        let mut out = Vec::new();
+        for item in self.log.range((since.saturating_add(1)).to_be_bytes()..) {
+            let (k, v) = item?;
+            let record: Record =
+                serde_json::from_slice(&v).map_err(|e| ChangeLogError::Corrupt(e.to_string()))?;
+            out.push(LogEntry {
+                seq: seq_of(&k)?,
+                doc: record.doc,
+                principal: record.principal,
+                received_ms: record.received_ms,
+                heads: record.heads,
+            });
+        }
+        Ok(out)
+    }
+
     /// The latest entry of one document (`None`: never logged).
     ///
     /// # Errors
@@ -592,6 +627,37 @@ mod tests {
         assert_eq!(log.delivered(&peer).unwrap(), 0);
         log.set_delivered(&peer, 3).unwrap();
         assert_eq!(log.delivered(&peer).unwrap(), 3);
+    }
+
+    #[test]
+    fn saves_since_reads_every_save_in_order_and_indexed_upto_follows_appends() {
+        let log = ChangeLog::temporary().unwrap();
+        assert_eq!(log.indexed_upto().unwrap(), 0);
+        assert!(log.saves_since(0).unwrap().is_empty());
+        let a = case(1, "officer:wang", "team-1").id();
+        let b = case(2, "officer:wang", "team-1").id();
+        let h = case_header("officer:wang", "team-1");
+        log.append(
+            &[
+                (a, h.clone(), pid("officer:wang"), vec![]),
+                (b, h.clone(), pid("officer:wang"), vec![]),
+            ],
+            1,
+        )
+        .unwrap();
+        log.append(&[(a, h, pid("officer:li"), vec!["bb".to_owned()])], 2)
+            .unwrap();
+        assert_eq!(log.indexed_upto().unwrap(), 3);
+        let all = log.saves_since(0).unwrap();
+        assert_eq!(
+            all.iter().map(|e| (e.seq, e.doc)).collect::<Vec<_>>(),
+            [(1, a), (2, b), (3, a)],
+            "every save, not only each document's latest"
+        );
+        assert_eq!(all[2].principal, pid("officer:li"));
+        assert_eq!(all[2].heads, ["bb"]);
+        assert_eq!(log.saves_since(2).unwrap(), all[2..]);
+        assert!(log.saves_since(3).unwrap().is_empty());
     }
 
     #[test]

@@ -369,6 +369,20 @@ pub async fn serve(
     let purge = tokio::spawn(purge_loop(state.clone()));
     let sweep = tokio::spawn(blobs::sweep_loop(state.clone()));
     let monitor = tokio::spawn(ingest::heartbeats::monitor_loop(state.clone()));
+    // The console's index and parsed bodies, ready before the first supervisor asks
+    // (`console::model::warm_up`); it stops by itself at shutdown.
+    let warm_state = state.clone();
+    drop(tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        match console::model::warm_up(&warm_state) {
+            Ok(documents) => tracing::info!(
+                documents,
+                ms = started.elapsed().as_millis(),
+                "console caches warmed"
+            ),
+            Err(e) => tracing::warn!(error = %e, "warming the console caches failed"),
+        }
+    }));
     let signal_state = state.clone();
     let signal = async move {
         shutdown.await;

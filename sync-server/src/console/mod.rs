@@ -52,6 +52,8 @@ pub struct ConsoleState {
     /// Held while a review is checked against the earlier ones and written
     /// ([`review::write_review`]): a form posted twice at once stores one review.
     pub reviews: tokio::sync::Mutex<()>,
+    /// Headers and latest saves of the logged documents ([`model::list`]).
+    pub index: model::DocIndex,
 }
 
 /// The console's pages (merged into [`crate::app`]), each answered with the console's
