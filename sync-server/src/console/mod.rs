@@ -197,6 +197,10 @@ impl IntoResponse for ConsoleError {
             &html! {
                 h1 { (title) }
                 p.error { (detail) }
+                @if matches!(status, StatusCode::BAD_REQUEST | StatusCode::CONFLICT) {
+                    // The browser's back button returns to the form with what was typed.
+                    p.muted { "请用浏览器的“返回”按钮回到上一页，修改后重新提交。" }
+                }
                 p { a href="/console/" { "返回首页" } }
             },
         );
