@@ -45,6 +45,10 @@
 //! operating_hours = "06:00-22:00"        # China Standard Time; "00:00-24:00" round the clock
 //! monitor_interval = "60s"               # how often the monitor looks (1s to 1h)
 //!
+//! [townships]                            # names of the county's townships (乡镇), shown by
+//! 140522100 = "凤城镇"                     # the console instead of their 9-digit codes
+//! 140522102 = "润城镇"
+//!
 //! [rules]                                # the rules in force (RulesConfig; the keys of a
 //! id = "yangcheng-2026"                  # `classify --rules` file), published to phones
 //! tolerance_kg = 0                       # as the county's `rules` document
@@ -329,6 +333,9 @@ pub struct ServerConfig {
     /// The rules in force (`[rules]`, default: the national rules of REFERENCE.md), published
     /// at start as a new version of the county's `rules` document when its id is new.
     pub rules: zhichao_core::rules::RulesConfig,
+    /// Names of the county's townships (`[townships]`, code → name), for people: the console
+    /// shows `润城镇` rather than `140522102`. A township without a name shows its code.
+    pub townships: std::collections::BTreeMap<AdminCode, String>,
 }
 
 impl Default for ServerConfig {
@@ -348,6 +355,7 @@ impl Default for ServerConfig {
             allowed_origins: Vec::new(),
             admin_token: None,
             rules: zhichao_core::rules::RulesConfig::default(),
+            townships: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -371,6 +379,7 @@ struct RawConfig {
     #[serde(default)]
     ingest: RawIngest,
     rules: Option<zhichao_core::rules::RulesConfig>,
+    townships: Option<std::collections::BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -417,7 +426,65 @@ struct RawIngest {
     monitor_interval: Option<String>,
 }
 
+/// Checks `[townships]`: each key a township code of `county`, each name 1 to 32 characters
+/// without control characters.
+fn parse_townships(
+    county: &Scope,
+    names: std::collections::BTreeMap<String, String>,
+) -> Result<std::collections::BTreeMap<AdminCode, String>, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for (code, name) in names {
+        let parsed: AdminCode = code
+            .parse()
+            .map_err(|e| format!("{code:?} is not a township code: {e}"))?;
+        if parsed.level() != zhichao_core::jurisdiction::AdminLevel::Township
+            || parsed.county() != Some(county.county_code())
+        {
+            return Err(format!(
+                "{code:?} is not a township (9 digits) of the county {}",
+                county.county_code()
+            ));
+        }
+        let name = name.trim();
+        let chars = name.chars().count();
+        if chars == 0 || chars > 32 || name.chars().any(char::is_control) {
+            return Err(format!(
+                "the name of {code} must have 1 to 32 characters and no control characters"
+            ));
+        }
+        out.insert(parsed, name.to_owned());
+    }
+    Ok(out)
+}
+
 impl ServerConfig {
+    /// How people call township `code`: its name from `[townships]`, else `乡镇 <code>`.
+    pub fn township_label(&self, code: &AdminCode) -> String {
+        self.townships
+            .get(code)
+            .cloned()
+            .unwrap_or_else(|| format!("乡镇 {code}"))
+    }
+
+    /// How people call a scope: 全县 for the county, a township by its name (see
+    /// [`ServerConfig::township_label`]), a department by its Chinese name.
+    pub fn scope_label(&self, scope: &Scope) -> String {
+        match scope.part() {
+            None => "全县".to_owned(),
+            Some(zhichao_core::scope::ScopePart::Township(code)) => self.township_label(&code),
+            Some(zhichao_core::scope::ScopePart::Department(d)) => d.chinese_name().to_owned(),
+        }
+    }
+
+    /// How people call a supervising authority: a township by its name (see
+    /// [`ServerConfig::township_label`]), a department by its Chinese name.
+    pub fn jurisdiction_label(&self, j: &zhichao_core::jurisdiction::Jurisdiction) -> String {
+        match j {
+            zhichao_core::jurisdiction::Jurisdiction::Township(code) => self.township_label(code),
+            other => other.to_string(),
+        }
+    }
+
     /// Defaults, then the file (when given), then the environment read through `env`
     /// (pass `|name| std::env::var(name).ok()`; tests pass a map), then validation.
     ///
@@ -478,6 +545,13 @@ impl ServerConfig {
         }
         if let Some(rules) = raw.rules {
             c.rules = rules;
+        }
+        if let Some(names) = raw.townships {
+            c.townships =
+                parse_townships(&c.county, names).map_err(|reason| ConfigError::Invalid {
+                    field: "townships",
+                    reason,
+                })?;
         }
         if let Some(format) = raw.log.format {
             c.log.format = format;
@@ -862,6 +936,44 @@ mod tests {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn townships_have_names_for_people() {
+        let c = ServerConfig::from_toml_str(
+            "[townships]\n140522102 = \" 润城镇 \"\n140522100 = \"凤城镇\"\n",
+        )
+        .unwrap();
+        let runcheng: AdminCode = "140522102".parse().unwrap();
+        assert_eq!(c.township_label(&runcheng), "润城镇");
+        assert_eq!(
+            c.township_label(&"140522105".parse().unwrap()),
+            "乡镇 140522105"
+        );
+        assert_eq!(
+            c.jurisdiction_label(&zhichao_core::jurisdiction::Jurisdiction::Township(
+                runcheng
+            )),
+            "润城镇"
+        );
+        assert_eq!(
+            c.scope_label(&Scope::parse("140522/township/140522100").unwrap()),
+            "凤城镇"
+        );
+        assert_eq!(c.scope_label(&c.county), "全县");
+        // Not a township of the county, a name too long or with a control character: refused.
+        for bad in [
+            "[townships]\n140522 = \"阳城县\"\n",
+            "[townships]\n110101001 = \"别处\"\n",
+            "[townships]\n140522102 = \"\"\n",
+            "[townships]\n140522102 = \"润城\\u0007镇\"\n",
+            "[townships]\nabc = \"润城镇\"\n",
+        ] {
+            let e = ServerConfig::from_toml_str(bad).unwrap_err();
+            assert!(e.to_string().starts_with("townships:"), "{bad}: {e}");
+        }
+        let long = format!("[townships]\n140522102 = \"{}\"\n", "镇".repeat(33));
+        assert!(ServerConfig::from_toml_str(&long).is_err());
     }
 
     #[test]

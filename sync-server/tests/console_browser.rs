@@ -3,7 +3,7 @@
 //! 1. `zhichao demo` fills a data directory (the county's day: units, weighings, alerts, a
 //!    roadside case with photos, a notice answered and accepted, and a site inspection whose
 //!    response awaits the office's review);
-//! 2. `zhichao serve` serves it on 127.0.0.1, and `zhichao admin add-supervisor` gives the
+//! 2. `zhichao serve` serves it on 127.0.0.1 (with the township names the demo wrote), and `zhichao admin add-supervisor` gives the
 //!    county office's supervisor a console password;
 //! 3. Debian's `chromium`, driven by `playwright-core` (`tests/browser/console.mjs`), logs in,
 //!    opens the alert the patrol closed, the case it led to with its photos and change
@@ -169,7 +169,9 @@ fn a_supervisor_reviews_the_demo_day_in_a_browser() {
     let admin_token = format!("browser-test-admin-token-{}", std::process::id());
     let mut server = Killed(
         Command::new(ZHICHAO)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(demo_dir.join(zhichao_server::demo::CONFIG_FILE))
+            .arg("--data-dir")
             .arg(demo_dir.join("server"))
             .env("ZHICHAO_ADMIN_TOKEN", &admin_token)
             .stdout(Stdio::piped())

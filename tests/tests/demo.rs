@@ -146,7 +146,14 @@ fn the_demo_plays_the_county_day_and_says_what_happened() {
         "the cut photo resumed where it stopped rather than starting over: {li_back:?}"
     );
     assert!(report.syncs.iter().all(|s| s.rejected == 0), "{summary}");
-    assert!(summary.contains("zhichao serve --data-dir"), "{summary}");
+    assert!(summary.contains("zhichao serve --config"), "{summary}");
+    // The configuration it suggests names the townships, and the server reads it.
+    let config = report.dir.join(zhichao_server::demo::CONFIG_FILE);
+    let config = zhichao_server::config::ServerConfig::load(Some(&config), |_| None).unwrap();
+    assert_eq!(
+        config.township_label(&"140522102".parse().unwrap()),
+        "润城镇"
+    );
     assert!(report.server_data_dir.join("docs").is_dir());
     // The console account and its password are in the summary, and the server's data keeps
     // them: the password logs the supervisor in.

@@ -156,10 +156,10 @@ fn status_badge(s: AlertStatus) -> Markup {
     html! { span class=(class) { (s.chinese_name()) } }
 }
 
-fn recipients(a: &Alert) -> String {
+fn recipients(state: &AppState, a: &Alert) -> String {
     a.recipients
         .iter()
-        .map(ToString::to_string)
+        .map(|j| state.config.jurisdiction_label(j))
         .collect::<Vec<_>>()
         .join("、")
 }
@@ -222,7 +222,7 @@ async fn list_page(
                     option value="" selected[jurisdiction.is_empty()] { "全部" }
                     @for j in &options {
                         @let v = jurisdiction_param(j);
-                        option value=(v) selected[jurisdiction == v] { (j.to_string()) }
+                        option value=(v) selected[jurisdiction == v] { (state.config.jurisdiction_label(j)) }
                     }
                 }
             }
@@ -267,7 +267,7 @@ async fn list_page(
                             } @else {
                                 td { "—" } td.num { "—" } td.num { "—" } td.num { "—" }
                             }
-                            td { (recipients(a)) }
+                            td { (recipients(&state, a)) }
                             td { (status_badge(a.status)) }
                             td { a href=(href) { "详情" } }
                         }
@@ -363,8 +363,8 @@ async fn detail_page(
             dt { "告警编号" } dd.hash { (alert.id) }
             dt { "产生时间" } dd { (layout::server_time(alert.raised_at_ms)) }
             dt { "源头单位" } dd { (unit_label(&alert)) " " span.hash { (alert.unit.as_str()) } }
-            dt { "监管主体" } dd { (alert.jurisdiction.unwrap_or(Jurisdiction::CountyOffice).to_string()) }
-            dt { "接收单位" } dd { (recipients(&alert)) }
+            dt { "监管主体" } dd { (state.config.jurisdiction_label(&alert.jurisdiction.unwrap_or(Jurisdiction::CountyOffice))) }
+            dt { "接收单位" } dd { (recipients(&state, &alert)) }
             @if let Some(d) = &alert.departure {
                 dt { "车牌号" } dd { (d.plate) }
                 dt { "称重时间" } dd { (layout::datetime(d.weighed_at_ms)) }

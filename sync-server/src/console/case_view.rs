@@ -339,6 +339,8 @@ pub struct CaseDetail {
     pub team: Option<String>,
     /// Scope of the document (`140522`, `140522/township/140522100`).
     pub scope: String,
+    /// The scope as people say it (全县, a township's name, a department).
+    pub scope_name: String,
     /// Who created it.
     pub created_by: String,
     /// Device time of creation, UTC ms.
@@ -660,6 +662,7 @@ pub fn case_detail(
         summary,
         team: doc.header.team.as_ref().map(ToString::to_string),
         scope: doc.header.scope.to_string(),
+        scope_name: state.config.scope_label(&doc.header.scope),
         created_by: doc.header.created_by.to_string(),
         created_at_ms: doc.header.created_at_ms,
         rules_id: case.rules_id.clone(),

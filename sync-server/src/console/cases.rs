@@ -262,7 +262,7 @@ fn detail_body(user: &ConsoleUser, d: &CaseDetail) -> Markup {
                 dt { "处罚决定期限" } dd { (clock(s)) }
                 dt { "源头单位" } dd { (unit_cell(s)) }
                 dt { "巡查组" } dd { (d.team.as_deref().unwrap_or("—")) }
-                dt { "范围" } dd { (d.scope) }
+                dt { "范围" } dd { (d.scope_name) }
                 dt { "创建人" } dd { (d.created_by) " · " (datetime(d.created_at_ms)) }
                 dt { "规则版本" } dd { (d.rules_id) }
                 dt { "最近变更" } dd { (server_time(s.last_change_ms)) }

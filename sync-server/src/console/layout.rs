@@ -105,7 +105,7 @@ pub fn page(title: &str, user: &ConsoleUser, nav: Nav, body: &Markup) -> Markup 
                     span.who {
                         span.account { (user.principal.id().as_str()) }
                         " "
-                        span.scope { (scope_label(user)) }
+                        span.scope { (user.scope_name) }
                         form.inline method="post" action="/console/logout" {
                             (csrf_field(user))
                             button type="submit" { "退出" }
@@ -139,15 +139,6 @@ pub fn bare_page(title: &str, body: &Markup) -> Markup {
 /// [`super::session::CsrfForm`]).
 pub fn csrf_field(user: &ConsoleUser) -> Markup {
     html! { input type="hidden" name=(super::session::CSRF_FIELD) value=(user.csrf); }
-}
-
-/// What the supervisor oversees, in Chinese: `全县`, `乡镇 140522100`, `应急管理局`.
-pub fn scope_label(user: &ConsoleUser) -> String {
-    match user.scope().part() {
-        None => "全县".to_owned(),
-        Some(zhichao_core::scope::ScopePart::Township(code)) => format!("乡镇 {code}"),
-        Some(zhichao_core::scope::ScopePart::Department(d)) => d.chinese_name().to_owned(),
-    }
 }
 
 /// A UTC millisecond instant as China Standard Time, `2026-11-29 14:03` (`—` when out of

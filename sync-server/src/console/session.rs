@@ -191,6 +191,9 @@ pub struct ConsoleUser {
     pub principal: Principal,
     /// The session's CSRF token, for the forms of the page.
     pub csrf: String,
+    /// What the supervisor oversees, as people say it: 全县, the township's name (or
+    /// `乡镇 <code>`), or the department's Chinese name.
+    pub scope_name: String,
 }
 
 impl ConsoleUser {
@@ -254,7 +257,13 @@ impl FromRequestParts<AppState> for ConsoleUser {
             .and_then(|c| state.console.sessions.get(c, state.now_ms()));
         match found {
             Some((principal, csrf)) if matches!(principal, Principal::Supervisor { .. }) => {
-                Ok(ConsoleUser { principal, csrf })
+                let user = ConsoleUser {
+                    principal,
+                    csrf,
+                    scope_name: String::new(),
+                };
+                let scope_name = state.config.scope_label(user.scope());
+                Ok(ConsoleUser { scope_name, ..user })
             }
             _ => Err(NoSession {
                 page: (parts.method == Method::GET).then(|| {

@@ -95,6 +95,9 @@ pub struct UnitRow {
     pub kind: SourceUnitKind,
     /// Township (乡镇), 9-digit code.
     pub township: String,
+    /// The township as people call it: its name from the server's `[townships]`, else
+    /// `乡镇 <code>`.
+    pub township_name: String,
     /// The supervising authority (监管主体) by the county plan's routing.
     #[schema(value_type = Object)]
     pub jurisdiction: Jurisdiction,
@@ -123,13 +126,16 @@ impl UnitRow {
     }
 
     /// Who supervises it, in Chinese: the department named in the profile, else the
-    /// authority of the county plan (应急管理局, 开发区, 乡镇（140522100）).
+    /// authority of the county plan (应急管理局, 开发区, or the township by name).
     pub fn supervisor_name(&self) -> String {
         self.supervising_department
             .as_deref()
             .and_then(Department::from_code)
             .map_or_else(
-                || self.jurisdiction.to_string(),
+                || match self.jurisdiction {
+                    Jurisdiction::Township(_) => self.township_name.clone(),
+                    other => other.to_string(),
+                },
                 |d| d.chinese_name().to_owned(),
             )
     }
@@ -244,6 +250,7 @@ pub fn unit_rows(
                 name: p.name.clone(),
                 kind: p.kind,
                 township: p.township.to_string(),
+                township_name: state.config.township_label(&p.township),
                 supervising_department: p.supervising_department.clone(),
                 address: p.address.clone(),
                 listed: p.listed,
@@ -347,7 +354,7 @@ async fn page(
                             td { (r.name) }
                             td.hash { (r.uscc.as_str()) }
                             td { (r.kind_name()) }
-                            td { (r.township) }
+                            td { (r.township_name) }
                             td { (r.supervisor_name()) }
                             td { (r.address) }
                             td { @if r.listed { span.badge.ok { "公示" } } @else { span.muted { "—" } } }
@@ -420,7 +427,7 @@ pub fn units_csv(rows: &[UnitRow]) -> ConsoleResult<Vec<u8>> {
                 r.name.clone(),
                 r.uscc.as_str().to_owned(),
                 r.kind_name().to_owned(),
-                r.township.clone(),
+                r.township_name.clone(),
                 r.supervisor_name(),
                 r.address.clone(),
                 if r.listed { "是" } else { "否" }.to_owned(),

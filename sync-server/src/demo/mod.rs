@@ -53,7 +53,7 @@ use zhichao_core::client::{self, MemoryCredentials, NoObserver, SyncClient, Sync
 use zhichao_core::docs::{DocKind, Header, SCHEMA_VERSION, TypedDoc, UnitProfile};
 use zhichao_core::field::FieldStore as CoreFieldStore;
 use zhichao_core::ids::StorageId;
-use zhichao_core::jurisdiction::{self, Jurisdiction};
+use zhichao_core::jurisdiction::{self, AdminCode, Jurisdiction};
 use zhichao_core::scope::Scope;
 use zhichao_core::store::SledStore;
 use zhichao_core::weighing::{
@@ -81,6 +81,10 @@ pub const MARKER: &str = ".zhichao-demo";
 
 /// The default demo directory, relative to the working directory.
 pub const DEFAULT_DIR: &str = "zhichao-demo";
+
+/// The server configuration the demo writes into its directory (the townships' names), for
+/// `zhichao serve --config`.
+pub const CONFIG_FILE: &str = "zhichao.toml";
 
 /// The patrol team of the two officers.
 pub const TEAM: &str = "patrol-1";
@@ -365,13 +369,20 @@ struct DemoServer {
 }
 
 impl DemoServer {
-    fn start(data_dir: &Path, admin_token: &str) -> Result<DemoServer, DemoError> {
+    fn start(
+        data_dir: &Path,
+        admin_token: &str,
+        townships: std::collections::BTreeMap<AdminCode, String>,
+    ) -> Result<DemoServer, DemoError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .map_err(|e| DemoError::io(Path::new("tokio runtime"), e))?;
-        let config = demo_config(data_dir, admin_token);
+        let config = ServerConfig {
+            townships,
+            ..demo_config(data_dir, admin_token)
+        };
         let (state, listener) = runtime.block_on(async {
             let state = AppState::open(config, Arc::new(SystemClock)).await?;
             let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
@@ -537,7 +548,21 @@ pub fn run(options: &DemoOptions, out: &mut dyn Write) -> Result<DemoReport, Dem
     let dir = std::fs::canonicalize(&options.dir).map_err(|e| DemoError::io(&options.dir, e))?;
     let server_dir = dir.join("server");
     let admin_token = random_token();
-    let server = DemoServer::start(&server_dir, &admin_token)?;
+    // The county's township names, for this server and for `zhichao serve --config` later.
+    let townships: std::collections::BTreeMap<AdminCode, String> = world::units(options.seed)
+        .iter()
+        .map(|u| (u.township, u.township_name.to_owned()))
+        .collect();
+    let config_file = dir.join(CONFIG_FILE);
+    let mut toml = String::from(
+        "# Written by `zhichao demo`: the names of the demo county's townships, shown by the \
+         console.\n# Use it with `zhichao serve --config`.\n[townships]\n",
+    );
+    for (code, name) in &townships {
+        toml.push_str(&format!("{code} = {:?}\n", name));
+    }
+    std::fs::write(&config_file, toml).map_err(|e| DemoError::io(&config_file, e))?;
+    let server = DemoServer::start(&server_dir, &admin_token, townships)?;
     n.say(format_args!(
         "server on {} (data in {})",
         server.url,
@@ -1866,8 +1891,9 @@ impl fmt::Display for DemoReport {
         )?;
         writeln!(
             f,
-            "  {} serve --data-dir {} &",
+            "  {} serve --config {} --data-dir {} &",
             self.program,
+            self.dir.join(CONFIG_FILE).display(),
             self.server_data_dir.display()
         )?;
         writeln!(

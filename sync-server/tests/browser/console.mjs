@@ -120,6 +120,7 @@ try {
   await snap('notices');
   await page.goto(`${BASE_URL}/console/units`);
   check((await page.content()).includes('凤城陶瓷'), 'the public list shows the units');
+  check((await page.content()).includes('润城镇'), 'townships are shown by their names');
   await snap('units');
 
   // The ceramics plant's response: return it with a reason.
