@@ -239,16 +239,6 @@ fn check_reader(p: &Principal) -> ApiResult<()> {
     }
 }
 
-fn check_supervisor(p: &Principal) -> ApiResult<()> {
-    match p {
-        Principal::Supervisor { .. } => Ok(()),
-        _ => Err(ApiError::Forbidden {
-            code: "forbidden",
-            message: "requires the supervisor role".into(),
-        }),
-    }
-}
-
 /// Parses a `jurisdiction` filter: `county_office`, `emergency_management_bureau`,
 /// `development_zone` or `township:<9-digit township code>`.
 ///
@@ -501,7 +491,7 @@ pub async fn acknowledge_as(
     id: &str,
     note: Option<String>,
 ) -> ApiResult<Alert> {
-    check_supervisor(principal)?;
+    super::check_supervisor(principal)?;
     let note = clean_note(note)?;
     act(state, principal, id, |alert| {
         (alert.status == AlertStatus::Open).then(|| {
@@ -534,7 +524,7 @@ pub async fn acknowledge(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> ApiResult<Json<Alert>> {
-    check_supervisor(&principal)?;
+    super::check_supervisor(&principal)?;
     let request: AcknowledgeRequest = if body.iter().all(u8::is_ascii_whitespace) {
         AcknowledgeRequest::default()
     } else {
@@ -558,7 +548,7 @@ pub async fn dispatch_as(
     team: TeamId,
     note: Option<String>,
 ) -> ApiResult<Alert> {
-    check_supervisor(principal)?;
+    super::check_supervisor(principal)?;
     let note = clean_note(note)?;
     act(state, principal, id, |alert| {
         if alert.status == AlertStatus::Dispatched && alert.dispatched_to.as_ref() == Some(&team) {

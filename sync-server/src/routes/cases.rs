@@ -21,11 +21,9 @@ use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
-use zhichao_core::access::Principal;
 
 use crate::AppState;
 use crate::auth::Authenticated;
-use crate::console::ConsoleError;
 use crate::console::case_view::{self, CaseDetail, CaseList, CaseQuery};
 use crate::console::cases::{blocking, now_ms};
 use crate::error::{ApiError, ApiResult, Json};
@@ -37,28 +35,8 @@ pub fn router() -> Router<AppState> {
         .route("/v1/cases/{id}", get(one))
 }
 
-fn check_supervisor(p: &Principal) -> ApiResult<()> {
-    match p {
-        Principal::Supervisor { .. } => Ok(()),
-        _ => Err(ApiError::Forbidden {
-            code: "forbidden",
-            message: "requires the supervisor role".into(),
-        }),
-    }
-}
-
-/// A console read error as the JSON API answers it.
-fn api_error(e: ConsoleError) -> ApiError {
-    match e {
-        ConsoleError::NotFound => ApiError::Missing {
-            code: "case_not_found",
-            message: "no such case",
-        },
-        ConsoleError::Invalid(message) => ApiError::invalid(message),
-        ConsoleError::Internal(source) => ApiError::Internal(source),
-        other => ApiError::internal(other.to_string()),
-    }
-}
+/// The 404 of a case that is missing or not readable.
+const CASE_NOT_FOUND: (&str, &str) = ("case_not_found", "no such case");
 
 /// `GET /v1/cases`: the cases the supervisor may read, latest change first.
 #[utoipa::path(
@@ -78,7 +56,7 @@ pub async fn list(
     Authenticated(principal): Authenticated,
     query: Result<Query<CaseQuery>, QueryRejection>,
 ) -> ApiResult<Json<CaseList>> {
-    check_supervisor(&principal)?;
+    super::check_supervisor(&principal)?;
     let Query(query) = query.map_err(|e| ApiError::invalid(e.body_text()))?;
     let filter = query.parse().map_err(ApiError::invalid)?;
     let now = now_ms(&state);
@@ -87,7 +65,7 @@ pub async fn list(
     })
     .await
     .map(Json)
-    .map_err(api_error)
+    .map_err(|e| super::console_error(e, Some(CASE_NOT_FOUND)))
 }
 
 /// `GET /v1/cases/{id}`: one case with classification, photos and change history.
@@ -108,13 +86,14 @@ pub async fn one(
     Authenticated(principal): Authenticated,
     Path(id): Path<String>,
 ) -> ApiResult<Json<CaseDetail>> {
-    check_supervisor(&principal)?;
-    let id = crate::console::model::parse_id(&id).map_err(api_error)?;
+    super::check_supervisor(&principal)?;
+    let id = crate::console::model::parse_id(&id)
+        .map_err(|e| super::console_error(e, Some(CASE_NOT_FOUND)))?;
     let now = now_ms(&state);
     blocking(&state, move |s| {
         case_view::case_detail(s, &principal, &id, now)
     })
     .await
     .map(Json)
-    .map_err(api_error)
+    .map_err(|e| super::console_error(e, Some(CASE_NOT_FOUND)))
 }

@@ -34,3 +34,45 @@ pub mod sync;
 pub mod ticket;
 pub mod units;
 pub mod weighings;
+
+use zhichao_core::access::Principal;
+
+use crate::console::ConsoleError;
+use crate::error::{ApiError, ApiResult};
+
+/// Supervisors only (403 `forbidden` for other roles): the query routes are for the console's
+/// users and the integrators acting for them.
+pub(crate) fn check_supervisor(p: &Principal) -> ApiResult<()> {
+    match p {
+        Principal::Supervisor { .. } => Ok(()),
+        _ => Err(ApiError::Forbidden {
+            code: "forbidden",
+            message: "requires the supervisor role".into(),
+        }),
+    }
+}
+
+/// A console read or write error as a JSON route answers it; `not_found` names what was looked
+/// for (`(code, message)` of the 404), `None` for the plain `not_found`.
+pub(crate) fn console_error(
+    e: ConsoleError,
+    not_found: Option<(&'static str, &'static str)>,
+) -> ApiError {
+    match e {
+        ConsoleError::NotFound => match not_found {
+            Some((code, message)) => ApiError::Missing { code, message },
+            None => ApiError::NotFound,
+        },
+        ConsoleError::Csrf => ApiError::Forbidden {
+            code: "forbidden",
+            message: "refused".into(),
+        },
+        ConsoleError::Forbidden(m) => ApiError::Forbidden {
+            code: "forbidden",
+            message: m.into(),
+        },
+        ConsoleError::Invalid(m) => ApiError::invalid(m),
+        ConsoleError::Conflict(m) => ApiError::Conflict { message: m },
+        ConsoleError::Internal(source) => ApiError::Internal(source),
+    }
+}

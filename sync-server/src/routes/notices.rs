@@ -32,7 +32,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
-use zhichao_core::access::Principal;
 use zhichao_core::ids::DocumentId;
 
 use crate::AppState;
@@ -93,37 +92,6 @@ pub struct ReviewCreated {
     pub id: String,
 }
 
-fn check_supervisor(p: &Principal) -> ApiResult<()> {
-    match p {
-        Principal::Supervisor { .. } => Ok(()),
-        _ => Err(ApiError::Forbidden {
-            code: "forbidden",
-            message: "requires the supervisor role".into(),
-        }),
-    }
-}
-
-/// A console error as the JSON API answers it; `not_found` names what was looked for.
-fn api_error(e: ConsoleError, not_found: (&'static str, &'static str)) -> ApiError {
-    match e {
-        ConsoleError::NotFound => ApiError::Missing {
-            code: not_found.0,
-            message: not_found.1,
-        },
-        ConsoleError::Csrf => ApiError::Forbidden {
-            code: "forbidden",
-            message: "refused".into(),
-        },
-        ConsoleError::Forbidden(m) => ApiError::Forbidden {
-            code: "forbidden",
-            message: m.into(),
-        },
-        ConsoleError::Invalid(m) => ApiError::invalid(m),
-        ConsoleError::Conflict(m) => ApiError::Conflict { message: m },
-        ConsoleError::Internal(source) => ApiError::Internal(source),
-    }
-}
-
 const NOTICE_NOT_FOUND: (&str, &str) = ("notice_not_found", "no such notice");
 const PARENT_NOT_FOUND: (&str, &str) = ("document_not_found", "no such case or response");
 
@@ -145,13 +113,13 @@ pub async fn list(
     Authenticated(principal): Authenticated,
     query: Result<Query<NoticeQuery>, QueryRejection>,
 ) -> ApiResult<Json<NoticeList>> {
-    check_supervisor(&principal)?;
+    super::check_supervisor(&principal)?;
     let Query(query) = query.map_err(|e| ApiError::invalid(e.body_text()))?;
     let filter = query.filter().map_err(ApiError::invalid)?;
     let notices = tokio::task::spawn_blocking(move || notice_list(&state, &principal, &filter))
         .await
         .map_err(ApiError::internal)?
-        .map_err(|e| api_error(e, NOTICE_NOT_FOUND))?;
+        .map_err(|e| super::console_error(e, Some(NOTICE_NOT_FOUND)))?;
     Ok(Json(NoticeList { notices }))
 }
 
@@ -173,14 +141,17 @@ pub async fn one(
     Authenticated(principal): Authenticated,
     Path(id): Path<String>,
 ) -> ApiResult<Json<NoticeDetail>> {
-    check_supervisor(&principal)?;
+    super::check_supervisor(&principal)?;
     let Ok(id) = id.parse::<DocumentId>() else {
-        return Err(api_error(ConsoleError::NotFound, NOTICE_NOT_FOUND));
+        return Err(super::console_error(
+            ConsoleError::NotFound,
+            Some(NOTICE_NOT_FOUND),
+        ));
     };
     let detail = tokio::task::spawn_blocking(move || notice_detail(&state, &principal, &id))
         .await
         .map_err(ApiError::internal)?
-        .map_err(|e| api_error(e, NOTICE_NOT_FOUND))?;
+        .map_err(|e| super::console_error(e, Some(NOTICE_NOT_FOUND)))?;
     Ok(Json(detail))
 }
 
@@ -204,7 +175,7 @@ pub async fn review(
     Authenticated(principal): Authenticated,
     Json(request): Json<ReviewRequest>,
 ) -> ApiResult<(StatusCode, Json<ReviewCreated>)> {
-    check_supervisor(&principal)?;
+    super::check_supervisor(&principal)?;
     let parent: DocumentId = request
         .parent
         .trim()
@@ -214,11 +185,11 @@ pub async fn review(
         DecisionName::Accept => "accept",
         DecisionName::Return => "return",
     };
-    let decision =
-        decision_of(name, request.reasons).map_err(|e| api_error(e, PARENT_NOT_FOUND))?;
+    let decision = decision_of(name, request.reasons)
+        .map_err(|e| super::console_error(e, Some(PARENT_NOT_FOUND)))?;
     let id = write_review(&state, &principal, &parent, decision, &request.comments)
         .await
-        .map_err(|e| api_error(e, PARENT_NOT_FOUND))?;
+        .map_err(|e| super::console_error(e, Some(PARENT_NOT_FOUND)))?;
     Ok((
         StatusCode::CREATED,
         Json(ReviewCreated { id: id.to_string() }),

@@ -11,43 +11,15 @@
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
-use zhichao_core::access::Principal;
 
 use crate::AppState;
 use crate::auth::Authenticated;
-use crate::console::ConsoleError;
 use crate::console::home::{self, Stats};
-use crate::error::{ApiError, ApiResult, Json};
+use crate::error::{ApiResult, Json};
 
 /// The routes of this module.
 pub fn router() -> Router<AppState> {
     Router::new().route("/v1/stats", get(stats))
-}
-
-/// Supervisors only: the query routes are for the console's users and integrators acting
-/// for them.
-pub(crate) fn check_supervisor(p: &Principal) -> ApiResult<()> {
-    match p {
-        Principal::Supervisor { .. } => Ok(()),
-        _ => Err(ApiError::Forbidden {
-            code: "forbidden",
-            message: "requires the supervisor role".into(),
-        }),
-    }
-}
-
-/// A console read failure as a JSON route's error.
-pub(crate) fn api_error(e: ConsoleError) -> ApiError {
-    match e {
-        ConsoleError::NotFound => ApiError::NotFound,
-        ConsoleError::Internal(source) => ApiError::Internal(source),
-        ConsoleError::Forbidden(message) => ApiError::Forbidden {
-            code: "forbidden",
-            message: message.into(),
-        },
-        ConsoleError::Conflict(message) => ApiError::Conflict { message },
-        other => ApiError::invalid(other.to_string()),
-    }
 }
 
 /// `GET /v1/stats`.
@@ -66,8 +38,8 @@ pub async fn stats(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
 ) -> ApiResult<Json<Stats>> {
-    check_supervisor(&principal)?;
+    super::check_supervisor(&principal)?;
     home::stats(&state, &principal, state.now_ms())
         .map(Json)
-        .map_err(api_error)
+        .map_err(|e| super::console_error(e, None))
 }

@@ -19,8 +19,6 @@ use crate::auth::Authenticated;
 use crate::console::units::{UnitRow, unit_rows};
 use crate::error::{ApiResult, Json};
 
-use super::stats::{api_error, check_supervisor};
-
 /// The routes of this module.
 pub fn router() -> Router<AppState> {
     Router::new().route("/v1/units", get(list))
@@ -49,7 +47,8 @@ pub async fn list(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
 ) -> ApiResult<Json<UnitList>> {
-    check_supervisor(&principal)?;
-    let units = unit_rows(&state, &principal, state.now_ms()).map_err(api_error)?;
+    super::check_supervisor(&principal)?;
+    let units =
+        unit_rows(&state, &principal, state.now_ms()).map_err(|e| super::console_error(e, None))?;
     Ok(Json(UnitList { units }))
 }
