@@ -83,13 +83,7 @@ pub fn page(title: &str, user: &ConsoleUser, nav: Nav, body: &Markup) -> Markup 
     html! {
         (DOCTYPE)
         html lang="zh-CN" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · 治超监管" }
-                link rel="stylesheet" href=(CSS_PATH);
-                link rel="icon" href=(ICON_PATH) type="image/svg+xml";
-            }
+            (head(title))
             body {
                 header.top {
                     span.brand { "源头治超 · 监管端" }
@@ -118,18 +112,25 @@ pub fn page(title: &str, user: &ConsoleUser, nav: Nav, body: &Markup) -> Markup 
     }
 }
 
+/// The `<head>` of every page: `<title>` is `title · 治超监管`, the stylesheet and the icon.
+fn head(title: &str) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) " · 治超监管" }
+            link rel="stylesheet" href=(CSS_PATH);
+            link rel="icon" href=(ICON_PATH) type="image/svg+xml";
+        }
+    }
+}
+
 /// A page without navigation (login, errors).
 pub fn bare_page(title: &str, body: &Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="zh-CN" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · 治超监管" }
-                link rel="stylesheet" href=(CSS_PATH);
-                link rel="icon" href=(ICON_PATH) type="image/svg+xml";
-            }
+            (head(title))
             body.bare { main { (body) } }
         }
     }
