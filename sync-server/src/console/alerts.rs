@@ -183,6 +183,13 @@ fn jurisdiction_options(state: &AppState, user: &ConsoleUser) -> ConsoleResult<V
     }
     townships.sort();
     out.extend(townships);
+    // Only authorities within the supervisor's scope: a township sees its own alerts, so
+    // offering 应急管理局 would only ever filter to nothing.
+    let county = state.config.county.county_code();
+    out.retain(|j| {
+        zhichao_core::scope::Scope::of_jurisdiction(county, j)
+            .is_ok_and(|s| user.scope().contains(&s))
+    });
     Ok(out)
 }
 

@@ -635,7 +635,8 @@ async fn detail_page(
     let reviewed = query.reviewed.as_deref() == Some("1");
     let n = &detail.notice;
     let body = html! {
-        h1 { "整改通知书" }
+        p { a href="/console/notices" { "← 整改列表" } }
+        h1 { "整改通知书 · " (n.unit_name) }
         @if reviewed { p.notice-ok { "复核已保存，将同步到执法人员和企业的手机。" } }
         div.card {
             dl.fields {

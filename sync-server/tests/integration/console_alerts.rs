@@ -313,6 +313,15 @@ async fn another_township_neither_sees_nor_acts_on_it() {
     let town_a = supervisor("sup:town-a", &format!("140522/township/{TOWNSHIP_A}"));
     let a = h.page("/console/alerts", Some(&town_a)).await;
     assert!(a.body.contains(&h.alert), "township A's own unit");
+    // Its jurisdiction filter offers its own township only, not the departments it cannot see.
+    assert!(
+        a.body.contains(&format!("value=\"township:{TOWNSHIP_A}\"")),
+        "{}",
+        a.body
+    );
+    assert!(!a.body.contains("value=\"emergency_management_bureau\""));
+    let all = h.page("/console/alerts", Some(&county())).await;
+    assert!(all.body.contains("value=\"emergency_management_bureau\""));
     let b = h.page("/console/alerts", Some(&town_b())).await;
     assert_eq!(b.status, StatusCode::OK);
     assert!(!b.body.contains(&h.alert), "{}", b.body);
