@@ -14,7 +14,9 @@
 //!   it; an administrator lifts it by setting a new password ([`Passwords::set`]); a login
 //!   that succeeds clears the failures.
 //! - **No account oracle**: an unknown account is verified against a dummy hash, so it costs
-//!   the time of a wrong password and gets the same answer ([`LoginOutcome::Refused`]).
+//!   the time of a wrong password and gets the same answer ([`LoginOutcome::Refused`]); its
+//!   failures are counted too (in memory, at most [`MAX_UNKNOWN_TRACKED`] names), so it locks
+//!   after [`MAX_FAILURES`] like a real account and the lockout tells nothing either.
 //! - Hashing is slow on purpose (tens of ms, 19 MiB): it runs on tokio's blocking pool, at
 //!   most [`MAX_CONCURRENT_HASHES`] at a time, so a burst of logins cannot exhaust memory.
 
@@ -167,6 +169,32 @@ pub struct Passwords {
     writer: Mutex<()>,
     hashing: tokio::sync::Semaphore,
     dummy: OnceLock<String>,
+    /// Failures and locks of names that are no account, kept like a real account's so that
+    /// the answers do not tell them apart (memory only: a restart forgets them).
+    unknown: Mutex<std::collections::HashMap<String, Attempts>>,
+}
+
+/// Recent failures and the lock of a name that is no account.
+#[derive(Debug, Default)]
+struct Attempts {
+    failures_ms: Vec<u64>,
+    locked_until_ms: Option<u64>,
+}
+
+/// Most unknown names whose failures are tracked; beyond it the expired ones are dropped,
+/// and if none expired all are (a flood of invented names costs at most this much memory).
+pub const MAX_UNKNOWN_TRACKED: usize = 10_000;
+
+/// Counts a failure at `now_ms` among `failures_ms` (keeping those within
+/// [`FAILURE_WINDOW`]): the end of the lock when this failure reaches [`MAX_FAILURES`].
+fn count_failure(failures_ms: &mut Vec<u64>, now_ms: u64) -> Option<u64> {
+    let window = millis(FAILURE_WINDOW);
+    failures_ms.retain(|&t| now_ms.saturating_sub(t) < window && t <= now_ms);
+    failures_ms.push(now_ms);
+    (failures_ms.len() >= MAX_FAILURES).then(|| {
+        failures_ms.clear();
+        now_ms.saturating_add(millis(LOCKOUT))
+    })
 }
 
 impl std::fmt::Debug for Passwords {
@@ -261,6 +289,7 @@ impl Passwords {
             writer: Mutex::new(()),
             hashing: tokio::sync::Semaphore::new(MAX_CONCURRENT_HASHES),
             dummy: OnceLock::new(),
+            unknown: Mutex::default(),
         })
     }
 
@@ -330,6 +359,59 @@ impl Passwords {
         Ok(existed)
     }
 
+    /// A login with a name that is no account: locked like an account after
+    /// [`MAX_FAILURES`] failures (without hashing, as for a locked account), else the dummy
+    /// hash's work and [`LoginOutcome::Refused`].
+    async fn refuse_unknown(
+        &self,
+        account: &str,
+        password: &str,
+        now_ms: u64,
+    ) -> Result<LoginOutcome, PasswordError> {
+        // Names are tracked as typed, bounded (a login form's field, not an id).
+        let name: String = account.chars().take(MAX_PASSWORD_CHARS).collect();
+        let locked = lock(&self.unknown)
+            .get(&name)
+            .and_then(|a| a.locked_until_ms.filter(|&until| now_ms < until));
+        if let Some(until_ms) = locked {
+            tracing::warn!(
+                account,
+                until_ms,
+                "console login refused: locked (unknown account)"
+            );
+            return Ok(LoginOutcome::Locked { until_ms });
+        }
+        let dummy = self.dummy_hash().await?;
+        let text = password.to_owned();
+        self.blocking(move || verify_blocking(&dummy, &text))
+            .await?;
+        let mut unknown = lock(&self.unknown);
+        if unknown.len() >= MAX_UNKNOWN_TRACKED && !unknown.contains_key(&name) {
+            let window = millis(FAILURE_WINDOW);
+            unknown.retain(|_, a| {
+                a.locked_until_ms.is_some_and(|until| now_ms < until)
+                    || a.failures_ms
+                        .iter()
+                        .any(|&t| now_ms.saturating_sub(t) < window)
+            });
+            if unknown.len() >= MAX_UNKNOWN_TRACKED {
+                unknown.clear();
+            }
+        }
+        let attempts = unknown.entry(name).or_default();
+        if let Some(until_ms) = count_failure(&mut attempts.failures_ms, now_ms) {
+            attempts.locked_until_ms = Some(until_ms);
+            tracing::warn!(
+                account,
+                until_ms,
+                "console login refused: unknown account; locked"
+            );
+            return Ok(LoginOutcome::Locked { until_ms });
+        }
+        tracing::warn!(account, "console login refused: unknown account");
+        Ok(LoginOutcome::Refused)
+    }
+
     /// Checks a login: `account` (a principal id as typed) and `password` at `now_ms`.
     /// A wrong password is counted (and may lock the account: the answer is then
     /// [`LoginOutcome::Locked`]); a right one clears the count. Failures are logged with the
@@ -354,13 +436,7 @@ impl Passwords {
             return Ok(LoginOutcome::Refused);
         }
         let (Some(id), Some(record)) = (id, record) else {
-            // Same work and answer as a wrong password.
-            let dummy = self.dummy_hash().await?;
-            let text = password.to_owned();
-            self.blocking(move || verify_blocking(&dummy, &text))
-                .await?;
-            tracing::warn!(account, "console login refused: unknown account");
-            return Ok(LoginOutcome::Refused);
+            return self.refuse_unknown(account, password, now_ms).await;
         };
         if let Some(until_ms) = record.locked_at(now_ms) {
             tracing::warn!(account, until_ms, "console login refused: account locked");
@@ -390,24 +466,16 @@ impl Passwords {
                 tracing::info!(account, "console login");
                 return Ok(LoginOutcome::Accepted(current.principal));
             }
-            let window = millis(FAILURE_WINDOW);
-            current
-                .failures_ms
-                .retain(|&t| now_ms.saturating_sub(t) < window && t <= now_ms);
-            current.failures_ms.push(now_ms);
-            let failures = current.failures_ms.len();
-            let outcome = if failures >= MAX_FAILURES {
-                let until_ms = now_ms.saturating_add(millis(LOCKOUT));
-                current.failures_ms.clear();
+            let outcome = if let Some(until_ms) = count_failure(&mut current.failures_ms, now_ms) {
                 current.locked_until_ms = Some(until_ms);
                 tracing::warn!(
                     account,
-                    failures,
                     until_ms,
                     "console login refused: wrong password; account locked"
                 );
                 LoginOutcome::Locked { until_ms }
             } else {
+                let failures = current.failures_ms.len();
                 tracing::warn!(account, failures, "console login refused: wrong password");
                 LoginOutcome::Refused
             };
@@ -695,6 +763,45 @@ mod tests {
                 .unwrap(),
             LoginOutcome::Refused,
             "the old password no longer works"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unknown_account_locks_like_a_real_one() {
+        let p = store();
+        p.set(
+            supervisor("supervisor:a"),
+            &Secret::new("the right password"),
+            0,
+        )
+        .await
+        .unwrap();
+        // The same five wrong tries give the same answers for a real and an invented name.
+        for name in ["supervisor:a", "supervisor:nobody"] {
+            let answers: Vec<LoginOutcome> = {
+                let mut out = Vec::new();
+                for i in 0..6 {
+                    out.push(p.verify(name, "wrong password", i * MIN).await.unwrap());
+                }
+                out
+            };
+            let until = 4 * MIN + millis(LOCKOUT);
+            assert_eq!(answers[..4], [const { LoginOutcome::Refused }; 4], "{name}");
+            assert_eq!(
+                answers[4..],
+                [
+                    LoginOutcome::Locked { until_ms: until },
+                    LoginOutcome::Locked { until_ms: until }
+                ],
+                "{name}"
+            );
+        }
+        // An unknown name's lock ends like an account's, and then it is refused again.
+        assert_eq!(
+            p.verify("supervisor:nobody", "x", 4 * MIN + millis(LOCKOUT))
+                .await
+                .unwrap(),
+            LoginOutcome::Refused
         );
     }
 
